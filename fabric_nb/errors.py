@@ -1,0 +1,45 @@
+"""Exceptions raised by fabric_nb.
+
+Every exception the project raises on purpose derives from :class:`FabricError`,
+so a caller can catch "anything Fabric refused" in one place, while the
+specific classes keep the spec's vocabulary (``StorageError``,
+``StorageCorruptionError``) for what the operator sees.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FabricError",
+    "IngestionError",
+    "PersistenceError",
+    "StorageCorruptionError",
+    "StorageError",
+]
+
+
+class FabricError(Exception):
+    """Base class of every error fabric_nb raises on purpose."""
+
+
+class IngestionError(FabricError):
+    """A JobExecutionResult file could not be read or failed strict validation.
+
+    The message names the file, the JSON location of the bad value and what
+    was expected. Nothing is ever written when this is raised.
+    """
+
+
+class StorageError(FabricError):
+    """The SQLite store refused an operation (version mismatch, write failure,
+    read-only violation, unusable path)."""
+
+
+class StorageCorruptionError(StorageError):
+    """The SQLite store is damaged or is not a database at all.
+
+    Fabric never repairs it: restore from a backup or delete the file.
+    """
+
+
+class PersistenceError(FabricError):
+    """The persistence layer was used outside its lifecycle (e.g. before open)."""

@@ -1,0 +1,258 @@
+"""Read one JobExecutionResult JSON file into an :class:`IngestedJob`.
+
+Ingestion is strict and read-only. It checks every key the schema needs and
+every type, rejects anything it would have to guess (a timestamp without an
+offset, an unknown status), and never writes anywhere. Keys the Phase-2 schema
+does not name are read past. Every :class:`IngestionError` message names the
+file, the JSON location of the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .errors import IngestionError
+from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput
+
+__all__ = ["clip_id_for", "ingest_execution_result", "parse_execution_result"]
+
+_JOB_STATUS_TEXT = ", ".join(JOB_STATUSES)
+_CLIP_STATUS_TEXT = ", ".join(CLIP_STATUSES)
+_MISSING = object()
+
+
+def clip_id_for(source_path: str) -> str:
+    """Stable clip id: the first 16 hex digits of SHA-256 of the source path as recorded.
+
+    The path is never resolved against the local filesystem, so the same
+    result file gives the same ids on every machine.
+    """
+    return hashlib.sha256(source_path.encode("utf-8")).hexdigest()[:16]
+
+
+def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
+    """Read and strictly validate one JobExecutionResult file.
+
+    :raises IngestionError: the file is missing, unreadable, not UTF-8, not
+        JSON (NaN and Infinity included), or any value fails validation.
+    """
+    source = Path(path)
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        raise IngestionError(f"{source}: file not found") from None
+    except IsADirectoryError:
+        raise IngestionError(f"{source}: is a directory, expected a JSON file") from None
+    except OSError as exc:
+        raise IngestionError(f"{source}: cannot read file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestionError(
+            f"{source}: not UTF-8 text (invalid byte at offset {exc.start})"
+        ) from None
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except _ConstantError as exc:
+        raise IngestionError(
+            f"{source}: not valid JSON: {exc.args[0]} is not a JSON number"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise IngestionError(
+            f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise IngestionError(f"{source}: not valid JSON: nesting too deep") from None
+    except ValueError as exc:  # e.g. an integer literal with too many digits
+        raise IngestionError(f"{source}: not valid JSON: {exc}") from None
+    return parse_execution_result(document, source=str(source))
+
+
+def parse_execution_result(
+    document: Any, *, source: str = "<memory>", ingested_at: datetime | None = None
+) -> IngestedJob:
+    """Validate an already decoded JobExecutionResult and build the job.
+
+    ``source`` only names the document in error messages.
+
+    :raises IngestionError: any value fails validation.
+    """
+    return _Parser(source).job(document, ingested_at or datetime.now(UTC))
+
+
+class _ConstantError(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise _ConstantError(name)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "an array"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Parser:
+    """Validation of one document; ``source`` prefixes every message."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, expected: str, value: Any = _MISSING) -> NoReturn:
+        got = "missing" if value is _MISSING else f"got {_show(value)}"
+        raise IngestionError(f"{self.source}: {where}: expected {expected}, {got}")
+
+    # -- scalars -----------------------------------------------------------------
+
+    def text(self, obj: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
+        value = obj.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            if required:
+                self.fail(where, "a non-empty string", value)
+            return None
+        if type(value) is not str or (required and not value):
+            self.fail(where, "a non-empty string" if required else "a string or null", value)
+        if "\x00" in value:
+            self.fail(where, "text without NUL characters", value)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail(where, "valid Unicode text (no lone surrogates)", value)
+        return value
+
+    def count(self, obj: Mapping[str, Any], key: str, default: int) -> int:
+        value = obj.get(key)
+        if value is None:
+            return default
+        if type(value) is not int or value < 0:
+            self.fail(key, "a non-negative integer", value)
+        return value
+
+    def timestamp(
+        self, obj: Mapping[str, Any], key: str, where: str, *, required: bool
+    ) -> datetime | None:
+        value = obj.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            if required:
+                self.fail(where, "an ISO 8601 timestamp with a UTC offset", value)
+            return None
+        if type(value) is not str:
+            self.fail(where, "an ISO 8601 timestamp string with a UTC offset", value)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(where, "an ISO 8601 timestamp with a UTC offset", value)
+        if parsed.tzinfo is None:
+            self.fail(
+                where,
+                "a timestamp with a UTC offset (Fabric does not guess a time zone)",
+                value,
+            )
+        return parsed
+
+    # -- structure ---------------------------------------------------------------
+
+    def job(self, doc: Any, ingested_at: datetime) -> IngestedJob:
+        if not isinstance(doc, dict):
+            self.fail("top level", "a JSON object", doc)
+        job_id = self.text(doc, "job_id", "job_id", required=True)
+        status = doc.get("final_status", _MISSING)
+        if status not in JOB_STATUSES or type(status) is not str:
+            self.fail("final_status", f"one of {_JOB_STATUS_TEXT}", status)
+        started_at = self.timestamp(doc, "started_at", "started_at", required=True)
+        completed_at = self.timestamp(doc, "completed_at", "completed_at", required=False)
+
+        meta = doc.get("_metadata")
+        if meta is None:
+            meta = {}
+        elif not isinstance(meta, dict):
+            self.fail("_metadata", "an object or null", meta)
+
+        clips = doc.get("clips", _MISSING)
+        if type(clips) is not list:
+            self.fail("clips", "an array of clip objects", clips)
+        outputs = tuple(self.output(clip, i, job_id) for i, clip in enumerate(clips))
+
+        n_completed = sum(1 for o in outputs if o.status == "COMPLETED")
+        fingerprint = meta.get("fingerprint")
+        return IngestedJob(
+            job_id=job_id,
+            final_status=status,
+            started_at=started_at,
+            completed_at=completed_at,
+            ingested_at=ingested_at,
+            total_clips=self.count(doc, "total_clips", len(outputs)),
+            completed_clips=self.count(doc, "completed_clips", n_completed),
+            failed_clips=self.count(doc, "failed_clips", len(outputs) - n_completed),
+            outputs=outputs,
+            canonical_proxy_profile=self.text(
+                meta, "proxy_profile_used", "_metadata.proxy_profile_used", required=False
+            ),
+            fingerprint=(
+                self.text(meta, "fingerprint", "_metadata.fingerprint", required=False)
+                if type(fingerprint) is str and fingerprint
+                else None
+            ),
+            validation_stage=self.text(
+                meta, "validation_stage", "_metadata.validation_stage", required=False
+            ),
+            validation_error=self.text(
+                meta, "validation_error", "_metadata.validation_error", required=False
+            ),
+            engine_used=self.text(meta, "engine_used", "_metadata.engine_used", required=False),
+            resolve_preset_used=self.text(
+                meta, "resolve_preset_used", "_metadata.resolve_preset_used", required=False
+            ),
+            jobspec_version=self.text(
+                meta, "jobspec_version", "_metadata.jobspec_version", required=False
+            ),
+        )
+
+    def output(self, clip: Any, index: int, job_id: str) -> IngestedOutput:
+        at = f"clips[{index}]"
+        if not isinstance(clip, dict):
+            self.fail(at, "a clip object", clip)
+        source_path = self.text(clip, "source_path", f"{at}.source_path", required=True)
+        status = clip.get("status", _MISSING)
+        if status not in CLIP_STATUSES or type(status) is not str:
+            self.fail(f"{at}.status", f"one of {_CLIP_STATUS_TEXT}", status)
+        exists = clip.get("output_exists")
+        if exists is not None and type(exists) is not bool:
+            self.fail(f"{at}.output_exists", "true, false or null", exists)
+        size = clip.get("output_size_bytes")
+        if size is not None and (type(size) is not int or size < 0):
+            self.fail(f"{at}.output_size_bytes", "a non-negative integer or null", size)
+        return IngestedOutput(
+            job_id=job_id,
+            clip_id=clip_id_for(source_path),
+            source_path=source_path,
+            output_path=self.text(
+                clip, "resolved_output_path", f"{at}.resolved_output_path", required=True
+            ),
+            output_exists=exists,
+            output_size_bytes=size,
+            status=status,
+            failure_reason=self.text(
+                clip, "failure_reason", f"{at}.failure_reason", required=False
+            ),
+            engine_used=self.text(clip, "engine_used", f"{at}.engine_used", required=False),
+            proxy_profile_used=self.text(
+                clip, "proxy_profile_used", f"{at}.proxy_profile_used", required=False
+            ),
+            resolve_preset_used=self.text(
+                clip, "resolve_preset_used", f"{at}.resolve_preset_used", required=False
+            ),
+        )

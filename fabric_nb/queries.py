@@ -1,0 +1,102 @@
+"""The read-only question API, with Phase-1 semantics.
+
+:class:`FabricQueries` answers "what happened?" questions over a
+:class:`FabricIndex`. It never writes, scores, ranks or recommends. A job that
+is not there is ``None`` or an empty list, never an exception; every list is
+in Fabric's order (``started_at`` as an instant, then ``job_id``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .index import FabricIndex
+from .models import JOB_STATUSES, IngestedJob, IngestedOutput
+
+__all__ = ["FabricQueries"]
+
+
+def _check_aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware; Fabric does not guess a time zone")
+
+
+class FabricQueries:
+    """Questions over one index; holds no state of its own."""
+
+    def __init__(self, index: FabricIndex) -> None:
+        self._index = index
+
+    @property
+    def index(self) -> FabricIndex:
+        """The index these queries read."""
+        return self._index
+
+    def get_job(self, job_id: str) -> IngestedJob | None:
+        """What happened to job ``job_id``? ``None`` when Fabric has not seen it."""
+        return self._index.get_job(job_id)
+
+    def get_job_history(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[IngestedJob]:
+        """Jobs that started in ``[since, until)``, oldest first; open ends when ``None``.
+
+        :raises ValueError: a bound is a naive datetime.
+        """
+        _check_aware("since", since)
+        _check_aware("until", until)
+        return [
+            job
+            for job in self._index.get_all_jobs()
+            if (since is None or job.started_at >= since)
+            and (until is None or job.started_at < until)
+        ]
+
+    def get_jobs_by_fingerprint(self, fingerprint: str) -> list[IngestedJob]:
+        """Have we seen this fingerprint before? Every job that carried it."""
+        return self._index.get_jobs_by_fingerprint(fingerprint)
+
+    def get_jobs_by_profile(self, profile: str) -> list[IngestedJob]:
+        """Jobs whose canonical proxy profile is ``profile``."""
+        return self._index.get_jobs_by_profile(profile)
+
+    def get_jobs_by_engine(self, engine: str) -> list[IngestedJob]:
+        """Jobs run by ``engine``."""
+        return self._index.get_jobs_by_engine(engine)
+
+    def get_completed_jobs(self) -> list[IngestedJob]:
+        """Jobs whose final status is COMPLETED."""
+        return self._index.get_jobs_by_status("COMPLETED")
+
+    def get_failed_jobs(self) -> list[IngestedJob]:
+        """Jobs whose final status is FAILED."""
+        return self._index.get_jobs_by_status("FAILED")
+
+    def get_partial_jobs(self) -> list[IngestedJob]:
+        """Jobs whose final status is PARTIAL."""
+        return self._index.get_jobs_by_status("PARTIAL")
+
+    def get_outputs_for_job(self, job_id: str) -> list[IngestedOutput]:
+        """The clip outputs of ``job_id`` in execution order; empty when unknown."""
+        job = self._index.get_job(job_id)
+        return [] if job is None else list(job.outputs)
+
+    def get_all_jobs(self) -> list[IngestedJob]:
+        """Every job Fabric remembers."""
+        return self._index.get_all_jobs()
+
+    def count_jobs(self) -> int:
+        """How many jobs Fabric remembers."""
+        return self._index.count_jobs()
+
+    def count_jobs_by_status(self, status: str) -> int:
+        """How many jobs ended with ``status`` (``COMPLETED``, ``FAILED`` or ``PARTIAL``).
+
+        :raises ValueError: ``status`` is not one of those, so a typo such as
+            ``"completed"`` never reads as a silent zero.
+        """
+        if status not in JOB_STATUSES:
+            raise ValueError(
+                f"unknown status {status!r}: expected one of {', '.join(JOB_STATUSES)}"
+            )
+        return self._index.count_by_status(status)

@@ -1,0 +1,69 @@
+"""The Phase-2 SQLite schema, in one place.
+
+The table and its indexes are exactly the spec's: column names, types,
+``NOT NULL`` and the primary key; four indexes, three of them partial.
+``STORAGE_SCHEMA_VERSION`` is written to ``PRAGMA user_version`` and checked
+on every open; there is no migration.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "INDEX_STATEMENTS",
+    "JOB_COLUMNS",
+    "OUTPUT_FIELDS",
+    "STORAGE_SCHEMA_VERSION",
+    "TABLE_STATEMENT",
+]
+
+#: The schema version this code reads and writes (``PRAGMA user_version``).
+STORAGE_SCHEMA_VERSION: Final[int] = 1
+
+#: Columns of ``jobs`` in table order, with their declared types and constraints.
+JOB_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("job_id", "TEXT PRIMARY KEY"),
+    ("final_status", "TEXT NOT NULL"),
+    ("started_at", "TEXT NOT NULL"),
+    ("canonical_proxy_profile", "TEXT"),
+    ("fingerprint", "TEXT"),
+    ("validation_stage", "TEXT"),
+    ("validation_error", "TEXT"),
+    ("engine_used", "TEXT"),
+    ("resolve_preset_used", "TEXT"),
+    ("jobspec_version", "TEXT"),
+    ("completed_at", "TEXT"),
+    ("ingested_at", "TEXT NOT NULL"),
+    ("total_clips", "INTEGER NOT NULL"),
+    ("completed_clips", "INTEGER NOT NULL"),
+    ("failed_clips", "INTEGER NOT NULL"),
+    ("outputs_json", "TEXT NOT NULL"),
+)
+
+TABLE_STATEMENT: Final[str] = (
+    "CREATE TABLE jobs (\n" + ",\n".join(f"    {name} {decl}" for name, decl in JOB_COLUMNS) + "\n)"
+)
+
+INDEX_STATEMENTS: Final[tuple[str, ...]] = (
+    "CREATE INDEX idx_jobs_fingerprint ON jobs(fingerprint) WHERE fingerprint IS NOT NULL",
+    "CREATE INDEX idx_jobs_profile ON jobs(canonical_proxy_profile)"
+    " WHERE canonical_proxy_profile IS NOT NULL",
+    "CREATE INDEX idx_jobs_status ON jobs(final_status)",
+    "CREATE INDEX idx_jobs_engine ON jobs(engine_used) WHERE engine_used IS NOT NULL",
+)
+
+#: Keys of each object in ``outputs_json``: the fields of ``IngestedOutput``, in order.
+OUTPUT_FIELDS: Final[tuple[str, ...]] = (
+    "job_id",
+    "clip_id",
+    "source_path",
+    "output_path",
+    "output_exists",
+    "output_size_bytes",
+    "status",
+    "failure_reason",
+    "engine_used",
+    "proxy_profile_used",
+    "resolve_preset_used",
+)

@@ -1,0 +1,425 @@
+"""SQLite storage for ingested jobs: schema, startup checks, transactional writes.
+
+The startup sequence is the spec's: open the file, check the schema version
+(fail on mismatch), run ``PRAGMA integrity_check`` (fail on corruption). A
+failed open writes nothing and leaves no connection open. Writes are single
+transactions of ``INSERT OR REPLACE``; they commit whole or roll back whole.
+Nothing here deletes, compacts, migrates or repairs.
+
+Journal mode stays SQLite's default rollback journal with
+``synchronous = FULL``: a committed job survives power loss, and a read-only
+open never creates side files next to the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
+
+from .errors import StorageCorruptionError, StorageError
+from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, job_order_key
+from .schema import (
+    INDEX_STATEMENTS,
+    JOB_COLUMNS,
+    OUTPUT_FIELDS,
+    STORAGE_SCHEMA_VERSION,
+    TABLE_STATEMENT,
+)
+
+__all__ = [
+    "BUSY_TIMEOUT_SECONDS",
+    "DEFAULT_STORAGE_PATH",
+    "STORAGE_SCHEMA_VERSION",
+    "FabricStorage",
+]
+
+#: Where Fabric keeps its history unless told otherwise (``~`` expanded on use).
+DEFAULT_STORAGE_PATH: Final[Path] = Path("~/.proxx/fabric/fabric.db")
+#: How long a connection waits for another process's lock before giving up.
+BUSY_TIMEOUT_SECONDS: Final[float] = 60.0
+
+_COLUMN_NAMES: Final[tuple[str, ...]] = tuple(name for name, _ in JOB_COLUMNS)
+_INSERT: Final[str] = (
+    f"INSERT OR REPLACE INTO jobs ({', '.join(_COLUMN_NAMES)}) "
+    f"VALUES ({', '.join('?' for _ in _COLUMN_NAMES)})"
+)
+_SELECT_ALL: Final[str] = f"SELECT {', '.join(_COLUMN_NAMES)} FROM jobs"
+_OUTPUT_KEYS: Final[frozenset[str]] = frozenset(OUTPUT_FIELDS)
+
+
+class FabricStorage:
+    """One SQLite file holding Fabric's ``jobs`` table.
+
+    :param path: the database file; its folders are created when missing
+        (never in read-only mode).
+    :param readonly: open the file read-only; it must exist and every write
+        raises :class:`StorageError`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.path: Path = Path(path).expanduser()
+        self.readonly: bool = readonly
+        self._conn: sqlite3.Connection | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a connection is open."""
+        return self._conn is not None
+
+    def open(self) -> None:
+        """Open the file, check the schema version, then check integrity.
+
+        Opening an open storage does nothing.
+
+        :raises StorageError: the path is unusable, read-only and missing, or
+            the schema version is not :data:`STORAGE_SCHEMA_VERSION`.
+        :raises StorageCorruptionError: the file is not a database or fails
+            ``PRAGMA integrity_check``.
+        """
+        if self._conn is not None:
+            return
+        conn = self._connect()
+        try:
+            self._check_version(conn)
+            self._check_integrity(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def close(self) -> None:
+        """Close the connection; closing twice does nothing."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+
+    def __enter__(self) -> FabricStorage:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- reads -------------------------------------------------------------------
+
+    def get_schema_version(self) -> int:
+        """The ``user_version`` recorded in the file."""
+        return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
+
+    def load_all_jobs(self) -> list[IngestedJob]:
+        """Every stored job, ordered by ``started_at`` (as an instant), then ``job_id``.
+
+        :raises StorageCorruptionError: a row cannot be decoded into a valid job.
+        """
+        conn = self._connection()
+        try:
+            rows = conn.execute(_SELECT_ALL).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise _read_error(self.path, exc) from exc
+        jobs = [self._decode_row(row) for row in rows]
+        jobs.sort(key=job_order_key)
+        return jobs
+
+    # -- writes ------------------------------------------------------------------
+
+    def persist_job(self, job: IngestedJob) -> None:
+        """Store one job in one transaction, replacing any job with the same id.
+
+        :raises StorageError: ``Failed to persist job <id>: <SQLite's message>``;
+            nothing of the job is stored.
+        """
+        self._write([job])
+
+    def persist_jobs(self, jobs: Iterable[IngestedJob]) -> None:
+        """Store many jobs in one transaction: all of them, or none.
+
+        :raises StorageError: ``Failed to persist jobs ...``; none is stored.
+        """
+        self._write(list(jobs))
+
+    def _write(self, jobs: Sequence[IngestedJob]) -> None:
+        conn = self._connection()
+        if not jobs:
+            return
+        what = _describe(jobs)
+        if self.readonly:
+            raise StorageError(f"Failed to persist {what}: storage {self.path} is read-only")
+        rows = [_encode_job(job) for job in jobs]
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"Failed to persist {what}: {exc}") from exc
+
+    # -- internals ---------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StorageError(f"Storage {self.path} is not open")
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        path = self.path
+        if path.is_dir():
+            raise StorageError(f"Cannot open storage {path}: it is a directory")
+        if self.readonly:
+            if not path.exists():
+                raise StorageError(
+                    f"Storage file not found: {path} (read-only mode never creates it)"
+                )
+            target, uri = f"file:{quote(str(path.resolve()))}?mode=ro", True
+        else:
+            _create_private(path)
+            target, uri = str(path), False
+        try:
+            conn = sqlite3.connect(
+                target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(f"Cannot open storage {path}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not self.readonly:
+                conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise _read_error(path, exc) from exc
+        return conn
+
+    def _check_version(self, conn: sqlite3.Connection) -> None:
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version == 0:
+                has_objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+        except sqlite3.DatabaseError as exc:
+            raise _read_error(self.path, exc) from exc
+        if version == 0 and not has_objects and not self.readonly:
+            self._initialise(conn)
+            return
+        if version != STORAGE_SCHEMA_VERSION:
+            raise StorageError(
+                f"Schema version mismatch: expected {STORAGE_SCHEMA_VERSION}, "
+                f"found {version} ({self.path})"
+            )
+
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        """Create the schema in an empty file; another process may race us to it."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                empty = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+                if version == 0 and empty:
+                    conn.execute(TABLE_STATEMENT)
+                    for statement in INDEX_STATEMENTS:
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {STORAGE_SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"Cannot initialise storage {self.path}: {exc}") from exc
+        self._check_version(conn)
+
+    def _check_integrity(self, conn: sqlite3.Connection) -> None:
+        try:
+            problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
+        except sqlite3.DatabaseError as exc:
+            raise _read_error(self.path, exc) from exc
+        if problems != ["ok"]:
+            shown = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
+            raise StorageCorruptionError(f"Database corruption detected in {self.path}: {shown}")
+        if tuple(columns) != _COLUMN_NAMES:
+            raise StorageCorruptionError(
+                f"Database corruption detected in {self.path}: schema version "
+                f"{STORAGE_SCHEMA_VERSION} but the jobs table is missing or has other columns"
+            )
+
+    def _decode_row(self, row: Sequence[Any]) -> IngestedJob:
+        job_id = row[0]
+        try:
+            return _decode_job(row)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StorageCorruptionError(
+                f"Database corruption detected in {self.path}: job {job_id!r} "
+                f"cannot be decoded: {exc}"
+            ) from None
+
+
+_CORRUPTION_CODES: Final[frozenset[int]] = frozenset(
+    {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+)
+
+
+def _read_error(path: Path, exc: sqlite3.Error) -> StorageError:
+    """Classify a failed read: damage is corruption, anything else a plain storage error."""
+    if getattr(exc, "sqlite_errorcode", None) in _CORRUPTION_CODES:
+        return StorageCorruptionError(f"Database corruption detected in {path}: {exc}")
+    return StorageError(f"Cannot read storage {path}: {exc}")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if SQLite has not already done so; the original error matters more."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _describe(jobs: Sequence[IngestedJob]) -> str:
+    if len(jobs) == 1:
+        return f"job {jobs[0].job_id!r}"
+    return f"jobs {jobs[0].job_id!r} ... {jobs[-1].job_id!r} ({len(jobs)} jobs, none stored)"
+
+
+def _create_private(path: Path) -> None:
+    """Create missing folders (0700) and an empty file (0600) for a new store."""
+    missing = []
+    parent = path.parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    try:
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StorageError(f"Cannot create storage {path}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+# -- row encoding -----------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _encode_job(job: IngestedJob) -> tuple[Any, ...]:
+    outputs = json.dumps(
+        [
+            {
+                "job_id": o.job_id,
+                "clip_id": o.clip_id,
+                "source_path": o.source_path,
+                "output_path": o.output_path,
+                "output_exists": o.output_exists,
+                "output_size_bytes": o.output_size_bytes,
+                "status": o.status,
+                "failure_reason": o.failure_reason,
+                "engine_used": o.engine_used,
+                "proxy_profile_used": o.proxy_profile_used,
+                "resolve_preset_used": o.resolve_preset_used,
+            }
+            for o in job.outputs
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return (
+        job.job_id,
+        job.final_status,
+        job.started_at.isoformat(),
+        job.canonical_proxy_profile,
+        job.fingerprint,
+        job.validation_stage,
+        job.validation_error,
+        job.engine_used,
+        job.resolve_preset_used,
+        job.jobspec_version,
+        _iso(job.completed_at),
+        job.ingested_at.isoformat(),
+        job.total_clips,
+        job.completed_clips,
+        job.failed_clips,
+        outputs,
+    )
+
+
+def _aware(text: Any, name: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"{name} {text!r} has no UTC offset")
+    return value
+
+
+def _count(value: Any, name: str) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{name} is {value!r}, expected a non-negative integer")
+    return value
+
+
+def _decode_outputs(job_id: str, text: str) -> tuple[IngestedOutput, ...]:
+    items = json.loads(text)
+    if type(items) is not list:
+        raise ValueError("outputs_json is not a JSON array")
+    outputs = []
+    for i, item in enumerate(items):
+        if type(item) is not dict or item.keys() != _OUTPUT_KEYS:
+            raise ValueError(f"outputs_json[{i}] does not hold the IngestedOutput fields")
+        if item["job_id"] != job_id or item["status"] not in CLIP_STATUSES:
+            raise ValueError(f"outputs_json[{i}] has a foreign job_id or an unknown status")
+        outputs.append(IngestedOutput(**item))
+    return tuple(outputs)
+
+
+def _decode_job(row: Sequence[Any]) -> IngestedJob:
+    (
+        job_id,
+        final_status,
+        started_at,
+        profile,
+        fingerprint,
+        stage,
+        error,
+        engine,
+        preset,
+        jobspec_version,
+        completed_at,
+        ingested_at,
+        total,
+        completed,
+        failed,
+        outputs_json,
+    ) = row
+    if type(job_id) is not str:
+        raise ValueError(f"job_id {job_id!r} is not text")
+    if final_status not in JOB_STATUSES:
+        raise ValueError(f"final_status {final_status!r} is not one of {', '.join(JOB_STATUSES)}")
+    return IngestedJob(
+        job_id=job_id,
+        final_status=final_status,
+        started_at=_aware(started_at, "started_at"),
+        completed_at=None if completed_at is None else _aware(completed_at, "completed_at"),
+        ingested_at=_aware(ingested_at, "ingested_at"),
+        total_clips=_count(total, "total_clips"),
+        completed_clips=_count(completed, "completed_clips"),
+        failed_clips=_count(failed, "failed_clips"),
+        outputs=_decode_outputs(job_id, outputs_json),
+        canonical_proxy_profile=profile,
+        fingerprint=fingerprint,
+        validation_stage=stage,
+        validation_error=error,
+        engine_used=engine,
+        resolve_preset_used=preset,
+        jobspec_version=jobspec_version,
+    )
