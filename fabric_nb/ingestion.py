@@ -25,6 +25,9 @@ __all__ = ["clip_id_for", "ingest_execution_result", "parse_execution_result"]
 _JOB_STATUS_TEXT = ", ".join(JOB_STATUSES)
 _CLIP_STATUS_TEXT = ", ".join(CLIP_STATUSES)
 _MISSING = object()
+#: Largest integer SQLite's INTEGER (and pandas' Int64) can hold; counts and sizes
+#: beyond it could not be stored or analysed, so they are rejected here, by name.
+_MAX_INTEGER = 2**63 - 1
 
 
 def clip_id_for(source_path: str) -> str:
@@ -137,8 +140,8 @@ class _Parser:
         value = obj.get(key)
         if value is None:
             return default
-        if type(value) is not int or value < 0:
-            self.fail(key, "a non-negative integer", value)
+        if type(value) is not int or not 0 <= value <= _MAX_INTEGER:
+            self.fail(key, "a non-negative integer (at most 2**63-1)", value)
         return value
 
     def timestamp(
@@ -233,8 +236,10 @@ class _Parser:
         if exists is not None and type(exists) is not bool:
             self.fail(f"{at}.output_exists", "true, false or null", exists)
         size = clip.get("output_size_bytes")
-        if size is not None and (type(size) is not int or size < 0):
-            self.fail(f"{at}.output_size_bytes", "a non-negative integer or null", size)
+        if size is not None and (type(size) is not int or not 0 <= size <= _MAX_INTEGER):
+            self.fail(
+                f"{at}.output_size_bytes", "a non-negative integer or null (at most 2**63-1)", size
+            )
         return IngestedOutput(
             job_id=job_id,
             clip_id=clip_id_for(source_path),

@@ -92,6 +92,10 @@ class FabricPersistence:
         """
         return self._require_open().load_all_jobs()
 
+    def load_job_ids(self) -> set[str]:
+        """The ids of every stored job, without decoding the rows."""
+        return self._require_open().load_job_ids()
+
     def get_schema_version(self) -> int:
         """The schema version recorded in the file."""
         return self._require_open().get_schema_version()

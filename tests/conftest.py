@@ -1,0 +1,518 @@
+"""Shared test data and helpers for the fabric_nb test suite.
+
+Builders make valid JobExecutionResult dicts (``make_result``) and jobs
+(``make_job``); tests break them on purpose. ``job_record`` turns a job into
+plain data that keeps every UTC offset (``==`` on datetimes compares instants
+only, so it would hide a lost offset). ``query_answers`` asks every Phase-1
+question of a :class:`FabricQueries`; subprocesses import this module to print
+the same answers, so parity checks compare like with like.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from fabric_nb import FabricQueries, IngestedJob, IngestedOutput
+from fabric_nb.ingestion import clip_id_for, parse_execution_result
+from fabric_nb.samples import SAMPLE_SEED, generate_results
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = Path(__file__).resolve().parent
+
+# Hypothesis budgets, chosen with HYPOTHESIS_PROFILE. "ci" (the default) is small
+# and derandomized, so `make test` is deterministic and quick; "fuzz" is the long
+# run behind `make fuzz`, random each time, remembering failures in .hypothesis/.
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=5_000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+#: When the fixed test jobs were "read"; keeps jobs comparable across processes.
+FIXED_INGESTED_AT = datetime(2026, 1, 6, 8, 0, 0, 123456, tzinfo=UTC)
+
+
+# -- JobExecutionResult dicts ------------------------------------------------------
+
+
+def make_clip(index: int = 0, **overrides: Any) -> dict[str, Any]:
+    """A valid clip object as Proxx writes it; ``overrides`` replace keys."""
+    clip: dict[str, Any] = {
+        "source_path": f"/Volumes/CARD_A/Clip/A001C{index:03d}.mov",
+        "resolved_output_path": f"/Volumes/Proxies/A001C{index:03d}_proxy.mov",
+        "status": "COMPLETED",
+        "output_exists": True,
+        "output_size_bytes": 1_000_000 + index,
+        "failure_reason": None,
+        "engine_used": "ffmpeg",
+        "proxy_profile_used": "proxy_prores_proxy",
+        "resolve_preset_used": None,
+        "validation_stage": "execution",
+        "ffmpeg_command": ["ffmpeg", "-i", "in.mov", "out.mov"],
+        "exit_code": 0,
+        "started_at": "2026-01-05T10:00:01.000000+00:00",
+        "completed_at": "2026-01-05T10:00:30.000000+00:00",
+        "duration_seconds": 29.0,
+    }
+    clip.update(overrides)
+    return clip
+
+
+def make_result(**overrides: Any) -> dict[str, Any]:
+    """A valid JobExecutionResult dict (two completed clips); ``overrides`` replace keys."""
+    clips = [make_clip(0), make_clip(1)]
+    doc: dict[str, Any] = {
+        "job_id": "job_0001",
+        "final_status": "COMPLETED",
+        "started_at": "2026-01-05T10:00:00.123456+00:00",
+        "completed_at": "2026-01-05T10:01:00.654321+00:00",
+        "total_clips": 2,
+        "completed_clips": 2,
+        "failed_clips": 0,
+        "duration_seconds": 60.53,
+        "source_files": [c["source_path"] for c in clips],
+        "source_extensions": [".mov"],
+        "clips": clips,
+        "_metadata": {
+            "jobspec_version": "2.1",
+            "proxy_profile_used": "proxy_prores_proxy",
+            "engine_used": "ffmpeg",
+            "resolve_preset_used": None,
+            "validation_stage": "execution",
+            "validation_error": None,
+            "resolve_edition_detected": None,
+            "resolve_version_detected": None,
+        },
+    }
+    doc.update(copy.deepcopy(overrides))
+    return doc
+
+
+def write_result(directory: Path, doc: Any, name: str = "result.json") -> Path:
+    """Write ``doc`` as UTF-8 JSON (raw ``bytes`` as given) and return the path.
+
+    Non-ASCII text is written as-is, as Proxx does; a lone surrogate, which
+    UTF-8 cannot hold, is written as a ``\\udXXX`` escape.
+    """
+    path = directory / name
+    if isinstance(doc, bytes):
+        path.write_bytes(doc)
+        return path
+    try:
+        data = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        data = json.dumps(doc).encode("ascii")
+    path.write_bytes(data)
+    return path
+
+
+# -- jobs --------------------------------------------------------------------------
+
+
+def make_output(job_id: str = "job_0001", index: int = 0, **overrides: Any) -> IngestedOutput:
+    """A valid :class:`IngestedOutput`; ``overrides`` replace fields."""
+    source = overrides.pop("source_path", f"/Volumes/CARD_A/Clip/A001C{index:03d}.mov")
+    fields: dict[str, Any] = {
+        "job_id": job_id,
+        "clip_id": clip_id_for(source),
+        "source_path": source,
+        "output_path": f"/Volumes/Proxies/A001C{index:03d}_proxy.mov",
+        "output_exists": True,
+        "output_size_bytes": 1_000_000 + index,
+        "status": "COMPLETED",
+        "failure_reason": None,
+        "engine_used": "ffmpeg",
+        "proxy_profile_used": "proxy_prores_proxy",
+        "resolve_preset_used": None,
+    }
+    fields.update(overrides)
+    return IngestedOutput(**fields)
+
+
+def make_job(job_id: str = "job_0001", **overrides: Any) -> IngestedJob:
+    """A valid completed :class:`IngestedJob` with two outputs; ``overrides`` replace fields."""
+    fields: dict[str, Any] = {
+        "job_id": job_id,
+        "final_status": "COMPLETED",
+        "started_at": datetime(2026, 1, 5, 10, 0, 0, 123456, tzinfo=UTC),
+        "completed_at": datetime(2026, 1, 5, 10, 1, 0, 654321, tzinfo=UTC),
+        "ingested_at": FIXED_INGESTED_AT,
+        "total_clips": 2,
+        "completed_clips": 2,
+        "failed_clips": 0,
+        "outputs": (make_output(job_id, 0), make_output(job_id, 1)),
+        "canonical_proxy_profile": "proxy_prores_proxy",
+        "fingerprint": None,
+        "validation_stage": "execution",
+        "validation_error": None,
+        "engine_used": "ffmpeg",
+        "resolve_preset_used": None,
+        "jobspec_version": "2.1",
+    }
+    fields.update(overrides)
+    return IngestedJob(**fields)
+
+
+def tz(hours: float) -> timezone:
+    """A fixed UTC offset of ``hours`` hours."""
+    return timezone(timedelta(hours=hours))
+
+
+def tricky_jobs() -> list[IngestedJob]:
+    """Hand-made jobs for order and lookup tests.
+
+    Mixed offsets whose string order differs from their instant order, two
+    jobs at the same instant written with different offsets, every status,
+    both engines, shared fingerprints and profiles, and all-``None`` optionals.
+    """
+    return [
+        # 08:00Z written as 10:00+02:00: sorts *before* "09:00+00:00" as an instant.
+        make_job("j-east", started_at=datetime(2026, 1, 5, 10, 0, tzinfo=tz(2)), completed_at=None,
+                 fingerprint="sha256:aa", canonical_proxy_profile="proxy_h264_low"),
+        make_job("j-utc", started_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+                 completed_at=datetime(2026, 1, 5, 9, 30, tzinfo=UTC), fingerprint="sha256:aa"),
+        # The same instant (12:00Z) twice: ordered by job_id, "j-same-a" first.
+        make_job("j-same-b", started_at=datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
+                 final_status="FAILED", completed_clips=0, failed_clips=2, engine_used="resolve",
+                 canonical_proxy_profile="proxy_dnxhr_lb_resolve",
+                 resolve_preset_used="DNxHR LB"),
+        make_job("j-same-a", started_at=datetime(2026, 1, 5, 7, 0, tzinfo=tz(-5)),
+                 final_status="PARTIAL", completed_clips=1, failed_clips=1),
+        # Microseconds and a half-hour offset.
+        make_job("j-india", started_at=datetime(2026, 1, 5, 15, 0, 0, 1, tzinfo=tz(5.5)),
+                 final_status="FAILED", outputs=(), total_clips=0, completed_clips=0,
+                 failed_clips=0, validation_stage="pre-job",
+                 validation_error="Source file not found: /Volumes/X/a.mov"),
+        # Every optional field None.
+        make_job("j-bare", started_at=datetime(2026, 1, 4, 23, 59, 59, 999999, tzinfo=UTC),
+                 completed_at=None, canonical_proxy_profile=None, validation_stage=None,
+                 engine_used=None, jobspec_version=None, outputs=(), total_clips=0,
+                 completed_clips=0, failed_clips=0, final_status="FAILED"),
+    ]  # fmt: skip
+
+
+def sample_jobs(n_jobs: int = 200, seed: int = SAMPLE_SEED) -> list[IngestedJob]:
+    """Realistic jobs from the synthetic generator, with a fixed ``ingested_at``.
+
+    Re-runs of one ``job_id`` appear more than once, as they do on disk.
+    """
+    return [
+        parse_execution_result(doc, source=f"sample[{i}]", ingested_at=FIXED_INGESTED_AT)
+        for i, doc in enumerate(generate_results(n_jobs, seed=seed))
+    ]
+
+
+# -- exact comparison --------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def job_record(job: IngestedJob) -> dict[str, Any]:
+    """Every field of ``job`` as plain JSON-ready data; datetimes keep their offsets."""
+    return _plain(asdict(job))
+
+
+def job_records(jobs: Iterable[IngestedJob]) -> list[dict[str, Any]]:
+    """:func:`job_record` of each job, in the given order."""
+    return [job_record(job) for job in jobs]
+
+
+def query_answers(queries: FabricQueries) -> dict[str, Any]:
+    """Every Phase-1 question, asked with every key the data holds plus keys it lacks.
+
+    Lists keep their order, so comparing two answers also compares ordering.
+    """
+    jobs = queries.get_all_jobs()
+    ids = [*sorted({job.job_id for job in jobs}), "no-such-job"]
+    fingerprints = [*sorted({j.fingerprint for j in jobs if j.fingerprint}), "sha256:none"]
+    profiles = sorted({j.canonical_proxy_profile for j in jobs if j.canonical_proxy_profile})
+    engines = [*sorted({j.engine_used for j in jobs if j.engine_used}), "no-engine"]
+    instants = sorted(j.started_at for j in jobs)
+    bounds = [None] + ([instants[0], instants[len(instants) // 2], instants[-1]] if jobs else [])
+
+    def ids_of(found: list[IngestedJob]) -> list[str]:
+        return [job.job_id for job in found]
+
+    return {
+        "all": job_records(jobs),
+        "count": queries.count_jobs(),
+        "by_status": {
+            s: queries.count_jobs_by_status(s) for s in ("COMPLETED", "FAILED", "PARTIAL")
+        },
+        "completed": ids_of(queries.get_completed_jobs()),
+        "failed": ids_of(queries.get_failed_jobs()),
+        "partial": ids_of(queries.get_partial_jobs()),
+        "job": {i: (None if (j := queries.get_job(i)) is None else job_record(j)) for i in ids},
+        "outputs": {i: _plain([asdict(o) for o in queries.get_outputs_for_job(i)]) for i in ids},
+        "fingerprint": {f: ids_of(queries.get_jobs_by_fingerprint(f)) for f in fingerprints},
+        "profile": {p: ids_of(queries.get_jobs_by_profile(p)) for p in [*profiles, "none"]},
+        "engine": {e: ids_of(queries.get_jobs_by_engine(e)) for e in engines},
+        "history": [
+            [
+                _plain(since),
+                _plain(until),
+                ids_of(queries.get_job_history(since=since, until=until)),
+            ]
+            for since in bounds
+            for until in bounds
+        ],
+    }
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def open_fds_to(path: Path) -> list[str]:
+    """The descriptors of this process that point at ``path`` (Linux ``/proc``)."""
+    target = str(path.resolve())
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == target:
+                found.append(fd)
+        except OSError:  # the descriptor listdir itself used is gone already
+            continue
+    return found
+
+
+# -- subprocesses ------------------------------------------------------------------
+
+
+RunPython = Callable[..., str]
+
+
+def child_env(home: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of a child interpreter: ``HOME=home``, fabric_nb and conftest importable."""
+    child = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    child["HOME"] = str(home)
+    child["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)])
+    child["PYTHONDONTWRITEBYTECODE"] = "1"
+    child.update(env or {})
+    return child
+
+
+def run_python_code(
+    code: str,
+    *,
+    home: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (``sys.executable``) with ``HOME=home``.
+
+    The child can ``import fabric_nb`` and ``import conftest``. Returns the
+    completed process; with ``check`` a non-zero exit fails the test with the
+    child's stderr.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=child_env(home, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        pytest.fail(f"child process exited {done.returncode}:\n{done.stderr}", pytrace=False)
+    return done
+
+
+@pytest.fixture
+def home_dir(tmp_path: Path) -> Path:
+    """An empty HOME for child processes, so the default store is never the real one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def run_py(home_dir: Path) -> RunPython:
+    """Run code in a fresh interpreter with ``HOME`` set to :func:`home_dir`; returns stdout."""
+
+    def run(code: str, *, env: dict[str, str] | None = None, timeout: float = 60) -> str:
+        return run_python_code(code, home=home_dir, env=env, timeout=timeout).stdout
+
+    return run
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where a test's store lives (not created)."""
+    return tmp_path / "store" / "fabric.db"
+
+
+# -- the command line --------------------------------------------------------------
+
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_cli(home_dir: Path) -> RunCli:
+    """Run ``python -m fabric_nb ARGS...`` as a user would, in a fresh process.
+
+    ``HOME`` is :func:`home_dir`; ``FABRIC_DB`` is unset unless ``env`` sets
+    it; stdin is closed and stdout/stderr are pipes (not a terminal); help is
+    rendered for 80 columns without colour. Returns the completed process,
+    whatever its exit code.
+    """
+
+    def run(
+        *args: str | os.PathLike[str],
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        drop = {"FABRIC_DB", "COLUMNS", "FORCE_COLOR", "PYTHONHASHSEED"}
+        child_env = {k: v for k, v in os.environ.items() if k not in drop}
+        child_env["HOME"] = str(home_dir)
+        child_env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)])
+        child_env["PYTHONDONTWRITEBYTECODE"] = "1"
+        child_env.update(COLUMNS="80", NO_COLOR="1", PYTHON_COLORS="0")
+        child_env.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "fabric_nb", *map(str, args)],
+            env=child_env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    return run
+
+
+# -- the analyst toolkit: a small history with hand-counted figures ----------------
+
+
+def counted_jobs() -> list[IngestedJob]:
+    """Seven jobs whose summaries are counted by hand in the toolkit's tests.
+
+    Deliberately not in Fabric's order. ``job_b`` starts at the same instant
+    as ``job_a`` (written +02:00), ``job_d`` starts on 2 September in its
+    own offset (-05:00) but on 3 September in UTC, 4 September has no job.
+    """
+    ffmpeg = {"engine_used": "ffmpeg", "proxy_profile_used": "proxy_h264_low"}
+    resolve = {
+        "engine_used": "resolve",
+        "proxy_profile_used": "proxy_prores_proxy_resolve",
+        "resolve_preset_used": "ProRes 422 Proxy",
+    }
+    disk_full = "Disk full while writing output"
+    jobspec = "JobSpec version 1.3 is not supported (expected 2.x)"
+
+    def out(job_id: str, i: int, **fields: Any) -> IngestedOutput:
+        return make_output(job_id, i, source_path=f"/Volumes/{job_id}/C{i:03d}.mov", **fields)
+
+    def job(
+        job_id: str,
+        status: str,
+        started: datetime,
+        ended: datetime | None,
+        outputs: tuple[IngestedOutput, ...],
+        **fields: Any,
+    ) -> IngestedJob:
+        completed = sum(o.status == "COMPLETED" for o in outputs)
+        return make_job(
+            job_id,
+            final_status=status,
+            started_at=started,
+            completed_at=ended,
+            outputs=outputs,
+            total_clips=len(outputs),
+            completed_clips=completed,
+            failed_clips=len(outputs) - completed,
+            **fields,
+        )
+
+    return [
+        job("job_d", "FAILED", datetime(2026, 9, 2, 23, 30, tzinfo=tz(-5)),
+            datetime(2026, 9, 3, 0, 0, tzinfo=tz(-5)),
+            (out("job_d", 0, status="FAILED", failure_reason=disk_full, output_exists=False,
+                 output_size_bytes=None, **ffmpeg),
+             out("job_d", 1, status="FAILED", failure_reason=disk_full, output_exists=None,
+                 output_size_bytes=None, **ffmpeg)),
+            canonical_proxy_profile="proxy_h264_low", engine_used="ffmpeg"),
+        job("job_g", "FAILED", datetime(2026, 9, 5, 13, 0, tzinfo=UTC), None, (),
+            canonical_proxy_profile=None, engine_used=None, jobspec_version="1.3",
+            validation_stage="validation", validation_error=jobspec),
+        job("job_b", "PARTIAL", datetime(2026, 9, 1, 11, 0, tzinfo=tz(2)),
+            datetime(2026, 9, 1, 11, 30, tzinfo=tz(2)),
+            (out("job_b", 0, output_size_bytes=2_000_000_000, **resolve),
+             out("job_b", 1, status="FAILED", failure_reason=disk_full,
+                 output_size_bytes=500_000_000, **resolve),
+             out("job_b", 2, status="FAILED", output_exists=False, output_size_bytes=None,
+                 failure_reason="Resolve render job failed: Media offline", **resolve)),
+            canonical_proxy_profile="proxy_prores_proxy_resolve", engine_used="resolve",
+            resolve_preset_used="ProRes 422 Proxy", fingerprint="sha256:aaa"),
+        job("job_a", "COMPLETED", datetime(2026, 9, 1, 9, 0, tzinfo=UTC),
+            datetime(2026, 9, 1, 9, 10, tzinfo=UTC),
+            (out("job_a", 0, output_size_bytes=100_000_000, **ffmpeg),
+             out("job_a", 1, output_size_bytes=150_000_000, **ffmpeg)),
+            canonical_proxy_profile="proxy_h264_low", fingerprint="sha256:aaa"),
+        job("job_f", "FAILED", datetime(2026, 9, 5, 12, 0, tzinfo=UTC),
+            datetime(2026, 9, 5, 12, 0, 2, tzinfo=UTC), (),
+            canonical_proxy_profile=None, engine_used=None, jobspec_version="1.3",
+            validation_stage="validation", validation_error=jobspec),
+        job("job_c", "FAILED", datetime(2026, 9, 2, 8, 0, tzinfo=UTC), None, (),
+            canonical_proxy_profile="proxy_h264_low", validation_stage="pre-job",
+            validation_error="Source file not found: /Volumes/A001/clip.mov"),
+        job("job_e", "COMPLETED", datetime(2026, 9, 3, 10, 0, tzinfo=UTC),
+            datetime(2026, 9, 3, 10, 0, 30, tzinfo=UTC),
+            (out("job_e", 0, output_size_bytes=25_000_000, engine_used="resolve",
+                 proxy_profile_used=None),),
+            canonical_proxy_profile=None, engine_used="resolve"),
+    ]  # fmt: skip
+
+
+def build_store(path: Path, jobs: Iterable[IngestedJob]) -> Path:
+    """Create a store at ``path`` holding ``jobs`` (one transaction) and close it."""
+    from fabric_nb import FabricIndex, create_persistence
+
+    with create_persistence(path) as persistence:
+        FabricIndex(persistence).add_jobs(jobs)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the standard synthetic sample (400 result files); do not write to it."""
+    return build_store(tmp_path_factory.mktemp("sample") / "fabric.db", sample_jobs(400))
