@@ -1,0 +1,443 @@
+"""The ``fabric-nb`` command line: a thin layer over the library.
+
+Every command calls library functions and prints what they return; the
+command line has no logic of its own. Expected failures (a corrupt database,
+a schema version mismatch, a missing file, a bad argument) print one line on
+stderr and exit with a documented code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Final, NoReturn
+
+from . import __version__
+from .bulk import (
+    DEFAULT_BATCH_SIZE,
+    IngestAborted,
+    IngestPathError,
+    IngestReport,
+    collect_json_files,
+    ingest_files,
+)
+from .errors import FabricError, StorageError
+from .persistence import create_persistence
+from .storage import DEFAULT_STORAGE_PATH
+
+__all__ = [
+    "EXIT_DATABASE",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_OUTPUT",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+]
+
+#: Everything asked for was done.
+EXIT_OK: Final[int] = 0
+#: ``ingest``: some file was rejected (or not read after ``--fail-fast``);
+#: ``check``: the database failed a check.
+EXIT_FAILED: Final[int] = 1
+#: Bad arguments: unknown option, a missing PATH, an OUTDIR that is not empty.
+EXIT_USAGE: Final[int] = 2
+#: The database cannot be used: missing (read-only commands), unreadable,
+#: corrupt, another schema version, or a write failed (disk full).
+EXIT_DATABASE: Final[int] = 3
+#: ``export`` / ``sample`` could not write their output folder.
+EXIT_OUTPUT: Final[int] = 4
+#: Interrupted (Ctrl-C); batches already committed stay stored.
+EXIT_INTERRUPTED: Final[int] = 130
+
+PROG: Final[str] = "fabric-nb"
+#: Help is formatted for this width whatever the terminal, so it is the same
+#: everywhere and ``docs/cli.md`` can quote it verbatim.
+HELP_WIDTH: Final[int] = 80
+
+_DESCRIPTION = """\
+Keep the execution history of Proxx jobs in SQLite: ingest JobExecutionResult
+files, inspect and check the database, export it for other engines."""
+
+_EPILOG = f"""\
+database:
+  Every command that reads or writes the database takes --db PATH, before or
+  after the command name. Without --db: $FABRIC_DB when set, else
+  {DEFAULT_STORAGE_PATH}.
+
+exit codes:
+  {EXIT_OK}    all well
+  {EXIT_FAILED}    ingest: files rejected or not read; check: the check failed
+  {EXIT_USAGE}    bad arguments (unknown option, missing PATH, OUTDIR not empty)
+  {EXIT_DATABASE}    database missing, unreadable, corrupt, of another schema version,
+       or a write failed
+  {EXIT_OUTPUT}    export/sample cannot write OUTDIR
+  {EXIT_INTERRUPTED}  interrupted
+
+See docs/cli.md."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=HELP_WIDTH, max_help_position=30)
+
+
+class _UsageError(Exception):
+    """A bad argument found by the parser."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and never exit by themselves."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fabric-nb``, with every subcommand."""
+    from .samples import SAMPLE_SEED
+
+    db_help = "the database (default: $FABRIC_DB, else ~/.proxx/fabric/fabric.db)"
+    parser = _Parser(
+        prog=PROG,
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--db", metavar="PATH", default=None, help=db_help)
+    # On each command too, without a default, so it does not hide the global one.
+    with_db = _Parser(add_help=False)
+    with_db.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    ingest = commands.add_parser(
+        "ingest",
+        parents=[with_db],
+        formatter_class=_Formatter,
+        help="store result files (files and folders) in the database",
+        description="""\
+Read JobExecutionResult files and store them, BATCH files per transaction.
+Folders are searched recursively for *.json, in sorted order. A file that
+fails validation is reported (path and reason) and skipped; nothing of it is
+stored and the files around it still land. A job_id seen before is replaced
+by the later file. Creates the database if missing.""",
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="result file or folder")
+    ingest.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="BATCH",
+        help=f"files per transaction (default: {DEFAULT_BATCH_SIZE})",
+    )
+    ingest.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first rejected file; the good files before it are stored",
+    )
+    ingest.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar (there is none anyway when stderr is not a terminal)",
+    )
+    ingest.set_defaults(handler=_cmd_ingest)
+
+    info = commands.add_parser(
+        "info",
+        parents=[with_db],
+        formatter_class=_Formatter,
+        help="what the database holds (read-only)",
+        description="""\
+Open the database read-only, check it (schema version, integrity, every row
+decodes) and print its path and size, schema version, integrity result, job
+counts by status, engine and profile, and the range of started_at.""",
+    )
+    info.add_argument("--json", action="store_true", help="print one JSON object instead")
+    info.set_defaults(handler=_cmd_info)
+
+    check = commands.add_parser(
+        "check",
+        parents=[with_db],
+        formatter_class=_Formatter,
+        help="check the database (read-only; for cron and CI)",
+        description="""\
+Check the schema version, run PRAGMA integrity_check and decode every row's
+outputs. Exit 0 when all is well, 1 with the reason on stderr otherwise.
+Never writes anything.""",
+    )
+    check.add_argument("-q", "--quiet", action="store_true", help="print nothing when all is well")
+    check.set_defaults(handler=_cmd_check)
+
+    export = commands.add_parser(
+        "export",
+        parents=[with_db],
+        formatter_class=_Formatter,
+        help="write the jobs and outputs tables as Parquet or CSV (read-only)",
+        description="""\
+Write the jobs table and the outputs table into OUTDIR, which must not exist
+or be empty. Parquet is partitioned Hive-style by the UTC month of
+started_at (jobs/started_month=YYYY-MM/part-0.parquet, same for outputs);
+CSV is one file per table (jobs.csv, outputs.csv). The database is opened
+read-only.""",
+    )
+    export.add_argument("outdir", metavar="OUTDIR", help="folder to create")
+    export.add_argument(
+        "--format",
+        choices=("parquet", "csv"),
+        default="parquet",
+        help="file format (default: parquet)",
+    )
+    export.set_defaults(handler=_cmd_export)
+
+    sample = commands.add_parser(
+        "sample",
+        formatter_class=_Formatter,
+        help="write synthetic result files (for trying Fabric out)",
+        description="""\
+Write N SYNTHETIC JobExecutionResult files into OUTDIR (created if missing),
+from fabric_nb.samples: the same seed gives byte-identical files on every
+machine. Does not touch the database.""",
+    )
+    sample.add_argument("outdir", metavar="OUTDIR", help="folder to write into")
+    sample.add_argument(
+        "--jobs", type=_count, default=400, metavar="N", help="result files (default: 400)"
+    )
+    sample.add_argument(
+        "--seed",
+        type=_integer,
+        default=SAMPLE_SEED,
+        metavar="S",
+        help=f"random seed (default: {SAMPLE_SEED})",
+    )
+    sample.set_defaults(handler=_cmd_sample)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``fabric-nb`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except _UsageError as exc:
+            return _fail(EXIT_USAGE, str(exc))
+        except SystemExit as exc:  # --help and --version print, then exit 0
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        code = handler(args)
+        sys.stdout.flush()  # here, so a closed pipe is caught below, not at exit
+        return code
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, f"{PROG}: interrupted")
+    except BrokenPipeError:
+        # The reader went away (``fabric-nb info | head``): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+# -- commands ---------------------------------------------------------------------
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    try:
+        files = collect_json_files(args.paths)
+    except IngestPathError as exc:
+        return _fail(EXIT_USAGE, f"{PROG} ingest: {exc}")
+    show_bar = not args.quiet and sys.stderr.isatty()
+
+    def bar(items: Sequence[Path]) -> tqdm[Path]:
+        return tqdm(items, unit="file", file=sys.stderr, disable=not show_bar, leave=False)
+
+    persistence = create_persistence(_db_path(args))
+    try:
+        with persistence:
+            report = ingest_files(
+                files,
+                persistence,
+                batch_size=args.batch_size,
+                fail_fast=args.fail_fast,
+                progress=bar,
+            )
+    except IngestAborted as exc:
+        _print_ingest_report(exc.report, persistence.path, fail_fast=args.fail_fast)
+        return _fail(EXIT_DATABASE, f"{PROG} ingest: {exc}")
+    except (StorageError, sqlite3.Error) as exc:
+        return _fail(EXIT_DATABASE, f"{PROG} ingest: {exc}")
+    except KeyboardInterrupt:
+        return _fail(
+            EXIT_INTERRUPTED,
+            f"{PROG} ingest: interrupted; batches already committed stay stored, "
+            "the batch in progress was not stored",
+        )
+    _print_ingest_report(report, persistence.path, fail_fast=args.fail_fast)
+    return EXIT_OK if report.clean else EXIT_FAILED
+
+
+def _print_ingest_report(report: IngestReport, db: Path, *, fail_fast: bool) -> None:
+    for rejected in report.rejected:
+        print(f"rejected: {rejected.path}: {rejected.reason}", file=sys.stderr)
+    lines = {
+        "database": str(db),
+        "files found": str(report.files),
+        "ingested": f"{report.ingested} ({report.new} new, {report.replaced} replaced)",
+        "rejected": str(len(report.rejected)),
+    }
+    if report.rolled_back:
+        lines["rolled back"] = str(report.rolled_back)
+    if report.not_attempted:
+        why = " (--fail-fast)" if fail_fast and report.rejected and not report.rolled_back else ""
+        lines["not read"] = f"{report.not_attempted}{why}"
+    _print_fields(lines)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .stats import inspect_storage
+
+    try:
+        report = inspect_storage(_db_path(args))
+    except (StorageError, sqlite3.Error, OSError) as exc:
+        return _fail(EXIT_DATABASE, f"{PROG} info: {exc}")
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    summary = report.summary
+    first, last = summary.first_started_at, summary.last_started_at
+    span = "-" if first is None or last is None else f"{first.isoformat()} .. {last.isoformat()}"
+    _print_fields(
+        {
+            "path": str(report.path),
+            "size": f"{report.size_bytes} bytes",
+            "schema version": str(report.schema_version),
+            "integrity": report.integrity,
+            "jobs": str(summary.jobs),
+            "outputs": str(summary.outputs),
+            "started_at": span,
+        }
+    )
+    for title, counts in (
+        ("by status", summary.by_status),
+        ("by engine", summary.by_engine),
+        ("by profile", summary.by_profile),
+    ):
+        print(f"{title}:")
+        _print_counts(counts)
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .stats import inspect_storage
+
+    try:
+        report = inspect_storage(_db_path(args))
+    except (FabricError, sqlite3.Error, OSError) as exc:
+        return _fail(EXIT_FAILED, f"{PROG} check: FAILED: {exc}")
+    if not args.quiet:
+        print(
+            f"ok: {report.path}: schema version {report.schema_version}, "
+            f"integrity {report.integrity}, {report.summary.jobs} jobs decoded"
+        )
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import ExportError, OutputExistsError, export_history
+
+    try:
+        result = export_history(_db_path(args), args.outdir, fmt=args.format)
+    except OutputExistsError as exc:
+        return _fail(EXIT_USAGE, f"{PROG} export: {exc}")
+    except ExportError as exc:
+        return _fail(EXIT_OUTPUT, f"{PROG} export: {exc}")
+    except (StorageError, sqlite3.Error) as exc:
+        return _fail(EXIT_DATABASE, f"{PROG} export: {exc}")
+    _print_fields(
+        {
+            "database": str(result.database),
+            "written": str(result.outdir),
+            "format": result.format,
+            "jobs": str(result.jobs),
+            "outputs": str(result.outputs),
+            "files": str(len(result.files)),
+        }
+    )
+    return EXIT_OK
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from .samples import write_results
+
+    try:
+        paths = write_results(args.outdir, args.jobs, seed=args.seed)
+    except OSError as exc:
+        return _fail(EXIT_OUTPUT, f"{PROG} sample: cannot write {args.outdir}: {exc}")
+    print(f"wrote {len(paths)} synthetic result files to {args.outdir} (seed {args.seed})")
+    return EXIT_OK
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    """``--db``, else ``$FABRIC_DB`` (when set and not empty), else the spec's default."""
+    given = args.db or os.environ.get("FABRIC_DB") or DEFAULT_STORAGE_PATH
+    return Path(given).expanduser()
+
+
+def _fail(code: int, message: str) -> int:
+    """Print ``message`` as one line on stderr and return ``code``."""
+    print(" ".join(message.split()), file=sys.stderr)
+    return code
+
+
+def _print_fields(fields: Mapping[str, str]) -> None:
+    width = max(len(name) for name in fields) + 2
+    for name, value in fields.items():
+        print(f"{name + ':':<{width}}{value}")
+
+
+def _print_counts(counts: Mapping[str | None, int]) -> None:
+    if not counts:
+        print("  -")
+        return
+    names = ["(none)" if key is None else key for key in counts]
+    width = max(len(name) for name in names) + 2
+    for name, value in zip(names, counts.values(), strict=True):
+        print(f"  {name:<{width}}{value}")
