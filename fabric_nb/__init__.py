@@ -7,6 +7,9 @@ decides. See ``docs/`` for the guarantees and the failure modes.
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     FabricError,
     IngestionError,
@@ -21,12 +24,84 @@ from .persistence import FabricPersistence, create_persistence
 from .queries import FabricQueries
 from .storage import DEFAULT_STORAGE_PATH, STORAGE_SCHEMA_VERSION, FabricStorage
 
+if TYPE_CHECKING:
+    from .frames import (
+        JOBS_FRAME_DTYPES,
+        OUTPUTS_FRAME_DTYPES,
+        JobFilters,
+        jobs,
+        jobs_frame,
+        outputs,
+        outputs_frame,
+        select_jobs,
+    )
+    from .history import FABRIC_DB_ENV, FabricHistory, open_fabric
+    from .plots import (
+        STATUS_COLORS,
+        plot_durations,
+        plot_failure_reasons,
+        plot_jobs_over_time,
+        plot_output_sizes,
+    )
+    from .summaries import daily_counts, engine_profile_table, failure_reasons, status_counts
+
+# The analyst toolkit is imported on first use: `import fabric_nb` stays free of
+# pandas and matplotlib, so tools that only ingest start fast.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "JOBS_FRAME_DTYPES",
+            "OUTPUTS_FRAME_DTYPES",
+            "JobFilters",
+            "jobs",
+            "jobs_frame",
+            "outputs",
+            "outputs_frame",
+            "select_jobs",
+        ),
+        "frames",
+    ),
+    **dict.fromkeys(
+        ("daily_counts", "engine_profile_table", "failure_reasons", "status_counts"), "summaries"
+    ),
+    **dict.fromkeys(("FABRIC_DB_ENV", "FabricHistory", "open_fabric"), "history"),
+    **dict.fromkeys(
+        (
+            "STATUS_COLORS",
+            "plot_durations",
+            "plot_failure_reasons",
+            "plot_jobs_over_time",
+            "plot_output_sizes",
+        ),
+        "plots",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 __all__ = [
     "CLIP_STATUSES",
     "DEFAULT_STORAGE_PATH",
+    "FABRIC_DB_ENV",
+    "JOBS_FRAME_DTYPES",
     "JOB_STATUSES",
+    "OUTPUTS_FRAME_DTYPES",
+    "STATUS_COLORS",
     "STORAGE_SCHEMA_VERSION",
     "FabricError",
+    "FabricHistory",
     "FabricIndex",
     "FabricPersistence",
     "FabricQueries",
@@ -34,11 +109,26 @@ __all__ = [
     "IngestedJob",
     "IngestedOutput",
     "IngestionError",
+    "JobFilters",
     "PersistenceError",
     "StorageCorruptionError",
     "StorageError",
     "create_persistence",
+    "daily_counts",
+    "engine_profile_table",
+    "failure_reasons",
     "ingest_execution_result",
+    "jobs",
+    "jobs_frame",
+    "open_fabric",
+    "outputs",
+    "outputs_frame",
+    "plot_durations",
+    "plot_failure_reasons",
+    "plot_jobs_over_time",
+    "plot_output_sizes",
+    "select_jobs",
+    "status_counts",
 ]
 
 __version__ = "0.1.0"

@@ -1,0 +1,500 @@
+"""pandas DataFrames of Fabric's history: one row per job, or one row per clip output.
+
+:func:`jobs_frame` and :func:`outputs_frame` turn jobs (any iterable, for
+example a query result) into DataFrames with honest dtypes; :func:`jobs` and
+:func:`outputs` do the same over a :class:`~fabric_nb.queries.FabricQueries`,
+with filters. The columns and their dtypes are listed once, in
+:data:`JOBS_FRAME_DTYPES` and :data:`OUTPUTS_FRAME_DTYPES`; an empty input
+gives an empty frame with exactly those columns and dtypes.
+
+Frames are built column-wise from fresh arrays, so they stay fast at 100k
+jobs and never share mutable state with the index. Rows come in Fabric's one
+order: ``started_at`` as an instant, then ``job_id``
+(:func:`fabric_nb.models.job_order_key`); outputs follow in clip order.
+See ``docs/dataframes.md`` for the meaning of every column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TypedDict, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, job_order_key
+from .queries import FabricQueries
+
+__all__ = [
+    "JOBS_FRAME_DTYPES",
+    "OUTPUTS_FRAME_DTYPES",
+    "DocumentedMapping",
+    "JobFilters",
+    "jobs",
+    "jobs_frame",
+    "outputs",
+    "outputs_frame",
+    "select_jobs",
+]
+
+_V = TypeVar("_V")
+
+
+class DocumentedMapping(Mapping[str, _V]):
+    """A read-only mapping that carries its own docstring (the public constants here).
+
+    Iteration keeps insertion order. It cannot be changed after it is made,
+    so a module-level constant is not mutable global state.
+    """
+
+    def __init__(self, items: Mapping[str, _V], doc: str) -> None:
+        self._items = dict(items)
+        self.__doc__ = doc  # an instance attribute: each constant documents itself
+
+    def __getitem__(self, key: str) -> _V:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._items!r})"
+
+
+# -- the column schema, in one place ------------------------------------------------
+
+_TEXT: Final = pd.StringDtype()  # "string": <NA> for missing, in pandas 2.2 and 3.x alike
+_INSTANT: Final = pd.DatetimeTZDtype(unit="us", tz="UTC")  # NaT when unknown
+_JOB_STATUS: Final = pd.CategoricalDtype(list(JOB_STATUSES), ordered=False)
+_CLIP_STATUS: Final = pd.CategoricalDtype(list(CLIP_STATUSES), ordered=False)
+_INT: Final = np.dtype("int64")
+_BOOL: Final = np.dtype("bool")
+
+JOBS_FRAME_DTYPES: Final[Mapping[str, Any]] = DocumentedMapping(
+    {
+        "job_id": _TEXT,
+        "final_status": _JOB_STATUS,
+        "started_at": _INSTANT,
+        "canonical_proxy_profile": _TEXT,
+        "fingerprint": _TEXT,
+        "validation_stage": _TEXT,
+        "validation_error": _TEXT,
+        "engine_used": _TEXT,
+        "resolve_preset_used": _TEXT,
+        "jobspec_version": _TEXT,
+        "completed_at": _INSTANT,
+        "ingested_at": _INSTANT,
+        "total_clips": _INT,
+        "completed_clips": _INT,
+        "failed_clips": _INT,
+        "duration_seconds": pd.Float64Dtype(),
+        "success": _BOOL,
+    },
+    """Columns of :func:`jobs_frame`, in order, with their dtypes: the spec's ``jobs``
+    table without ``outputs_json``, then the computed ``duration_seconds`` and ``success``.""",
+)
+
+OUTPUTS_FRAME_DTYPES: Final[Mapping[str, Any]] = DocumentedMapping(
+    {
+        "job_id": _TEXT,
+        "clip_index": pd.Int64Dtype(),
+        "clip_id": _TEXT,
+        "source_path": _TEXT,
+        "output_path": _TEXT,
+        "output_exists": pd.BooleanDtype(),
+        "output_size_bytes": pd.Int64Dtype(),
+        "status": _CLIP_STATUS,
+        "failure_reason": _TEXT,
+        "engine_used": _TEXT,
+        "proxy_profile_used": _TEXT,
+        "resolve_preset_used": _TEXT,
+        "started_at": _INSTANT,
+    },
+    """Columns of :func:`outputs_frame`, in order, with their dtypes: ``job_id``,
+    ``clip_index``, the other :class:`IngestedOutput` fields, the job's ``started_at``.""",
+)
+
+_COMPLETED_CODE: Final = JOB_STATUSES.index("COMPLETED")
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_NAT: Final = np.iinfo(np.int64).min  # the int64 that datetime64 reads as NaT
+
+# -- column builders ----------------------------------------------------------------
+
+
+def _text(values: Sequence[str | None]) -> pd.api.extensions.ExtensionArray:
+    return pd.array(values, dtype=_TEXT)
+
+
+def _micros(values: Iterable[datetime | None], count: int) -> np.ndarray:
+    """Exact microseconds since the epoch (``_NAT`` for ``None``), no float rounding."""
+    return np.fromiter(
+        (_NAT if v is None else (v - _EPOCH) // _MICROSECOND for v in values),
+        dtype=np.int64,
+        count=count,
+    )
+
+
+def _instants(micros: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    return pd.DatetimeIndex(micros.view("M8[us]")).tz_localize("UTC").array
+
+
+def _categorical(
+    values: Sequence[str], dtype: pd.CategoricalDtype, describe: Callable[[int], str]
+) -> pd.Categorical:
+    """Categorical via codes, so an unknown status is an error, not a silent NaN."""
+    codes = {category: code for code, category in enumerate(dtype.categories)}
+    try:
+        array = np.fromiter((codes[v] for v in values), dtype=np.int8, count=len(values))
+    except KeyError as exc:
+        where = describe(list(values).index(exc.args[0]))
+        allowed = ", ".join(dtype.categories)
+        raise ValueError(f"{where} has status {exc.args[0]!r}, expected one of {allowed}") from None
+    return pd.Categorical.from_codes(array, dtype=dtype)
+
+
+def _frame(columns: dict[str, Any], dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    frame = pd.DataFrame(columns, copy=False)
+    # The schema is the contract; a builder that drifts from it is a bug, not a variant.
+    assert list(frame.columns) == list(dtypes), "frame columns drifted from the schema"
+    return frame
+
+
+# -- jobs ---------------------------------------------------------------------------
+
+
+def _in_fabric_order(items: list[IngestedJob], starts: np.ndarray) -> bool:
+    """Whether ``items`` already follow ``job_order_key`` (checked without sorting)."""
+    steps = np.diff(starts)
+    if (steps < 0).any():
+        return False
+    return all(items[i].job_id <= items[i + 1].job_id for i in np.flatnonzero(steps == 0))
+
+
+def _ordered_jobs(jobs: Iterable[IngestedJob]) -> tuple[list[IngestedJob], np.ndarray]:
+    """The jobs in Fabric's order, with their ``started_at`` in epoch microseconds."""
+    items = list(jobs)
+    for position, item in enumerate(items):
+        if not isinstance(item, IngestedJob):
+            raise TypeError(f"item {position} is {type(item).__name__}, expected IngestedJob")
+    starts = _micros((job.started_at for job in items), len(items))
+    if not _in_fabric_order(items, starts):
+        items.sort(key=job_order_key)
+        starts = _micros((job.started_at for job in items), len(items))
+    return items, starts
+
+
+def jobs_frame(jobs: Iterable[IngestedJob]) -> pd.DataFrame:
+    """One row per job, columns and dtypes as in :data:`JOBS_FRAME_DTYPES`.
+
+    Rows are in Fabric's order (``started_at`` as an instant, then ``job_id``)
+    whatever the order of ``jobs``; a job given twice appears twice.
+    ``duration_seconds`` is ``Float64``, ``<NA>`` when ``completed_at`` is unknown.
+
+    :raises TypeError: an item is not an :class:`IngestedJob`.
+    :raises ValueError: a job's ``final_status`` is not COMPLETED, FAILED or PARTIAL.
+    """
+    items, starts = _ordered_jobs(jobs)
+    n = len(items)
+    ends = _micros((job.completed_at for job in items), n)
+    unknown_end = ends == _NAT
+    # Exact integer microseconds divided once: the same float as timedelta.total_seconds().
+    durations = np.where(unknown_end, 0, ends - starts) / 1e6
+    status = _categorical(
+        [job.final_status for job in items], _JOB_STATUS, lambda i: f"job {items[i].job_id!r}"
+    )
+
+    def text(name: str) -> pd.api.extensions.ExtensionArray:
+        return _text([getattr(job, name) for job in items])
+
+    def count(name: str) -> np.ndarray:
+        return np.fromiter((getattr(job, name) for job in items), dtype=np.int64, count=n)
+
+    failed = count("failed_clips")
+    columns = {
+        "job_id": text("job_id"),
+        "final_status": status,
+        "started_at": _instants(starts),
+        "canonical_proxy_profile": text("canonical_proxy_profile"),
+        "fingerprint": text("fingerprint"),
+        "validation_stage": text("validation_stage"),
+        "validation_error": text("validation_error"),
+        "engine_used": text("engine_used"),
+        "resolve_preset_used": text("resolve_preset_used"),
+        "jobspec_version": text("jobspec_version"),
+        "completed_at": _instants(ends),
+        "ingested_at": _instants(_micros((job.ingested_at for job in items), n)),
+        "total_clips": count("total_clips"),
+        "completed_clips": count("completed_clips"),
+        "failed_clips": failed,
+        "duration_seconds": pd.arrays.FloatingArray(durations, unknown_end),
+        "success": (status.codes == _COMPLETED_CODE) & (failed == 0),
+    }
+    return _frame(columns, JOBS_FRAME_DTYPES)
+
+
+# -- outputs ------------------------------------------------------------------------
+
+
+def _outputs_columns(
+    outs: Sequence[IngestedOutput],
+    clip_index: np.ndarray | None,
+    starts: np.ndarray | None,
+    describe: Callable[[int], str],
+) -> pd.DataFrame:
+    """Build the outputs frame; ``None`` index or starts mean unknown (<NA>, NaT)."""
+    n = len(outs)
+    unknown = np.ones(n, dtype=bool) if clip_index is None else np.zeros(n, dtype=bool)
+    index = np.zeros(n, dtype=np.int64) if clip_index is None else clip_index
+    exists = [o.output_exists for o in outs]
+    exists_unknown = np.fromiter((v is None for v in exists), dtype=bool, count=n)
+    sizes = [o.output_size_bytes for o in outs]
+    sizes_unknown = np.fromiter((v is None for v in sizes), dtype=bool, count=n)
+
+    def text(name: str) -> pd.api.extensions.ExtensionArray:
+        return _text([getattr(o, name) for o in outs])
+
+    columns = {
+        "job_id": text("job_id"),
+        "clip_index": pd.arrays.IntegerArray(index, unknown),
+        "clip_id": text("clip_id"),
+        "source_path": text("source_path"),
+        "output_path": text("output_path"),
+        "output_exists": pd.arrays.BooleanArray(
+            np.fromiter((v is True for v in exists), dtype=bool, count=n), exists_unknown
+        ),
+        "output_size_bytes": pd.arrays.IntegerArray(
+            np.fromiter((v or 0 for v in sizes), dtype=np.int64, count=n), sizes_unknown
+        ),
+        "status": _categorical([o.status for o in outs], _CLIP_STATUS, describe),
+        "failure_reason": text("failure_reason"),
+        "engine_used": text("engine_used"),
+        "proxy_profile_used": text("proxy_profile_used"),
+        "resolve_preset_used": text("resolve_preset_used"),
+        "started_at": _instants(np.full(n, _NAT, dtype=np.int64) if starts is None else starts),
+    }
+    return _frame(columns, OUTPUTS_FRAME_DTYPES)
+
+
+def _expand(items: list[IngestedJob], starts: np.ndarray) -> pd.DataFrame:
+    """Every output of ``items`` (already in Fabric's order), with clip index and job start."""
+    counts = np.fromiter((len(job.outputs) for job in items), dtype=np.int64, count=len(items))
+    outs = [o for job in items for o in job.outputs]
+    first_row = np.repeat(np.cumsum(counts) - counts, counts)
+    clip_index = np.arange(len(outs), dtype=np.int64) - first_row
+    owners = np.repeat(np.arange(len(items)), counts)
+
+    def describe(row: int) -> str:
+        return f"clip {int(clip_index[row])} of job {items[int(owners[row])].job_id!r}"
+
+    return _outputs_columns(outs, clip_index, np.repeat(starts, counts), describe)
+
+
+def outputs_frame(
+    jobs_or_outputs: Iterable[IngestedJob] | Iterable[IngestedOutput],
+) -> pd.DataFrame:
+    """One row per clip output, columns and dtypes as in :data:`OUTPUTS_FRAME_DTYPES`.
+
+    Given jobs, rows follow the jobs in Fabric's order, then each job's
+    clips in execution order; ``clip_index`` is the clip's position in its job
+    and ``started_at`` is the job's. Given bare :class:`IngestedOutput` objects
+    (for example ``queries.get_outputs_for_job(...)``), rows keep the order
+    given and ``clip_index`` / ``started_at`` are ``<NA>`` / ``NaT``: an output
+    does not record them, and Fabric does not guess. Pass the jobs to get them.
+
+    :raises TypeError: an item is neither kind, or jobs and outputs are mixed.
+    :raises ValueError: a clip's ``status`` is not COMPLETED or FAILED.
+    """
+    items = list(jobs_or_outputs)
+    if not items or isinstance(items[0], IngestedJob):
+        ordered, starts = _ordered_jobs(items)  # rejects anything that is not a job
+        return _expand(ordered, starts)
+    for position, item in enumerate(items):
+        if not isinstance(item, IngestedOutput):
+            kind = type(item).__name__
+            raise TypeError(
+                f"item {position} is {kind}; pass IngestedJob objects or IngestedOutput "
+                "objects, not a mix"
+            )
+    return _outputs_columns(items, None, None, lambda i: f"output {i} of job {items[i].job_id!r}")
+
+
+# -- over a FabricQueries -----------------------------------------------------------
+
+
+def _instant(name: str, value: datetime | str | None) -> datetime | None:
+    """A query bound: an aware datetime, or ISO 8601 text with a UTC offset."""
+    if value is None:
+        return None
+    given = value
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{name}={given!r} is not an ISO 8601 timestamp") from None
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime or ISO 8601 text, got {type(value).__name__}")
+    if value.utcoffset() is None:
+        shown = given if isinstance(given, str) else value.isoformat()
+        raise ValueError(
+            f"{name}={shown!r} has no UTC offset; Fabric does not guess a time zone "
+            "(write e.g. '2026-09-01T00:00+00:00')"
+        )
+    return value
+
+
+def _statuses(value: str | Iterable[str] | None, allowed: Sequence[str]) -> frozenset[str] | None:
+    """Validate a status filter: one status or several; a typo is an error, not a zero."""
+    if value is None:
+        return None
+    wanted = frozenset((value,) if isinstance(value, str) else value)
+    unknown = sorted(wanted.difference(allowed), key=str)
+    if unknown:
+        raise ValueError(f"unknown status {unknown[0]!r}: expected one of {', '.join(allowed)}")
+    return wanted
+
+
+class JobFilters(TypedDict, total=False):
+    """The job filters of :func:`jobs` and :func:`select_jobs`, as keyword arguments."""
+
+    status: str | Iterable[str] | None
+    engine: str | None
+    profile: str | None
+    fingerprint: str | None
+    since: datetime | str | None
+    until: datetime | str | None
+
+
+def select_jobs(
+    queries: FabricQueries,
+    *,
+    status: str | Iterable[str] | None = None,
+    engine: str | None = None,
+    profile: str | None = None,
+    fingerprint: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> list[IngestedJob]:
+    """The jobs :func:`jobs` shows, as :class:`IngestedJob` objects in Fabric's order.
+
+    :raises ValueError: unknown status, or a bound without a UTC offset.
+    :raises TypeError: a bound is neither a datetime nor text.
+    """
+    wanted = _statuses(status, JOB_STATUSES)
+    start, end = _instant("since", since), _instant("until", until)
+    if fingerprint is not None:
+        found = queries.get_jobs_by_fingerprint(fingerprint)
+    elif profile is not None:
+        found = queries.get_jobs_by_profile(profile)
+    elif engine is not None:
+        found = queries.get_jobs_by_engine(engine)
+    else:
+        found = queries.get_job_history(since=start, until=end)
+    return [
+        job
+        for job in found
+        if (wanted is None or job.final_status in wanted)
+        and (engine is None or job.engine_used == engine)
+        and (profile is None or job.canonical_proxy_profile == profile)
+        and (fingerprint is None or job.fingerprint == fingerprint)
+        and (start is None or job.started_at >= start)
+        and (end is None or job.started_at < end)
+    ]
+
+
+def jobs(
+    queries: FabricQueries,
+    *,
+    status: str | Iterable[str] | None = None,
+    engine: str | None = None,
+    profile: str | None = None,
+    fingerprint: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> pd.DataFrame:
+    """The jobs frame of the history behind ``queries``, optionally filtered.
+
+    Each filter keeps the rows whose column equals it: ``status`` is
+    ``final_status`` (one status or several), ``engine`` is ``engine_used``,
+    ``profile`` is ``canonical_proxy_profile``, ``fingerprint`` is
+    ``fingerprint``; ``since`` / ``until`` keep jobs that started in
+    ``[since, until)``, given as aware datetimes or ISO 8601 text with an
+    offset (``"2026-09-01T00:00+00:00"``). Filters combine with AND.
+
+    :raises ValueError: unknown status, or a bound without a UTC offset.
+    :raises TypeError: a bound is neither a datetime nor text.
+    """
+    return jobs_frame(
+        select_jobs(
+            queries,
+            status=status,
+            engine=engine,
+            profile=profile,
+            fingerprint=fingerprint,
+            since=since,
+            until=until,
+        )
+    )
+
+
+def outputs(
+    queries: FabricQueries,
+    *,
+    job_id: str | None = None,
+    status: str | Iterable[str] | None = None,
+    engine: str | None = None,
+    profile: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> pd.DataFrame:
+    """The outputs frame of the history behind ``queries``, optionally filtered.
+
+    Each filter is a column of the frame it returns: ``job_id`` is the job,
+    ``status`` is the clip's ``status`` (COMPLETED and/or FAILED), ``engine``
+    is the clip's ``engine_used``, ``profile`` its ``proxy_profile_used``;
+    ``since`` / ``until`` keep clips of jobs that started in ``[since, until)``.
+    ``clip_index`` keeps each clip's position in its job, filtered or not.
+
+    :raises ValueError: unknown status, or a bound without a UTC offset.
+    :raises TypeError: a bound is neither a datetime nor text.
+    """
+    wanted = _statuses(status, CLIP_STATUSES)
+    start, end = _instant("since", since), _instant("until", until)
+    if job_id is not None:
+        job = queries.get_job(job_id)
+        found = [] if job is None else [job]
+        found = [
+            j
+            for j in found
+            if (start is None or j.started_at >= start) and (end is None or j.started_at < end)
+        ]
+    else:
+        found = queries.get_job_history(since=start, until=end)
+    items, starts = _ordered_jobs(found)
+    if wanted is None and engine is None and profile is None:
+        return _expand(items, starts)
+    kept: list[IngestedOutput] = []
+    clip_index: list[int] = []
+    kept_starts: list[int] = []
+    for job, started in zip(items, starts.tolist(), strict=True):
+        for i, o in enumerate(job.outputs):
+            if (
+                (wanted is None or o.status in wanted)
+                and (engine is None or o.engine_used == engine)
+                and (profile is None or o.proxy_profile_used == profile)
+            ):
+                kept.append(o)
+                clip_index.append(i)
+                kept_starts.append(started)
+    index = np.array(clip_index, dtype=np.int64)
+    return _outputs_columns(
+        kept,
+        index,
+        np.array(kept_starts, dtype=np.int64),
+        lambda row: f"clip {clip_index[row]} of job {kept[row].job_id!r}",
+    )

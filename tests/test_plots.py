@@ -1,0 +1,306 @@
+"""Each plot's Axes holds the expected artists, labels, title and legend (Agg backend).
+
+Figures are drawn from ``counted_jobs()`` (see test_summaries.py for the
+table of those jobs), so bar heights and box medians are known by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=True)
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from conftest import counted_jobs, make_job, run_python_code, sample_jobs
+from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
+from matplotlib.patches import PathPatch, Rectangle
+
+from fabric_nb import (
+    STATUS_COLORS,
+    failure_reasons,
+    jobs_frame,
+    outputs_frame,
+    plot_durations,
+    plot_failure_reasons,
+    plot_jobs_over_time,
+    plot_output_sizes,
+)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> Iterator[None]:
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def job_rows() -> pd.DataFrame:
+    return jobs_frame(counted_jobs())
+
+
+@pytest.fixture
+def clip_rows() -> pd.DataFrame:
+    return outputs_frame(counted_jobs())
+
+
+def legend_texts(ax: Axes) -> list[str]:
+    legend = ax.get_legend()
+    assert legend is not None, "every chart has a legend"
+    return [text.get_text() for text in legend.get_texts()]
+
+
+def bars(ax: Axes) -> list[Rectangle]:
+    return [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def boxes(ax: Axes) -> list[PathPatch]:
+    return [p for p in ax.patches if isinstance(p, PathPatch)]
+
+
+def medians(ax: Axes) -> list[float]:
+    return [line.get_ydata()[0] for line in ax.lines if line.get_gid() == "median"]
+
+
+def tick_labels(ax: Axes, axis: str) -> list[str]:
+    ticks = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    return [t.get_text() for t in ticks]
+
+
+# -- jobs over time ------------------------------------------------------------------------
+
+
+def test_jobs_over_time_stacks_statuses_per_utc_day(job_rows: pd.DataFrame) -> None:
+    ax = plot_jobs_over_time(job_rows)
+    assert ax.get_title("left") == "Jobs started per day, by final status"
+    assert ax.get_xlabel() == "day (UTC)"
+    assert ax.get_ylabel() == "jobs started (count)"
+    assert legend_texts(ax) == ["COMPLETED", "FAILED", "PARTIAL"]
+    assert ax.get_legend().get_title().get_text() == "final status"
+    # Five UTC days (1-5 September, the 4th empty), one segment per status per day.
+    assert len(bars(ax)) == 15 and len(ax.containers) == 3
+    heights = {
+        status: [bar.get_height() for bar in container]
+        for status, container in zip(("COMPLETED", "FAILED", "PARTIAL"), ax.containers, strict=True)
+    }
+    assert heights == {
+        "COMPLETED": [1, 0, 1, 0, 0],
+        "FAILED": [0, 1, 1, 0, 2],
+        "PARTIAL": [1, 0, 0, 0, 0],
+    }
+    partial = list(ax.containers[2])
+    assert [bar.get_y() for bar in partial] == [1, 1, 2, 0, 2]  # stacked on the other two
+    for status, container in zip(("COMPLETED", "FAILED", "PARTIAL"), ax.containers, strict=True):
+        assert {to_hex(bar.get_facecolor()) for bar in container} == {STATUS_COLORS[status].lower()}
+    days = [mdates.num2date(bar.get_x() + bar.get_width() / 2) for bar in ax.containers[0]]
+    assert [d.strftime("%m-%d %H:%M") for d in days] == [
+        "09-01 12:00", "09-02 12:00", "09-03 12:00", "09-04 12:00", "09-05 12:00",
+    ]  # fmt: skip
+
+
+def test_jobs_over_time_other_periods(job_rows: pd.DataFrame) -> None:
+    ax = plot_jobs_over_time(job_rows, freq="W-MON")
+    assert len(bars(ax)) == 3 and "W-MON" in ax.get_title("left") and "UTC" in ax.get_xlabel()
+    assert [c[0].get_height() for c in ax.containers] == [2, 4, 1]
+
+
+def test_jobs_over_time_draws_on_the_given_axes(job_rows: pd.DataFrame) -> None:
+    _, given = plt.subplots()
+    assert plot_jobs_over_time(job_rows, ax=given) is given
+    assert len(bars(given)) == 15
+
+
+def test_jobs_over_time_with_no_jobs(job_rows: pd.DataFrame) -> None:
+    ax = plot_jobs_over_time(job_rows.iloc[:0])
+    assert bars(ax) == [] and [t.get_text() for t in ax.texts] == ["no jobs to show"]
+    assert ax.get_title("left") and ax.get_xlabel() and ax.get_ylabel()
+
+
+# -- failure reasons ------------------------------------------------------------------------
+
+
+def test_failure_reasons_bars(job_rows: pd.DataFrame, clip_rows: pd.DataFrame) -> None:
+    ax = plot_failure_reasons(failure_reasons(job_rows, clip_rows))
+    assert ax.get_title("left") == "Top 4 failure reasons"
+    assert ax.get_xlabel() == "occurrences (count of jobs or clips, see legend)"
+    assert ax.get_ylabel() == "recorded reason"
+    # Disk full: 2 clips of job_d (ffmpeg) + 1 of job_b (resolve) = one bar of 3.
+    assert tick_labels(ax, "y") == [
+        "Disk full while writing output",
+        "JobSpec version 1.3 is not supported (expected 2.x)",
+        "Resolve render job failed: Media offline",
+        "Source file not found: /Volumes/A001/clip.mov",
+    ]
+    assert [bar.get_width() for bar in bars(ax)] == [3, 2, 1, 1]
+    job_blue, clip_red = "#0072b2", STATUS_COLORS["FAILED"].lower()
+    colours = [to_hex(bar.get_facecolor()) for bar in bars(ax)]
+    assert colours == [clip_red, job_blue, clip_red, job_blue]
+    assert legend_texts(ax) == [
+        "job validation_error (count of jobs)",
+        "clip failure_reason (count of clips)",
+    ]
+    assert ax.yaxis_inverted()  # the largest on top
+    assert ax.get_ylim() == (4 - 0.5 + 2, -0.5)  # an empty band of two rows for the legend
+    assert [t.get_text() for t in ax.texts] == ["3", "2", "1", "1"]  # counts on the bars
+
+
+def test_failure_reasons_top_n_and_long_text(job_rows: pd.DataFrame) -> None:
+    reasons = failure_reasons(job_rows)  # job level only: two reasons
+    ax = plot_failure_reasons(reasons, top=1)
+    assert ax.get_title("left") == "Top 1 failure reasons"
+    assert len(bars(ax)) == 1 and legend_texts(ax) == ["job validation_error (count of jobs)"]
+    long = "x" * 80
+    table = reasons.assign(reason=pd.array([long, "short"], dtype="string"))
+    labels = tick_labels(plot_failure_reasons(table), "y")
+    assert labels[0] == "x" * 59 + "…" and labels[1] == "short"
+    with pytest.raises(ValueError, match="top must be >= 1"):
+        plot_failure_reasons(reasons, top=0)
+    with pytest.raises(ValueError, match="failure_reasons table"):
+        plot_failure_reasons(job_rows)
+
+
+def test_failure_reasons_with_none_recorded(job_rows: pd.DataFrame) -> None:
+    ax = plot_failure_reasons(failure_reasons(job_rows.iloc[:0]))
+    assert bars(ax) == [] and [t.get_text() for t in ax.texts] == [
+        "no recorded failure reasons to show"
+    ]
+
+
+# -- durations ------------------------------------------------------------------------------
+
+
+def test_durations_by_engine(job_rows: pd.DataFrame) -> None:
+    ax = plot_durations(job_rows)
+    assert ax.get_title("left") == "Job duration by engine_used"
+    assert ax.get_xlabel() == "engine_used"
+    # Median of the five known durations (2, 30, 600, 1800, 1800 s) is 600 s: minutes.
+    assert ax.get_ylabel() == "duration (min, completed_at - started_at)"
+    assert tick_labels(ax, "x") == ["(not recorded)", "ffmpeg", "resolve"]
+    assert len(boxes(ax)) == 3
+    # job_f: 2 s; job_a, job_d: 600 and 1800 s; job_b, job_e: 1800 and 30 s.
+    assert medians(ax) == pytest.approx([2 / 60, 1200 / 60, 915 / 60])
+    assert legend_texts(ax) == ["jobs with a completed_at (n=5)"]
+
+
+def test_durations_by_profile_and_by_two_columns(job_rows: pd.DataFrame) -> None:
+    ax = plot_durations(job_rows, by="canonical_proxy_profile", unit="s")
+    assert tick_labels(ax, "x") == [
+        "(not recorded)", "proxy_h264_low", "proxy_prores_proxy_resolve",
+    ]  # fmt: skip
+    assert medians(ax) == [16.0, 1200.0, 1800.0]
+    assert ax.get_ylabel() == "duration (s, completed_at - started_at)"
+    ax = plot_durations(job_rows, by=["engine_used", "canonical_proxy_profile"], unit="h")
+    assert len(boxes(ax)) == 4 and ax.get_title("left").endswith(
+        "engine_used / canonical_proxy_profile"
+    )
+    assert "resolve / (not recorded)" in tick_labels(ax, "x")
+
+
+def test_durations_bad_arguments_and_no_data(job_rows: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="unit must be one of s, min, h"):
+        plot_durations(job_rows, unit="days")
+    with pytest.raises(ValueError, match="no column 'worker'"):
+        plot_durations(job_rows, by="worker")
+    ax = plot_durations(job_rows[job_rows["duration_seconds"].isna()])
+    assert boxes(ax) == [] and [t.get_text() for t in ax.texts] == ["no job durations to show"]
+
+
+# -- output sizes -----------------------------------------------------------------------------
+
+
+def test_output_sizes_by_profile(clip_rows: pd.DataFrame) -> None:
+    ax = plot_output_sizes(clip_rows)
+    assert ax.get_title("left") == "Output size by proxy_profile_used"
+    assert ax.get_xlabel() == "proxy_profile_used"
+    assert ax.get_ylabel() == "output size (MB, 1 MB = 10⁶ bytes)"
+    assert tick_labels(ax, "x") == [
+        "(not recorded)", "proxy_h264_low", "proxy_prores_proxy_resolve",
+    ]  # fmt: skip
+    assert len(boxes(ax)) == 3
+    # job_e 25 MB; job_a 100 and 150 MB; job_b 2000 and 500 MB (its third clip has no size).
+    assert medians(ax) == pytest.approx([25.0, 125.0, 1250.0])
+    assert legend_texts(ax) == ["clip outputs with a recorded size (n=5)"]
+
+
+def test_output_sizes_in_gigabytes(clip_rows: pd.DataFrame) -> None:
+    ax = plot_output_sizes(clip_rows[clip_rows["job_id"] == "job_b"])
+    assert ax.get_ylabel() == "output size (GB, 1 GB = 10⁹ bytes)"  # median 1.25 GB
+    assert medians(ax) == pytest.approx([1.25])
+    with pytest.raises(ValueError, match="unit must be one of MB, GB"):
+        plot_output_sizes(clip_rows, unit="MiB")
+
+
+def test_output_sizes_with_none_recorded(clip_rows: pd.DataFrame) -> None:
+    ax = plot_output_sizes(clip_rows[clip_rows["output_size_bytes"].isna()])
+    assert boxes(ax) == [] and [t.get_text() for t in ax.texts] == ["no output sizes to show"]
+
+
+# -- on the sample, and headless ----------------------------------------------------------------
+
+
+def test_every_plot_renders_the_sample(tmp_path: Path) -> None:
+    jobs = sample_jobs(300)
+    frame, outs = jobs_frame(jobs), outputs_frame(jobs)
+    axes = [
+        plot_jobs_over_time(frame),
+        plot_failure_reasons(failure_reasons(frame, outs)),
+        plot_durations(frame, by="canonical_proxy_profile"),
+        plot_output_sizes(outs[outs["status"] == "COMPLETED"]),
+    ]
+    for i, ax in enumerate(axes):
+        assert ax.get_title("left") and ax.get_xlabel() and ax.get_ylabel() and legend_texts(ax)
+        ax.figure.savefig(tmp_path / f"{i}.png")
+        assert (tmp_path / f"{i}.png").stat().st_size > 5_000
+    assert len(boxes(axes[2])) == 7  # the sample's seven profiles
+
+
+def test_legends_cover_no_data() -> None:
+    jobs = sample_jobs(300)
+    frame, outs = jobs_frame(jobs), outputs_frame(jobs)
+    for ax in (
+        plot_jobs_over_time(frame),
+        plot_failure_reasons(failure_reasons(frame, outs)),
+        plot_failure_reasons(failure_reasons(frame, outs).assign(count=5)),  # equal bars
+        plot_durations(frame),
+        plot_output_sizes(outs),
+    ):
+        ax.figure.canvas.draw()
+        legend = ax.get_legend().get_window_extent()
+        drawn = [p.get_window_extent() for p in ax.patches] + [
+            line.get_window_extent() for line in ax.lines if len(line.get_xdata())
+        ]
+        assert drawn and not any(legend.overlaps(box) for box in drawn), ax.get_title("left")
+
+
+def test_status_colours_are_one_per_status() -> None:
+    assert set(STATUS_COLORS) == {"COMPLETED", "FAILED", "PARTIAL"}
+    assert len(set(STATUS_COLORS.values())) == 3
+    with pytest.raises(TypeError):
+        STATUS_COLORS["FAILED"] = "red"  # type: ignore[index]
+
+
+def test_importing_the_package_does_not_import_matplotlib(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "import fabric_nb\n"
+        "print('matplotlib' in sys.modules, 'pandas' in sys.modules)\n"
+        "fabric_nb.jobs_frame([])\n"
+        "print('matplotlib' in sys.modules, 'pandas' in sys.modules)\n"
+        "fabric_nb.plot_durations\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    done = run_python_code(code, home=tmp_path, env={"MPLBACKEND": "Agg"})
+    assert done.stdout.split("\n")[:3] == ["False False", "False True", "True"]
+
+
+def test_a_single_job_plots(tmp_path: Path) -> None:
+    frame = jobs_frame([make_job()])
+    ax = plot_jobs_over_time(frame)
+    assert len(bars(ax)) == 3 and legend_texts(ax) == ["COMPLETED", "FAILED", "PARTIAL"]
+    assert len(boxes(plot_durations(frame))) == 1
