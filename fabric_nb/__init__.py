@@ -20,7 +20,12 @@ from .errors import (
 from .index import FabricIndex
 from .ingestion import ingest_execution_result
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput
-from .persistence import FabricPersistence, create_persistence
+from .persistence import (
+    FABRIC_DB_ENV,
+    FabricPersistence,
+    create_persistence,
+    resolve_storage_path,
+)
 from .queries import FabricQueries
 from .storage import DEFAULT_STORAGE_PATH, STORAGE_SCHEMA_VERSION, FabricStorage
 
@@ -35,7 +40,7 @@ if TYPE_CHECKING:
         outputs_frame,
         select_jobs,
     )
-    from .history import FABRIC_DB_ENV, FabricHistory, open_fabric
+    from .history import FabricHistory, open_fabric
     from .plots import (
         STATUS_COLORS,
         plot_durations,
@@ -64,7 +69,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         ("daily_counts", "engine_profile_table", "failure_reasons", "status_counts"), "summaries"
     ),
-    **dict.fromkeys(("FABRIC_DB_ENV", "FabricHistory", "open_fabric"), "history"),
+    **dict.fromkeys(("FabricHistory", "open_fabric"), "history"),
     **dict.fromkeys(
         (
             "STATUS_COLORS",
@@ -72,6 +77,7 @@ _LAZY: dict[str, str] = {
             "plot_failure_reasons",
             "plot_jobs_over_time",
             "plot_output_sizes",
+            "resolve_storage_path",
         ),
         "plots",
     ),
@@ -127,6 +133,7 @@ __all__ = [
     "plot_failure_reasons",
     "plot_jobs_over_time",
     "plot_output_sizes",
+    "resolve_storage_path",
     "select_jobs",
     "status_counts",
 ]

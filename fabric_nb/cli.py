@@ -27,7 +27,7 @@ from .bulk import (
     ingest_files,
 )
 from .errors import FabricError, StorageError
-from .persistence import create_persistence
+from .persistence import create_persistence, resolve_storage_path
 from .storage import DEFAULT_STORAGE_PATH
 
 __all__ = [
@@ -286,7 +286,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     def bar(items: Sequence[Path]) -> tqdm[Path]:
         return tqdm(items, unit="file", file=sys.stderr, disable=not show_bar, leave=False)
 
-    persistence = create_persistence(_db_path(args))
+    persistence = create_persistence(resolve_storage_path(args.db))
     try:
         with persistence:
             report = ingest_files(
@@ -332,7 +332,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from .stats import inspect_storage
 
     try:
-        report = inspect_storage(_db_path(args))
+        report = inspect_storage(resolve_storage_path(args.db))
     except (StorageError, sqlite3.Error, OSError) as exc:
         return _fail(EXIT_DATABASE, f"{PROG} info: {exc}")
     if args.json:
@@ -366,7 +366,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from .stats import inspect_storage
 
     try:
-        report = inspect_storage(_db_path(args))
+        report = inspect_storage(resolve_storage_path(args.db))
     except (FabricError, sqlite3.Error, OSError) as exc:
         return _fail(EXIT_FAILED, f"{PROG} check: FAILED: {exc}")
     if not args.quiet:
@@ -381,7 +381,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .export import ExportError, OutputExistsError, export_history
 
     try:
-        result = export_history(_db_path(args), args.outdir, fmt=args.format)
+        result = export_history(resolve_storage_path(args.db), args.outdir, fmt=args.format)
     except OutputExistsError as exc:
         return _fail(EXIT_USAGE, f"{PROG} export: {exc}")
     except ExportError as exc:
@@ -413,12 +413,6 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 # -- helpers ----------------------------------------------------------------------
-
-
-def _db_path(args: argparse.Namespace) -> Path:
-    """``--db``, else ``$FABRIC_DB`` (when set and not empty), else the spec's default."""
-    given = args.db or os.environ.get("FABRIC_DB") or DEFAULT_STORAGE_PATH
-    return Path(given).expanduser()
 
 
 def _fail(code: int, message: str) -> int:

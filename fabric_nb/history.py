@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Final, Unpack
+from typing import Unpack
 
 import pandas as pd
 
@@ -28,14 +28,15 @@ from . import frames, summaries
 from .frames import JobFilters
 from .index import FabricIndex
 from .models import IngestedJob
-from .persistence import FabricPersistence, create_persistence
+from .persistence import (
+    FABRIC_DB_ENV,
+    FabricPersistence,
+    create_persistence,
+    resolve_storage_path,
+)
 from .queries import FabricQueries
-from .storage import DEFAULT_STORAGE_PATH
 
 __all__ = ["FABRIC_DB_ENV", "FabricHistory", "open_fabric"]
-
-#: Environment variable naming the database :func:`open_fabric` opens when given no path.
-FABRIC_DB_ENV: Final[str] = "FABRIC_DB"
 
 
 class FabricHistory:
@@ -194,15 +195,6 @@ class FabricHistory:
         return summaries.daily_counts(self.jobs(**filters), freq=freq)
 
 
-def _resolve_path(path: str | os.PathLike[str] | None) -> Path:
-    if path is not None:
-        return Path(path).expanduser()
-    from_env = os.environ.get(FABRIC_DB_ENV)
-    if from_env:
-        return Path(from_env).expanduser()
-    return DEFAULT_STORAGE_PATH.expanduser()
-
-
 def open_fabric(
     path: str | os.PathLike[str] | None = None, *, readonly: bool = True
 ) -> FabricHistory:
@@ -220,7 +212,7 @@ def open_fabric(
         another schema version.
     :raises StorageCorruptionError: the file is damaged.
     """
-    persistence = create_persistence(_resolve_path(path), readonly=readonly)
+    persistence = create_persistence(resolve_storage_path(path), readonly=readonly)
     persistence.open()
     try:
         index = FabricIndex(persistence=persistence)

@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Final
 
 from .errors import PersistenceError
 from .models import IngestedJob
 from .storage import DEFAULT_STORAGE_PATH, FabricStorage
 
-__all__ = ["FabricPersistence", "create_persistence"]
+__all__ = ["FABRIC_DB_ENV", "FabricPersistence", "create_persistence", "resolve_storage_path"]
+
+#: Environment variable naming the database to use when no path is given.
+FABRIC_DB_ENV: Final[str] = "FABRIC_DB"
 
 
 class FabricPersistence:
@@ -99,6 +103,14 @@ class FabricPersistence:
     def get_schema_version(self) -> int:
         """The schema version recorded in the file."""
         return self._require_open().get_schema_version()
+
+
+def resolve_storage_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The database a tool should use: ``path``, else ``$FABRIC_DB`` (when set and
+    not empty), else :data:`DEFAULT_STORAGE_PATH`, with ``~`` expanded."""
+    if path is None or str(path) == "":
+        path = os.environ.get(FABRIC_DB_ENV) or DEFAULT_STORAGE_PATH
+    return Path(path).expanduser()
 
 
 def create_persistence(
