@@ -41,10 +41,12 @@ JOB_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("outputs_json", "TEXT NOT NULL"),
 )
 
+#: The ``CREATE TABLE jobs`` statement, built from :data:`JOB_COLUMNS`.
 TABLE_STATEMENT: Final[str] = (
     "CREATE TABLE jobs (\n" + ",\n".join(f"    {name} {decl}" for name, decl in JOB_COLUMNS) + "\n)"
 )
 
+#: The spec's four ``CREATE INDEX`` statements (three partial).
 INDEX_STATEMENTS: Final[tuple[str, ...]] = (
     "CREATE INDEX idx_jobs_fingerprint ON jobs(fingerprint) WHERE fingerprint IS NOT NULL",
     "CREATE INDEX idx_jobs_profile ON jobs(canonical_proxy_profile)"
