@@ -1,0 +1,1 @@
+"""Reliability tests: crashes, full disks, corruption, concurrency and hostile input."""
