@@ -13,7 +13,9 @@ changing one never changes the index.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 
+from ._collector import collector_paused
 from .models import IngestedJob, job_order_key
 from .persistence import FabricPersistence
 
@@ -23,10 +25,10 @@ _Key = Callable[[IngestedJob], str | None]
 
 # The secondary lookups the spec names: attribute of the job -> bucket key.
 _LOOKUPS: dict[str, _Key] = {
-    "fingerprint": lambda job: job.fingerprint,
-    "profile": lambda job: job.canonical_proxy_profile,
-    "status": lambda job: job.final_status,
-    "engine": lambda job: job.engine_used,
+    "fingerprint": attrgetter("fingerprint"),
+    "profile": attrgetter("canonical_proxy_profile"),
+    "status": attrgetter("final_status"),
+    "engine": attrgetter("engine_used"),
 }
 
 
@@ -62,11 +64,12 @@ class FabricIndex:
         """
         if self._persistence is None:
             return
-        jobs = self._persistence.load_all_jobs()
-        self._jobs.clear()
-        for buckets in self._buckets.values():
-            buckets.clear()
-        self._remember(jobs)
+        with collector_paused():  # the load pauses it too; keep it off until indexed
+            jobs = self._persistence.load_all_jobs()
+            self._jobs.clear()
+            for buckets in self._buckets.values():
+                buckets.clear()
+            self._remember(jobs)
         self._ordered = jobs  # storage returns Fabric's order already
 
     # -- writes ------------------------------------------------------------------
@@ -94,21 +97,26 @@ class FabricIndex:
         self._remember(batch)
 
     def _remember(self, jobs: Iterable[IngestedJob]) -> None:
+        by_id = self._jobs
+        lookups = [(key_of, self._buckets[name]) for name, key_of in _LOOKUPS.items()]
         for job in jobs:
-            old = self._jobs.get(job.job_id)
-            for name, key_of in _LOOKUPS.items():
-                buckets = self._buckets[name]
+            job_id = job.job_id
+            old = by_id.get(job_id)
+            for key_of, buckets in lookups:
                 if old is not None:
                     old_key = key_of(old)
                     if old_key is not None:
                         bucket = buckets[old_key]
-                        del bucket[old.job_id]
+                        del bucket[job_id]
                         if not bucket:
                             del buckets[old_key]
                 key = key_of(job)
                 if key is not None:
-                    buckets.setdefault(key, {})[job.job_id] = job
-            self._jobs[job.job_id] = job
+                    bucket = buckets.get(key)
+                    if bucket is None:
+                        buckets[key] = bucket = {}
+                    bucket[job_id] = job
+            by_id[job_id] = job
         self._ordered = None
 
     # -- reads -------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,65 @@ _MISSING = object()
 _MAX_INTEGER = 2**63 - 1
 
 
+#: Each clip status, as the one string object every output shares.
+_CLIP_STATUS = {status: status for status in CLIP_STATUSES}
+_intern = sys.intern
+
+
+def _plain_output(clip: Any, job_id: str) -> IngestedOutput | None:
+    """The output of a clip whose values are all plainly valid, else ``None``.
+
+    The common case in one expression: ASCII text without NUL, a known
+    status, a boolean or null, a size in range. Anything else, valid or not,
+    returns ``None`` and goes through :meth:`_Parser.output`, which checks
+    field by field and names the first bad value. Repeated strings (status,
+    failure reason, engine, profile, preset) come out shared, since a
+    history repeats a handful of them for every clip.
+    """
+    if type(clip) is not dict:
+        return None
+    get = clip.get
+    source, output, status = get("source_path"), get("resolved_output_path"), get("status")
+    exists, size = get("output_exists"), get("output_size_bytes")
+    reason, engine = get("failure_reason"), get("engine_used")
+    profile, preset = get("proxy_profile_used"), get("resolve_preset_used")
+    status = _CLIP_STATUS.get(status) if type(status) is str else None
+    if not (
+        status is not None
+        and type(source) is str
+        and type(output) is str
+        and source
+        and output
+        and source.isascii()
+        and output.isascii()
+        and "\x00" not in source
+        and "\x00" not in output
+        and (exists is None or exists is True or exists is False)
+        and (size is None or (type(size) is int and 0 <= size <= _MAX_INTEGER))
+        and (reason is None or (type(reason) is str and reason.isascii() and "\x00" not in reason))
+        and (engine is None or (type(engine) is str and engine.isascii() and "\x00" not in engine))
+        and (
+            profile is None
+            or (type(profile) is str and profile.isascii() and "\x00" not in profile)
+        )
+        and (preset is None or (type(preset) is str and preset.isascii() and "\x00" not in preset))
+    ):
+        return None
+    return IngestedOutput(
+        job_id,
+        clip_id_for(source),
+        source,
+        output,
+        exists,
+        size,
+        status,
+        reason and _intern(reason),
+        engine and _intern(engine),
+        profile and _intern(profile),
+        preset and _intern(preset),
+    )
+
+
 def clip_id_for(source_path: str) -> str:
     """Stable clip id: the first 16 hex digits of SHA-256 of the source path as recorded.
 
@@ -45,7 +105,7 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
     :raises IngestionError: the file is missing, unreadable, not UTF-8, not
         JSON (NaN and Infinity included), or any value fails validation.
     """
-    source = Path(path)
+    source = path if isinstance(path, Path) else Path(path)
     try:
         raw = source.read_bytes()
     except FileNotFoundError:
@@ -61,7 +121,9 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
             f"{source}: not UTF-8 text (invalid byte at offset {exc.start})"
         ) from None
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        if text.startswith("\ufeff"):
+            json.loads(text)  # raises json's own "Unexpected UTF-8 BOM" error
+        document = _decode_document(text)
     except _ConstantError as exc:
         raise IngestionError(
             f"{source}: not valid JSON: {exc.args[0]} is not a JSON number"
@@ -97,6 +159,10 @@ def _reject_constant(name: str) -> NoReturn:
     raise _ConstantError(name)
 
 
+#: ``json.loads(text, parse_constant=_reject_constant)`` without building a decoder per file.
+_decode_document = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
@@ -130,10 +196,11 @@ class _Parser:
             self.fail(where, "a non-empty string" if required else "a string or null", value)
         if "\x00" in value:
             self.fail(where, "text without NUL characters", value)
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            self.fail(where, "valid Unicode text (no lone surrogates)", value)
+        if not value.isascii():  # ASCII text cannot hold a lone surrogate
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                self.fail(where, "valid Unicode text (no lone surrogates)", value)
         return value
 
     def count(self, obj: Mapping[str, Any], key: str, default: int) -> int:
@@ -225,6 +292,9 @@ class _Parser:
         )
 
     def output(self, clip: Any, index: int, job_id: str) -> IngestedOutput:
+        plain = _plain_output(clip, job_id)
+        if plain is not None:
+            return plain
         at = f"clips[{index}]"
         if not isinstance(clip, dict):
             self.fail(at, "a clip object", clip)

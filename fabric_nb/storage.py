@@ -14,18 +14,18 @@ open never creates side files next to the database.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import re
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+from ._collector import collector_paused
 from .errors import StorageCorruptionError, StorageError
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, job_order_key
 from .schema import (
@@ -129,7 +129,7 @@ class FabricStorage:
         # whole table is never held at once (it would stay in the process's
         # footprint after being freed). The cursor is closed on any failure so
         # no read lock outlives the call.
-        with _collector_paused():
+        with collector_paused():
             try:
                 cursor = conn.execute(_SELECT_ALL)
                 try:
@@ -232,6 +232,10 @@ class FabricStorage:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version == 0:
                 has_objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+                if has_objects:
+                    # Another process may have committed the new schema between the
+                    # two reads: its tables are visible, so read the version again.
+                    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as exc:
             raise _read_error(self.path, exc) from exc
         if version == 0 and not has_objects and not self.readonly:
@@ -317,25 +321,6 @@ def _read_error(path: Path, exc: sqlite3.Error) -> StorageError:
     return StorageError(f"Cannot read storage {path}: {exc}")
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a load builds its objects.
-
-    Decoding creates several container objects per job and none of them is
-    part of a reference cycle, but the collector would still walk the growing
-    heap again and again (measured: about 40 % of a 100k-job load). Nothing
-    runs in the background; the collector is resumed, if it was running, when
-    the load ends or fails.
-    """
-    running = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if running:
-            gc.enable()
-
-
 def _rollback(conn: sqlite3.Connection) -> None:
     """Roll back if SQLite has not already done so; the original error matters more."""
     if conn.in_transaction:
@@ -376,27 +361,60 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+#: ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``, with the
+#: encoder built once rather than once per row.
+_encode_json: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+#: How that encoder writes one string (``ensure_ascii=False``): quoted, escaped.
+_quote: Final = json.encoder.encode_basestring
+
+
+def _encode_outputs(outputs: tuple[IngestedOutput, ...]) -> str:
+    """``outputs_json``: the outputs as a JSON array of objects, keys in field order.
+
+    Exactly the text of ``_encode_json`` over one dict per output. Outputs
+    whose values have the types ingestion produces are written straight into
+    the text with json's own string quoting, which costs half as much as
+    building the dicts and encoding them; any other value sends the whole
+    job through the generic encoder.
+    """
+    parts = []
+    for o in outputs:
+        job_id, clip_id, source, output = o.job_id, o.clip_id, o.source_path, o.output_path
+        exists, size, status = o.output_exists, o.output_size_bytes, o.status
+        reason, engine = o.failure_reason, o.engine_used
+        profile, preset = o.proxy_profile_used, o.resolve_preset_used
+        if not (
+            type(job_id) is str
+            and type(clip_id) is str
+            and type(source) is str
+            and type(output) is str
+            and type(status) is str
+            and (exists is None or exists is True or exists is False)
+            and (size is None or type(size) is int)
+            and (reason is None or type(reason) is str)
+            and (engine is None or type(engine) is str)
+            and (profile is None or type(profile) is str)
+            and (preset is None or type(preset) is str)
+        ):
+            return _encode_json(
+                [{name: getattr(o, name) for name in OUTPUT_FIELDS} for o in outputs]
+            )
+        parts.append(
+            f'{{"job_id":{_quote(job_id)},"clip_id":{_quote(clip_id)},'
+            f'"source_path":{_quote(source)},"output_path":{_quote(output)},'
+            f'"output_exists":{"null" if exists is None else "true" if exists else "false"},'
+            f'"output_size_bytes":{"null" if size is None else int.__repr__(size)},'
+            f'"status":{_quote(status)},'
+            f'"failure_reason":{"null" if reason is None else _quote(reason)},'
+            f'"engine_used":{"null" if engine is None else _quote(engine)},'
+            f'"proxy_profile_used":{"null" if profile is None else _quote(profile)},'
+            f'"resolve_preset_used":{"null" if preset is None else _quote(preset)}}}'
+        )
+    return "[" + ",".join(parts) + "]"
+
+
 def _encode_job(job: IngestedJob) -> tuple[Any, ...]:
-    outputs = json.dumps(
-        [
-            {
-                "job_id": o.job_id,
-                "clip_id": o.clip_id,
-                "source_path": o.source_path,
-                "output_path": o.output_path,
-                "output_exists": o.output_exists,
-                "output_size_bytes": o.output_size_bytes,
-                "status": o.status,
-                "failure_reason": o.failure_reason,
-                "engine_used": o.engine_used,
-                "proxy_profile_used": o.proxy_profile_used,
-                "resolve_preset_used": o.resolve_preset_used,
-            }
-            for o in job.outputs
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    outputs = _encode_outputs(job.outputs)
     return (
         job.job_id,
         job.final_status,

@@ -1,0 +1,506 @@
+"""fabric_nb benchmarks: every figure of issue 6 against its raw baseline, same run, same data.
+
+``make bench`` runs ``python benchmarks/run.py``: synthetic histories of
+N = 10k and 100k result files (4 clips per job, from :mod:`fabric_nb.samples`),
+and for each size
+
+1. bulk ingest (``ingest_paths``)            vs ``json.load`` + one ``executemany``
+2. one durable ``add_job`` on a store of N    vs one ``INSERT OR REPLACE`` + ``commit``
+3. startup: open + load + index rebuild       vs ``SELECT *`` + ``json.loads`` of outputs
+4. ``jobs_frame`` of all jobs                 vs ``pandas.read_sql_query``
+5. ``outputs_frame`` of all outputs           vs ``pandas.DataFrame`` of the decoded dicts
+6. RSS growth of an opened index              vs the size of the database file
+7. growth of 1-5 from one size to the next    vs linear
+
+Fabric and its baseline alternate run by run (which goes first alternates too)
+and each figure is the median of ``--repeats`` runs, reported as a ratio. One
+line per figure: the figure, the ratio, the target. The exit status is 1 when a
+target is missed, so the script can gate a release. The per-job-commit design
+(one transaction per result file) is measured on a subset and reported for
+information. Results go to ``docs/performance.md`` and
+``docs/performance_growth.png`` unless ``--no-write-docs``.
+
+Generated files (result files, stores, ``results.json``, profiles) live in
+``benchmarks/results/``, which ``make clean`` removes; result files are reused
+between runs while the generator's source is unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import hashlib
+import json
+import os
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import raw
+import report
+from figures import FIGURES, Measurement, PerJobCommit, short, verdicts
+
+import fabric_nb.samples as samples
+from fabric_nb import FabricIndex, FabricQueries, create_persistence
+from fabric_nb.bulk import ingest_files, ingest_paths
+from fabric_nb.frames import jobs_frame, outputs_frame
+from fabric_nb.ingestion import parse_execution_result
+
+__all__ = ["BaselineMismatch", "build_parser", "main"]
+
+BENCH_DIR: Final[Path] = Path(__file__).resolve().parent
+REPO_ROOT: Final[Path] = BENCH_DIR.parent
+CLIPS_PER_JOB: Final[int] = 4
+SEED: Final[int] = 6
+DEFAULT_SIZES: Final[str] = "10k,100k"
+
+
+class BaselineMismatch(RuntimeError):
+    """The raw baseline stored different rows than Fabric: the comparison would be unfair."""
+
+
+# -- data ---------------------------------------------------------------------------
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``10k,100k``: comma-separated sizes, sorted, each as :func:`parse_size` reads it."""
+    sizes = sorted({parse_size(part) for part in text.split(",") if part.strip()})
+    if not sizes:
+        raise argparse.ArgumentTypeError("no size given")
+    return sizes
+
+
+def parse_size(text: str) -> int:
+    """``10k``, ``100k``, ``1M`` or a plain integer.
+
+    :raises argparse.ArgumentTypeError: not a size, or below 100.
+    """
+    text = text.strip().lower().replace("_", "")
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    number = text[:-1] if scale > 1 else text
+    try:
+        value = int(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 10k, 100k, 1M)") from None
+    if value < 100:
+        raise argparse.ArgumentTypeError(f"size {value} is too small to measure (at least 100)")
+    return value
+
+
+def ensure_data(workdir: Path, n: int) -> Path:
+    """The folder of N synthetic result files, written once and reused while valid.
+
+    A marker records the parameters and the generator's source hash; files of
+    an older generator are written again.
+    """
+    folder = workdir / "data" / f"n{n}"
+    marker = folder / ".complete"
+    wanted = {
+        "n": n,
+        "seed": SEED,
+        "clips_per_job": CLIPS_PER_JOB,
+        "samples_sha256": hashlib.sha256(Path(samples.__file__).read_bytes()).hexdigest(),
+    }
+    if marker.exists() and json.loads(marker.read_text()) == wanted:
+        return folder
+    if folder.exists():
+        shutil.rmtree(folder)
+    started = time.perf_counter()
+    print(f"  writing {n:,} synthetic result files to {folder} ...", flush=True)
+    samples.write_results(folder, n, seed=SEED, clips_per_job=CLIPS_PER_JOB)
+    marker.write_text(json.dumps(wanted))
+    print(f"  written in {time.perf_counter() - started:.1f} s", flush=True)
+    return folder
+
+
+def fresh(path: Path) -> Path:
+    """``path`` with no database (or journal) left from an earlier run."""
+    for leftover in (path, path.with_name(path.name + "-journal")):
+        leftover.unlink(missing_ok=True)
+    return path
+
+
+# -- timing -------------------------------------------------------------------------
+
+
+class Profiler:
+    """Optional cProfile of Fabric's side of a figure (``--profile``)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def run(self, name: str, call: Callable[[], Any]) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        gc.collect()
+        profile = cProfile.Profile()
+        result = profile.runcall(call)
+        del result
+        path = self.folder / f"{name}.prof"
+        profile.dump_stats(path)
+        print(f"  profile of {name}: {path}")
+        pstats.Stats(str(path), stream=sys.stdout).sort_stats("tottime").print_stats(12)
+
+
+def timed(call: Callable[[], Any]) -> float:
+    """Seconds one call takes, including one full garbage collection at its end.
+
+    Garbage from before is collected first (untimed). The collection at the
+    end is timed, for Fabric and baseline alike, so work the collector
+    deferred (a load that pauses it leaves its objects for the next pass) is
+    charged to the run that caused it. The result is dropped afterwards.
+    """
+    gc.collect()
+    started = time.perf_counter()
+    result = call()
+    gc.collect()
+    elapsed = time.perf_counter() - started
+    del result
+    gc.collect()
+    return elapsed
+
+
+def alternate(
+    m: Measurement,
+    fabric: Callable[[], Any],
+    baseline: Callable[[], Any],
+    repeats: int,
+    before_fabric: Callable[[], None] | None = None,
+) -> Measurement:
+    """Run Fabric and its baseline ``repeats`` times each, alternating who goes first.
+
+    ``before_fabric`` runs untimed before each Fabric run (e.g. to release
+    what the previous run kept).
+    """
+    for i in range(repeats):
+        pair = [(m.fabric, fabric), (m.raw, baseline)]
+        for samples_of, call in pair if i % 2 == 0 else reversed(pair):
+            if call is fabric and before_fabric is not None:
+                before_fabric()
+            samples_of.append(timed(call))
+    return m
+
+
+# -- figures ------------------------------------------------------------------------
+
+
+def bench_ingest(
+    data: Path, tmp: Path, n: int, repeats: int, profiler: Profiler
+) -> tuple[Measurement, Path]:
+    """Figure 1; returns the measurement and a store Fabric wrote (for figures 2-6)."""
+    files = raw.json_files(data)
+    for path in files:  # warm the page cache so the first run is not the cold one
+        path.read_bytes()
+    fabric_db, raw_db = tmp / f"ingest-fabric-{n}.db", tmp / f"ingest-raw-{n}.db"
+
+    def fabric() -> None:
+        with create_persistence(fresh(fabric_db)) as persistence:
+            report_ = ingest_paths([data], persistence)
+        if report_.ingested != len(files):
+            raise RuntimeError(f"ingest_paths stored {report_.ingested} of {len(files)} files")
+
+    def baseline() -> None:
+        raw.ingest(files, fresh(raw_db))
+
+    m = alternate(Measurement("ingest", n), fabric, baseline, 1)
+    if raw.stored_rows_digest(fabric_db) != raw.stored_rows_digest(raw_db):
+        raise BaselineMismatch(
+            f"the raw ingest baseline stored other rows than ingest_paths ({raw_db} vs "
+            f"{fabric_db}); fix benchmarks/raw.py before comparing"
+        )
+    alternate(m, fabric, baseline, repeats - 1)
+    profiler.run(f"n{n}-1-ingest", fabric)
+    store = tmp / f"store-{n}.db"
+    fresh(store)
+    fabric_db.replace(store)
+    fresh(raw_db)
+    return m, store
+
+
+def bench_add_job(store: Path, tmp: Path, n: int, commits: int) -> Measurement:
+    """Figure 2: per-commit time of ``add_job`` vs one raw insert + commit, in seconds."""
+    fabric_db, raw_db = tmp / f"add-fabric-{n}.db", tmp / f"add-raw-{n}.db"
+    for copy in (fabric_db, raw_db):
+        shutil.copyfile(store, fresh(copy))
+        with open(copy, "rb+") as handle:  # the first timed commit must not flush the copy
+            os.fsync(handle.fileno())
+    stamp = datetime.now(UTC)
+    docs = list(
+        samples.generate_results(
+            commits + 1, seed=SEED + 1, clips_per_job=CLIPS_PER_JOB, start=samples.DEFAULT_START
+        )
+    )
+    jobs = [parse_execution_result(d, ingested_at=stamp) for d in docs]
+    rows = [raw.row_of(d, stamp.isoformat()) for d in docs]
+    m = Measurement("add_job", n)
+    persistence = create_persistence(fabric_db)
+    persistence.open()
+    conn = raw.connect_for_writes(raw_db)
+    try:
+        index = FabricIndex(persistence)
+        index.add_job(jobs[0])  # one untimed write each: statement caches, file handles
+        raw.insert_one(conn, rows[0])
+        gc.collect()
+        for i in range(1, commits + 1):
+            pair = [
+                (m.fabric, lambda i=i: index.add_job(jobs[i])),
+                (m.raw, lambda i=i: raw.insert_one(conn, rows[i])),
+            ]
+            for samples_of, call in pair if i % 2 == 0 else reversed(pair):
+                started = time.perf_counter()
+                call()
+                samples_of.append(time.perf_counter() - started)
+    finally:
+        conn.close()
+        persistence.close()
+    fresh(fabric_db)
+    fresh(raw_db)
+    return m
+
+
+def bench_read_side(
+    store: Path, n: int, repeats: int, profiler: Profiler
+) -> tuple[Measurement, Measurement, Measurement]:
+    """Figures 3, 4 and 5, on one store; 4 and 5 start from an opened history."""
+    opened: list[Any] = []  # the history the last startup opened, kept for figures 4 and 5
+
+    def release() -> None:
+        for persistence, _ in opened:
+            persistence.close()
+        opened.clear()
+        gc.collect()
+
+    def startup() -> None:
+        persistence = create_persistence(store)
+        persistence.open()
+        opened.append((persistence, FabricIndex(persistence)))
+
+    m3 = alternate(Measurement("startup", n), startup, lambda: raw.startup(store), repeats, release)
+    if profiler.folder is not None:
+        release()
+        profiler.run(f"n{n}-3-startup", startup)
+    persistence, index = opened[0]
+    try:
+        queries = FabricQueries(index)
+        m4 = alternate(
+            Measurement("jobs_frame", n),
+            lambda: jobs_frame(queries.get_all_jobs()),
+            lambda: raw.jobs_frame(store),
+            repeats,
+        )
+        profiler.run(f"n{n}-4-jobs_frame", lambda: jobs_frame(queries.get_all_jobs()))
+        decoded = [raw.decoded_outputs(store)]  # dropped before the profile below
+        m5 = alternate(
+            Measurement("outputs_frame", n),
+            lambda: outputs_frame(queries.get_all_jobs()),
+            lambda: raw.outputs_frame(decoded[0]),
+            repeats,
+        )
+        m5.note = f"{len(decoded[0]):,} outputs"
+        decoded.clear()
+        profiler.run(f"n{n}-5-outputs_frame", lambda: outputs_frame(queries.get_all_jobs()))
+    finally:
+        persistence.close()
+        opened.clear()
+    return m3, m4, m5
+
+
+def bench_memory(store: Path, n: int, repeats: int) -> Measurement:
+    """Figure 6: RSS growth of an opened index, each run in a fresh process, vs the file size."""
+    m = Measurement("memory", n)
+    size = store.stat().st_size
+    peaks = []
+    for _ in range(repeats):
+        done = subprocess.run(
+            [sys.executable, str(BENCH_DIR / "memory_probe.py"), str(store)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=3600,
+        )
+        probe = json.loads(done.stdout)
+        m.fabric.append(float(probe["growth"]))
+        m.raw.append(float(size))
+        peaks.append(probe["peak_growth"])
+    m.note = f"peak growth during the load {statistics.median(peaks) / size:.2f}x the file"
+    return m
+
+
+def bench_per_job_commit(data: Path, tmp: Path, files: int) -> PerJobCommit:
+    """Ingest the first ``files`` files with ``batch_size=1``, then batched, into fresh stores."""
+    subset = raw.json_files(data)[:files]
+    times = {}
+    for batch_size in (1, None):
+        db = fresh(tmp / "per-job.db")
+
+        def run(batch_size: int | None = batch_size, db: Path = db) -> None:
+            with create_persistence(db) as persistence:
+                if batch_size is None:
+                    ingest_files(subset, persistence)
+                else:
+                    ingest_files(subset, persistence, batch_size=batch_size)
+
+        times[batch_size] = timed(run)
+        fresh(db)
+    return PerJobCommit(len(subset), times[1], times[None])
+
+
+# -- main ---------------------------------------------------------------------------
+
+
+def environment() -> dict[str, str]:
+    """The machine and the versions the figures were measured with."""
+    import platform
+    import sqlite3
+
+    import numpy
+    import pandas
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "os": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "pandas": pandas.__version__,
+        "numpy": numpy.__version__,
+        "load_average": load,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``benchmarks/run.py``."""
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/run.py",
+        description="Benchmark fabric_nb against raw sqlite3/json/pandas baselines.",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=parse_sizes(DEFAULT_SIZES),
+        help=f"comma-separated history sizes, e.g. 10k,100k,1M (default {DEFAULT_SIZES})",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="runs per figure, median reported (default 5)"
+    )
+    parser.add_argument(
+        "--commits", type=int, default=25, help="durable add_job commits timed per size"
+    )
+    parser.add_argument(
+        "--per-job-files",
+        type=int,
+        default=1000,
+        help="files ingested with one transaction each (default 1000; each costs a few fsyncs)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=BENCH_DIR / "results",
+        help="where data, stores and results.json go (default benchmarks/results)",
+    )
+    parser.add_argument(
+        "--write-docs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="update docs/performance.md and docs/performance_growth.png (default on)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also cProfile Fabric's side of figures 1, 3, 4, 5 (written to WORKDIR/profiles)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks; 0 when every figure is within its target, 1 otherwise."""
+    args = build_parser().parse_args(argv)
+    sizes: list[int] = args.sizes
+    if args.repeats < 1 or args.commits < 1 or args.per_job_files < 1:
+        raise SystemExit("--repeats, --commits and --per-job-files must be at least 1")
+    workdir: Path = args.workdir.resolve()
+    tmp = workdir / "stores"
+    tmp.mkdir(parents=True, exist_ok=True)
+    profiler = Profiler(workdir / "profiles" if args.profile else None)
+    env = environment()
+    print(
+        f"fabric_nb benchmarks: N = {', '.join(short(n) for n in sizes)}, {CLIPS_PER_JOB} clips "
+        f"per job, median of {args.repeats} runs; {env['cpu']}, {env['cores']} cores, "
+        f"load {env['load_average']}",
+        flush=True,
+    )
+    results: dict[int, dict[str, Measurement]] = {}
+    data_dirs = {}
+    started = time.perf_counter()
+    for n in sizes:
+        print(f"N = {n:,}", flush=True)
+        data = data_dirs[n] = ensure_data(workdir, n)
+        by_key: dict[str, Measurement] = {}
+        by_key["ingest"], store = bench_ingest(data, tmp, n, args.repeats, profiler)
+        by_key["startup"], by_key["jobs_frame"], by_key["outputs_frame"] = bench_read_side(
+            store, n, args.repeats, profiler
+        )
+        by_key["add_job"] = bench_add_job(store, tmp, n, args.commits)
+        by_key["memory"] = bench_memory(store, n, min(args.repeats, 3))
+        by_key["memory"].note += f"; file {store.stat().st_size / 1e6:.1f} MB"
+        results[n] = {f.key: by_key[f.key] for f in FIGURES}
+        for verdict in verdicts({n: results[n]}):
+            print("  " + verdict.line(), flush=True)
+        fresh(store)
+    largest = sizes[-1]
+    print(f"per-job-commit ingest: {min(args.per_job_files, largest):,} files ...", flush=True)
+    per_job = bench_per_job_commit(data_dirs[largest], tmp, args.per_job_files)
+    elapsed = time.perf_counter() - started
+
+    lines = verdicts(results)
+    print()
+    for verdict in lines:
+        print(verdict.line())
+    print()
+    for line in report.per_job_lines(per_job, results):
+        print(line)
+    missed = [v for v in lines if not v.ok]
+    print()
+    print(
+        f"{len(lines) - len(missed)} of {len(lines)} figures within target ({elapsed / 60:.1f} min)"
+    )
+    saved = {
+        "environment": env,
+        "repeats": args.repeats,
+        "clips_per_job": CLIPS_PER_JOB,
+        "results": {str(n): {k: asdict(m) for k, m in r.items()} for n, r in results.items()},
+        "per_job_commit": asdict(per_job),
+        "verdicts": [
+            {"label": v.label, "detail": v.detail, "ratio": v.ratio, "target": v.target}
+            for v in lines
+        ],
+    }
+    (workdir / "results.json").write_text(json.dumps(saved, indent=2))
+    if args.write_docs:
+        md, png = report.write_docs(REPO_ROOT / "docs", env, results, lines, per_job, args)
+        print(f"wrote {md.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""The fast paths of ingestion and storage give exactly what the checked paths give.
+
+Ingestion and storage handle the common case (plain ASCII text, known
+statuses, keys in field order) in one expression and fall back to the
+field-by-field checks for anything else. These tests pin what that must not
+change: the stored text, the decoded jobs, the errors, the garbage
+collector's state, and the sharing of repeated strings that keeps an opened
+history small (``docs/performance.md``).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    job_record,
+    job_records,
+    make_job,
+    make_output,
+    make_result,
+    sample_jobs,
+    write_result,
+)
+
+from fabric_nb import (
+    FabricIndex,
+    IngestedJob,
+    IngestionError,
+    StorageCorruptionError,
+    create_persistence,
+    ingest_execution_result,
+)
+from fabric_nb.bulk import ingest_paths
+from fabric_nb.schema import OUTPUT_FIELDS
+
+
+def stored_outputs_json(db: Path) -> dict[str, str]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT job_id, outputs_json FROM jobs"))
+    finally:
+        conn.close()
+
+
+def expected_outputs_json(job: IngestedJob) -> str:
+    return json.dumps(
+        [{name: getattr(o, name) for name in OUTPUT_FIELDS} for o in job.outputs],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def odd_jobs() -> list[IngestedJob]:
+    """Values at the edges: escapes, non-ASCII text, extreme sizes, empty text, no outputs."""
+    return [
+        make_job(
+            "j-quotes", outputs=(make_output("j-quotes", 0, source_path='/a/"b"\\c\n\t.mov'),)
+        ),
+        make_job(
+            "j-unicode",
+            outputs=(
+                make_output("j-unicode", 0, source_path="/Volumes/Tournage_Été/撮影/Ç.mov"),
+                make_output("j-unicode", 1, failure_reason="Fichier illisible: « é »"),
+            ),
+        ),
+        make_job(
+            "j-extremes",
+            outputs=(
+                make_output("j-extremes", 0, output_size_bytes=2**63 - 1, output_exists=None),
+                make_output("j-extremes", 1, output_size_bytes=0, output_exists=False),
+                make_output("j-extremes", 2, output_size_bytes=None, failure_reason=""),
+            ),
+        ),
+        make_job("j-empty", outputs=(), total_clips=0, completed_clips=0, failed_clips=0),
+    ]
+
+
+def test_stored_outputs_text_is_exactly_json_dumps(db_path: Path) -> None:
+    jobs = sample_jobs(300) + odd_jobs()
+    with create_persistence(db_path) as persistence:
+        persistence.persist_ingested_jobs(jobs)
+    stored = stored_outputs_json(db_path)
+    last = {job.job_id: job for job in jobs}  # re-runs: the later job replaced the earlier
+    assert stored == {job_id: expected_outputs_json(job) for job_id, job in last.items()}
+
+
+def test_jobs_come_back_equal_through_either_path(db_path: Path) -> None:
+    jobs = sample_jobs(300) + odd_jobs()
+    with create_persistence(db_path) as persistence:
+        persistence.persist_ingested_jobs(jobs)
+        loaded = persistence.load_all_jobs()
+    last = {job.job_id: job for job in jobs}
+    assert {job.job_id: job_record(job) for job in loaded} == {
+        job_id: job_record(job) for job_id, job in last.items()
+    }
+
+
+def rewrite_outputs(db: Path, job_id: str, items: list[Any]) -> None:
+    """Replace one row's outputs_json behind Fabric's back (a hand edit, or damage)."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute(
+            "UPDATE jobs SET outputs_json = ? WHERE job_id = ?",
+            (json.dumps(items, ensure_ascii=False), job_id),
+        )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_outputs_with_keys_in_another_order_still_load(db_path: Path) -> None:
+    job = make_job("j-order", outputs=(make_output("j-order", 0), make_output("j-order", 1)))
+    with create_persistence(db_path) as persistence:
+        persistence.persist_ingested_job(job)
+    reordered = [
+        dict(reversed([(name, getattr(o, name)) for name in OUTPUT_FIELDS])) for o in job.outputs
+    ]
+    rewrite_outputs(db_path, "j-order", reordered)
+    with create_persistence(db_path, readonly=True) as persistence:
+        (loaded,) = persistence.load_all_jobs()
+    assert job_records([loaded]) == job_records([job])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("job_id", "someone-else", "foreign job_id"),
+        ("status", "SKIPPED", "unknown status"),
+        ("status", 7, "unknown status"),
+        ("output_exists", 1, "expected a boolean"),
+        ("output_size_bytes", -1, "expected an integer"),
+        ("output_size_bytes", True, "expected an integer"),
+        ("clip_id", "", "expected non-empty text"),
+        ("source_path", ["a"], "expected non-empty text"),
+        ("engine_used", 3, "expected text or NULL"),
+    ],
+)
+def test_a_bad_stored_output_fails_loudly_naming_the_job(
+    db_path: Path, field: str, value: Any, message: str
+) -> None:
+    job = make_job("j-bad", outputs=(make_output("j-bad", 0), make_output("j-bad", 1)))
+    with create_persistence(db_path) as persistence:
+        persistence.persist_ingested_job(job)
+    items = [{name: getattr(o, name) for name in OUTPUT_FIELDS} for o in job.outputs]
+    items[1][field] = value
+    rewrite_outputs(db_path, "j-bad", items)
+    bad = r"job 'j-bad'.*outputs_json\[1\]"
+    with (
+        create_persistence(db_path, readonly=True) as persistence,
+        pytest.raises(StorageCorruptionError, match=bad) as err,
+    ):
+        persistence.load_all_jobs()
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_load_leaves_the_garbage_collector_as_it_found_it(db_path: Path, enabled: bool) -> None:
+    job = make_job("j-gc", outputs=(make_output("j-gc", 0),))
+    with create_persistence(db_path) as persistence:
+        persistence.persist_ingested_job(job)
+    was = gc.isenabled()
+    try:
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
+        with create_persistence(db_path, readonly=True) as persistence:
+            persistence.load_all_jobs()
+            assert gc.isenabled() is enabled
+            rewrite_outputs(db_path, "j-gc", [{"not": "an output"}])
+            with pytest.raises(StorageCorruptionError):
+                persistence.load_all_jobs()
+            assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
+        else:
+            gc.disable()
+
+
+def test_a_failed_load_holds_no_read_lock(db_path: Path) -> None:
+    jobs = [make_job(f"j-{i:02d}", outputs=(make_output(f"j-{i:02d}", 0),)) for i in range(20)]
+    with create_persistence(db_path) as persistence:
+        persistence.persist_ingested_jobs(jobs)
+    rewrite_outputs(db_path, "j-03", [{"not": "an output"}])
+    with create_persistence(db_path, readonly=True) as reader:
+        with pytest.raises(StorageCorruptionError, match="j-03"):
+            reader.load_all_jobs()
+        # The reader stays open; a writer must not wait for the aborted read.
+        writer = sqlite3.connect(db_path, timeout=0)
+        try:
+            writer.execute("BEGIN EXCLUSIVE")
+            writer.execute("ROLLBACK")
+        finally:
+            writer.close()
+
+
+def test_an_opened_history_shares_repeated_strings(db_path: Path) -> None:
+    with create_persistence(db_path) as persistence:
+        persistence.persist_ingested_jobs(sample_jobs(300))
+    with create_persistence(db_path, readonly=True) as persistence:
+        jobs = FabricIndex(persistence).get_all_jobs()
+    outputs = [o for job in jobs for o in job.outputs]
+    assert outputs
+    assert all(o.job_id is job.job_id for job in jobs for o in job.outputs)
+    for name in ("status", "engine_used", "proxy_profile_used", "failure_reason"):
+        values = [getattr(o, name) for o in outputs if getattr(o, name) is not None]
+        assert len({id(v) for v in values}) == len(set(values)), name
+    for name in ("final_status", "engine_used", "canonical_proxy_profile", "validation_stage"):
+        values = [getattr(j, name) for j in jobs if getattr(j, name) is not None]
+        assert len({id(v) for v in values}) == len(set(values)), name
+
+
+def test_ingested_outputs_share_repeated_strings(tmp_path: Path) -> None:
+    paths = [
+        write_result(tmp_path, make_result(job_id=f"job_{i}"), name=f"r{i}.json") for i in range(3)
+    ]
+    outputs = [o for path in paths for o in ingest_execution_result(path).outputs]
+    for name in ("status", "engine_used", "proxy_profile_used"):
+        assert len({id(getattr(o, name)) for o in outputs}) == 1, name
+
+
+@pytest.mark.parametrize(
+    ("clip_override", "message"),
+    [
+        ({"source_path": "/a/\x00.mov"}, "clips[1].source_path: expected text without NUL"),
+        ({"resolved_output_path": ""}, "clips[1].resolved_output_path: expected a non-empty"),
+        ({"status": "SKIPPED"}, "clips[1].status: expected one of COMPLETED, FAILED"),
+        ({"output_exists": 0}, "clips[1].output_exists: expected true, false or null"),
+        ({"output_size_bytes": 2**63}, "clips[1].output_size_bytes: expected a non-negative"),
+        ({"engine_used": "ff\udc80"}, "clips[1].engine_used: expected valid Unicode text"),
+        ({"failure_reason": 12}, "clips[1].failure_reason: expected a string or null"),
+    ],
+)
+def test_ingestion_still_names_the_first_bad_clip_value(
+    tmp_path: Path, clip_override: dict[str, Any], message: str
+) -> None:
+    doc = make_result()
+    doc["clips"][1].update(clip_override)
+    path = write_result(tmp_path, doc)
+    with pytest.raises(IngestionError) as err:
+        ingest_execution_result(path)
+    assert str(err.value).startswith(f"{path}: {message}")
+
+
+def test_non_ascii_clip_values_take_the_checked_path_unchanged(tmp_path: Path) -> None:
+    doc = make_result()
+    doc["clips"][0]["source_path"] = "/Volumes/Tournage_Été/Ç.mov"
+    doc["clips"][0]["failure_reason"] = "Fichier « illisible »"
+    job = ingest_execution_result(write_result(tmp_path, doc))
+    assert job.outputs[0].source_path == "/Volumes/Tournage_Été/Ç.mov"
+    assert job.outputs[0].failure_reason == "Fichier « illisible »"
+    assert job.outputs[1].source_path == doc["clips"][1]["source_path"]
+
+
+def interrupted_after_one(files: Sequence[Path]) -> Iterator[Path]:
+    """A progress wrapper standing for a user pressing Ctrl-C after the first file."""
+    yield files[0]
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_bulk_ingest_leaves_the_garbage_collector_as_it_found_it(
+    tmp_path: Path, db_path: Path, enabled: bool
+) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    write_result(folder, make_result(job_id="job_ok"), name="a.json")
+    write_result(folder, {"job_id": 5}, name="b.json")  # rejected, the run goes on
+    was = gc.isenabled()
+    try:
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
+        with create_persistence(db_path) as persistence:
+            report = ingest_paths([folder], persistence)
+            assert gc.isenabled() is enabled
+            with pytest.raises(KeyboardInterrupt):  # a run stopped half-way restores it too
+                ingest_paths([folder], persistence, progress=interrupted_after_one)
+            assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
+        else:
+            gc.disable()
+    assert (report.ingested, len(report.rejected)) == (1, 1)
