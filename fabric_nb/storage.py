@@ -287,10 +287,13 @@ class FabricStorage:
         try:
             return _decode_job(row)
         except (ValueError, TypeError, KeyError) as exc:
-            raise StorageCorruptionError(
-                f"Database corruption detected in {self.path}: job {job_id!r} "
-                f"cannot be decoded: {exc}"
-            ) from None
+            problem = str(exc)
+        except RecursionError:  # JSON nested deeper than the decoder can follow
+            problem = "outputs_json is nested too deeply to be outputs"
+        raise StorageCorruptionError(
+            f"Database corruption detected in {self.path}: job {job_id!r} "
+            f"cannot be decoded: {problem}"
+        )
 
 
 _CORRUPTION_CODES: Final[frozenset[int]] = frozenset(

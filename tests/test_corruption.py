@@ -185,6 +185,7 @@ BAD_ROWS: list[tuple[str, str, tuple[object, ...]]] = [
     ("outputs-clip_id-null", "outputs_json = ?", (_output(clip_id=None),)),
     ("outputs-reason-number", "outputs_json = ?", (_output(failure_reason=3),)),
     ("outputs-blob", "outputs_json = ?", (b"[]",)),
+    ("outputs-nested-too-deep", "outputs_json = ?", ("[" * 100_000 + "]" * 100_000,)),
     ("started-at-garbage", "started_at = ?", ("yesterday",)),
     ("started-at-no-offset", "started_at = ?", ("2026-01-05T10:00:00",)),
     ("completed-at-number", "completed_at = ?", (12,)),
