@@ -99,31 +99,21 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
+def _whole_number(minimum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type`` reading a whole number, at least ``minimum`` when given."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"expected a number of at least {minimum}, got {value}"
+            )
+        return value
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value}")
-    return value
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,7 +150,7 @@ by the later file. Creates the database if missing.""",
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="result file or folder")
     ingest.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=_whole_number(1),
         default=DEFAULT_BATCH_SIZE,
         metavar="BATCH",
         help=f"files per transaction (default: {DEFAULT_BATCH_SIZE})",
@@ -236,11 +226,15 @@ machine. Does not touch the database.""",
     )
     sample.add_argument("outdir", metavar="OUTDIR", help="folder to write into")
     sample.add_argument(
-        "--jobs", type=_count, default=400, metavar="N", help="result files (default: 400)"
+        "--jobs",
+        type=_whole_number(0),
+        default=400,
+        metavar="N",
+        help="result files (default: 400)",
     )
     sample.add_argument(
         "--seed",
-        type=_integer,
+        type=_whole_number(),
         default=SAMPLE_SEED,
         metavar="S",
         help=f"random seed (default: {SAMPLE_SEED})",
