@@ -3,6 +3,7 @@
 #   make test         install, run tests/ and validate notebooks/*.ipynb with nbval
 #   make demo         install, write sample results, ingest, render notebooks to ./demo/
 #   make lab          JupyterLab on notebooks/
+#   make notebooks    re-execute the notebooks and store their outputs
 #   make lint         ruff check + ruff format --check
 #   make fuzz         long hypothesis run (HYPOTHESIS_PROFILE=fuzz)
 #   make bench        benchmarks/run.py
@@ -31,7 +32,7 @@ PYTEST_ARGS ?=
 # Per-test limit for `make fuzz` (the default in pyproject.toml is 600 s).
 FUZZ_TIMEOUT ?= 3600
 
-.PHONY: help install test test-unit test-notebooks demo lab lint fuzz bench constraints clean
+.PHONY: help install test test-unit test-notebooks notebooks demo lab lint fuzz bench constraints clean
 
 help:
 	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
@@ -67,6 +68,13 @@ ifeq ($(strip $(NOTEBOOKS)),)
 else
 	$(PY) -m pytest $(PYTEST_ARGS) $(NBVAL_FLAGS) $(NOTEBOOKS)
 endif
+
+# Re-execute the notebooks on the sample history and store their outputs. Only
+# "name" is kept in language_info: the rest names whoever ran it last.
+notebooks: $(STAMP)
+	cd notebooks && env -u FABRIC_DB ../$(VENV)/bin/jupyter nbconvert --to notebook --execute \
+		--inplace --ExecutePreprocessor.record_timing=False $(notdir $(NOTEBOOKS))
+	$(PY) -c 'import sys, nbformat; [nbformat.write(nb, p) for p in sys.argv[1:] for nb in [nbformat.read(p, as_version=4)] if nb.metadata.update(language_info={"name": "python"}) is None]' $(NOTEBOOKS)
 
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest --timeout=$(FUZZ_TIMEOUT) $(PYTEST_ARGS) tests/reliability -k fuzz

@@ -106,6 +106,8 @@ def plot_jobs_over_time(jobs: pd.DataFrame, *, freq: str = "D", ax: Axes | None 
             label=status,
         )
         bottom = bottom + heights
+    # Stacked bars pin the axis to their bottoms; leave headroom above the tallest.
+    ax.set_ylim(0, max(int(bottom.max()), 1) * 1.06)
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
