@@ -1,0 +1,273 @@
+"""How one job becomes one row of the ``jobs`` table, and back.
+
+Writing: datetimes as ISO 8601 text (offset and microseconds kept), outputs
+as a JSON array of objects with exactly the ``IngestedOutput`` fields.
+Reading: every column and every output is checked, because a row Fabric did
+not write (or that was damaged on disk) must be refused, never half-read;
+:func:`decode_job` raises ``ValueError``/``TypeError``/``KeyError`` and the
+storage layer turns that into ``StorageCorruptionError`` naming the job.
+Repeated strings come out shared, since a history repeats a handful of
+engines, profiles and statuses hundreds of thousands of times.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput
+from .schema import OUTPUT_FIELDS
+
+__all__ = ["decode_job", "encode_job"]
+
+_OUTPUT_KEYS: Final[frozenset[str]] = frozenset(OUTPUT_FIELDS)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+#: ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``, with the
+#: encoder built once rather than once per row.
+_encode_json: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+#: How that encoder writes one string (``ensure_ascii=False``): quoted, escaped.
+_quote: Final = json.encoder.encode_basestring
+
+
+def _encode_outputs(outputs: tuple[IngestedOutput, ...]) -> str:
+    """``outputs_json``: the outputs as a JSON array of objects, keys in field order.
+
+    Exactly the text of ``_encode_json`` over one dict per output. Outputs
+    whose values have the types ingestion produces are written straight into
+    the text with json's own string quoting, which costs half as much as
+    building the dicts and encoding them; any other value sends the whole
+    job through the generic encoder.
+    """
+    parts = []
+    for o in outputs:
+        job_id, clip_id, source, output = o.job_id, o.clip_id, o.source_path, o.output_path
+        exists, size, status = o.output_exists, o.output_size_bytes, o.status
+        reason, engine = o.failure_reason, o.engine_used
+        profile, preset = o.proxy_profile_used, o.resolve_preset_used
+        if not (
+            type(job_id) is str
+            and type(clip_id) is str
+            and type(source) is str
+            and type(output) is str
+            and type(status) is str
+            and (exists is None or exists is True or exists is False)
+            and (size is None or type(size) is int)
+            and (reason is None or type(reason) is str)
+            and (engine is None or type(engine) is str)
+            and (profile is None or type(profile) is str)
+            and (preset is None or type(preset) is str)
+        ):
+            return _encode_json(
+                [{name: getattr(o, name) for name in OUTPUT_FIELDS} for o in outputs]
+            )
+        parts.append(
+            f'{{"job_id":{_quote(job_id)},"clip_id":{_quote(clip_id)},'
+            f'"source_path":{_quote(source)},"output_path":{_quote(output)},'
+            f'"output_exists":{"null" if exists is None else "true" if exists else "false"},'
+            f'"output_size_bytes":{"null" if size is None else int.__repr__(size)},'
+            f'"status":{_quote(status)},'
+            f'"failure_reason":{"null" if reason is None else _quote(reason)},'
+            f'"engine_used":{"null" if engine is None else _quote(engine)},'
+            f'"proxy_profile_used":{"null" if profile is None else _quote(profile)},'
+            f'"resolve_preset_used":{"null" if preset is None else _quote(preset)}}}'
+        )
+    return "[" + ",".join(parts) + "]"
+
+
+def encode_job(job: IngestedJob) -> tuple[Any, ...]:
+    """The values of one ``jobs`` row, in :data:`~fabric_nb.schema.JOB_COLUMNS` order."""
+    outputs = _encode_outputs(job.outputs)
+    return (
+        job.job_id,
+        job.final_status,
+        job.started_at.isoformat(),
+        job.canonical_proxy_profile,
+        job.fingerprint,
+        job.validation_stage,
+        job.validation_error,
+        job.engine_used,
+        job.resolve_preset_used,
+        job.jobspec_version,
+        _iso(job.completed_at),
+        job.ingested_at.isoformat(),
+        job.total_clips,
+        job.completed_clips,
+        job.failed_clips,
+        outputs,
+    )
+
+
+def _aware(text: Any, name: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"{name} {text!r} has no UTC offset")
+    return value
+
+
+def _count(value: Any, name: str) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{name} is {value!r}, expected a non-negative integer")
+    return value
+
+
+def _optional_text(value: Any, name: str) -> str | None:
+    if value is not None and type(value) is not str:
+        raise ValueError(f"{name} is {value!r}, expected text or NULL")
+    return value
+
+
+_intern: Final = sys.intern
+
+
+def _shared_text(value: Any, name: str) -> str | None:
+    """:func:`_optional_text` for values a history repeats: one interned string for all."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise ValueError(f"{name} is {value!r}, expected text or NULL")
+    return _intern(value)
+
+
+def _check_output(i: int, item: dict[str, Any]) -> None:
+    """Refuse an output whose values ingestion could never have produced."""
+    for key in ("job_id", "clip_id", "source_path", "output_path"):
+        if type(item[key]) is not str or not item[key]:
+            raise ValueError(f"outputs_json[{i}].{key} is {item[key]!r}, expected non-empty text")
+    for key in ("failure_reason", "engine_used", "proxy_profile_used", "resolve_preset_used"):
+        _optional_text(item[key], f"outputs_json[{i}].{key}")
+    exists, size = item["output_exists"], item["output_size_bytes"]
+    if exists is not None and type(exists) is not bool:
+        raise ValueError(f"outputs_json[{i}].output_exists is {exists!r}, expected a boolean")
+    if size is not None and (type(size) is not int or size < 0):
+        raise ValueError(f"outputs_json[{i}].output_size_bytes is {size!r}, expected an integer")
+
+
+def _checked_output(job_id: str, i: int, item: Any) -> IngestedOutput:
+    """One output, every check spelled out: the path of anything unusual, and of errors."""
+    if type(item) is not dict or item.keys() != _OUTPUT_KEYS:
+        raise ValueError(f"outputs_json[{i}] does not hold the IngestedOutput fields")
+    if item["job_id"] != job_id or item["status"] not in CLIP_STATUSES:
+        raise ValueError(f"outputs_json[{i}] has a foreign job_id or an unknown status")
+    _check_output(i, item)
+    return IngestedOutput(**item)
+
+
+#: Each clip status, as the one string object every decoded output shares.
+_CLIP_STATUS: Final[dict[str, str]] = {status: status for status in CLIP_STATUSES}
+#: Each job status, likewise.
+_JOB_STATUS: Final[dict[str, str]] = {status: status for status in JOB_STATUSES}
+
+
+def _decode_outputs(job_id: str, text: str) -> tuple[IngestedOutput, ...]:
+    """Decode and check ``outputs_json``; repeated strings come out shared.
+
+    Every output Fabric wrote has its keys in :data:`OUTPUT_FIELDS` order and
+    passes the one-expression check below; anything else (other key order,
+    bad values) goes through :func:`_checked_output`, which accepts what the
+    schema allows and raises ``ValueError`` naming the bad value. The job id
+    of each output is the row's own string; statuses, engines, profiles,
+    presets and failure reasons are interned, since a history repeats a
+    handful of them hundreds of thousands of times.
+    """
+    if type(text) is not str:
+        raise ValueError(f"outputs_json is {type(text).__name__}, expected text")
+    items = json.loads(text)
+    if type(items) is not list:
+        raise ValueError("outputs_json is not a JSON array")
+    outputs = []
+    for i, item in enumerate(items):
+        if type(item) is dict and tuple(item) == OUTPUT_FIELDS:
+            (owner, clip_id, source, output, exists, size, status, reason, engine, profile,
+             preset) = item.values()  # fmt: skip
+            status = _CLIP_STATUS.get(status) if type(status) is str else None
+            if (
+                status is not None
+                and owner == job_id
+                and type(clip_id) is str
+                and type(source) is str
+                and type(output) is str
+                and clip_id
+                and source
+                and output
+                and (exists is None or exists is True or exists is False)
+                and (size is None or (type(size) is int and size >= 0))
+                and (reason is None or type(reason) is str)
+                and (engine is None or type(engine) is str)
+                and (profile is None or type(profile) is str)
+                and (preset is None or type(preset) is str)
+            ):
+                outputs.append(
+                    IngestedOutput(
+                        job_id,
+                        clip_id,
+                        source,
+                        output,
+                        exists,
+                        size,
+                        status,
+                        reason and _intern(reason),
+                        engine and _intern(engine),
+                        profile and _intern(profile),
+                        preset and _intern(preset),
+                    )
+                )
+                continue
+        outputs.append(_checked_output(job_id, i, item))
+    return tuple(outputs)
+
+
+def decode_job(row: Sequence[Any]) -> IngestedJob:
+    """The job one ``jobs`` row holds, every value checked.
+
+    :raises ValueError: a value Fabric could never have written (also
+        ``TypeError``/``KeyError`` for malformed ``outputs_json``).
+    """
+    (
+        job_id,
+        final_status,
+        started_at,
+        profile,
+        fingerprint,
+        stage,
+        error,
+        engine,
+        preset,
+        jobspec_version,
+        completed_at,
+        ingested_at,
+        total,
+        completed,
+        failed,
+        outputs_json,
+    ) = row
+    if type(job_id) is not str:
+        raise ValueError(f"job_id {job_id!r} is not text")
+    status = _JOB_STATUS.get(final_status) if type(final_status) is str else None
+    if status is None:
+        raise ValueError(f"final_status {final_status!r} is not one of {', '.join(JOB_STATUSES)}")
+    return IngestedJob(
+        job_id=job_id,
+        final_status=status,
+        started_at=_aware(started_at, "started_at"),
+        completed_at=None if completed_at is None else _aware(completed_at, "completed_at"),
+        ingested_at=_aware(ingested_at, "ingested_at"),
+        total_clips=_count(total, "total_clips"),
+        completed_clips=_count(completed, "completed_clips"),
+        failed_clips=_count(failed, "failed_clips"),
+        outputs=_decode_outputs(job_id, outputs_json),
+        canonical_proxy_profile=_shared_text(profile, "canonical_proxy_profile"),
+        fingerprint=_optional_text(fingerprint, "fingerprint"),
+        validation_stage=_shared_text(stage, "validation_stage"),
+        validation_error=_shared_text(error, "validation_error"),
+        engine_used=_shared_text(engine, "engine_used"),
+        resolve_preset_used=_shared_text(preset, "resolve_preset_used"),
+        jobspec_version=_shared_text(jobspec_version, "jobspec_version"),
+    )
