@@ -12,14 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import IngestionError
-from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput
+from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, shared_output
 
 __all__ = ["clip_id_for", "ingest_execution_result", "parse_execution_result"]
 
@@ -33,7 +32,6 @@ _MAX_INTEGER = 2**63 - 1
 
 #: Each clip status, as the one string object every output shares.
 _CLIP_STATUS = {status: status for status in CLIP_STATUSES}
-_intern = sys.intern
 
 
 def _plain_output(clip: Any, job_id: str) -> IngestedOutput | None:
@@ -75,7 +73,7 @@ def _plain_output(clip: Any, job_id: str) -> IngestedOutput | None:
         and (preset is None or (type(preset) is str and preset.isascii() and "\x00" not in preset))
     ):
         return None
-    return IngestedOutput(
+    return shared_output(
         job_id,
         clip_id_for(source),
         source,
@@ -83,10 +81,10 @@ def _plain_output(clip: Any, job_id: str) -> IngestedOutput | None:
         exists,
         size,
         status,
-        reason and _intern(reason),
-        engine and _intern(engine),
-        profile and _intern(profile),
-        preset and _intern(preset),
+        reason,
+        engine,
+        profile,
+        preset,
     )
 
 
@@ -310,7 +308,7 @@ class _Parser:
             self.fail(
                 f"{at}.output_size_bytes", "a non-negative integer or null (at most 2**63-1)", size
             )
-        return IngestedOutput(
+        return shared_output(
             job_id=job_id,
             clip_id=clip_id_for(source_path),
             source_path=source_path,

@@ -9,6 +9,7 @@ instant and Fabric does not guess a time zone.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -19,6 +20,7 @@ __all__ = [
     "IngestedJob",
     "IngestedOutput",
     "job_order_key",
+    "shared_output",
 ]
 
 #: Final statuses Fabric accepts for a job, in their canonical order.
@@ -92,6 +94,42 @@ class IngestedJob:
     def success(self) -> bool:
         """True when the job COMPLETED with no failed clip."""
         return self.final_status == "COMPLETED" and self.failed_clips == 0
+
+
+def shared_output(
+    job_id: str,
+    clip_id: str,
+    source_path: str,
+    output_path: str,
+    output_exists: bool | None,
+    output_size_bytes: int | None,
+    status: str,
+    failure_reason: str | None = None,
+    engine_used: str | None = None,
+    proxy_profile_used: str | None = None,
+    resolve_preset_used: str | None = None,
+) -> IngestedOutput:
+    """An :class:`IngestedOutput` whose often repeated strings are shared.
+
+    A history repeats a handful of statuses, failure reasons, engines,
+    profiles and presets hundreds of thousands of times; interning them keeps
+    one copy of each in memory. Values are taken as given: checking them is
+    the caller's job (ingestion for files, the row codec for storage).
+    """
+    intern = sys.intern
+    return IngestedOutput(
+        job_id,
+        clip_id,
+        source_path,
+        output_path,
+        output_exists,
+        output_size_bytes,
+        intern(status),
+        failure_reason and intern(failure_reason),
+        engine_used and intern(engine_used),
+        proxy_profile_used and intern(proxy_profile_used),
+        resolve_preset_used and intern(resolve_preset_used),
+    )
 
 
 def job_order_key(job: IngestedJob) -> tuple[datetime, str]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput
+from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, shared_output
 from .schema import OUTPUT_FIELDS
 
 __all__ = ["decode_job", "encode_job"]
@@ -157,7 +157,7 @@ def _checked_output(job_id: str, i: int, item: Any) -> IngestedOutput:
     if item["job_id"] != job_id or item["status"] not in CLIP_STATUSES:
         raise ValueError(f"outputs_json[{i}] has a foreign job_id or an unknown status")
     _check_output(i, item)
-    return IngestedOutput(**item)
+    return shared_output(**item)
 
 
 #: Each clip status, as the one string object every decoded output shares.
@@ -205,7 +205,7 @@ def _decode_outputs(job_id: str, text: str) -> tuple[IngestedOutput, ...]:
                 and (preset is None or type(preset) is str)
             ):
                 outputs.append(
-                    IngestedOutput(
+                    shared_output(
                         job_id,
                         clip_id,
                         source,
@@ -213,10 +213,10 @@ def _decode_outputs(job_id: str, text: str) -> tuple[IngestedOutput, ...]:
                         exists,
                         size,
                         status,
-                        reason and _intern(reason),
-                        engine and _intern(engine),
-                        profile and _intern(profile),
-                        preset and _intern(preset),
+                        reason,
+                        engine,
+                        profile,
+                        preset,
                     )
                 )
                 continue

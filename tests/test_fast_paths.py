@@ -226,6 +226,19 @@ def test_ingested_outputs_share_repeated_strings(tmp_path: Path) -> None:
         assert len({id(getattr(o, name)) for o in outputs}) == 1, name
 
 
+def test_outputs_off_the_fast_path_share_repeated_strings(tmp_path: Path) -> None:
+    """Non-ASCII values take the checked path; their repeats are shared all the same."""
+    paths = []
+    for i in range(3):
+        doc = make_result(job_id=f"job_{i}")
+        for clip in doc["clips"]:
+            clip.update(status="FAILED", failure_reason="Média hors ligne", engine_used="résolve")
+        paths.append(write_result(tmp_path, doc, name=f"r{i}.json"))
+    outputs = [o for path in paths for o in ingest_execution_result(path).outputs]
+    for name in ("status", "failure_reason", "engine_used"):
+        assert len({id(getattr(o, name)) for o in outputs}) == 1, name
+
+
 @pytest.mark.parametrize(
     ("clip_override", "message"),
     [
