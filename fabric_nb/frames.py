@@ -23,7 +23,15 @@ from typing import Any, Final, TypedDict, TypeVar
 import numpy as np
 import pandas as pd
 
-from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, job_order_key
+from .models import (
+    CLIP_STATUSES,
+    JOB_STATUSES,
+    IngestedJob,
+    IngestedOutput,
+    OutputRecord,
+    job_order_key,
+    output_records,
+)
 from .queries import FabricQueries
 
 __all__ = [
@@ -242,12 +250,16 @@ def jobs_frame(jobs: Iterable[IngestedJob]) -> pd.DataFrame:
 
 
 def _outputs_columns(
-    outs: Sequence[IngestedOutput],
+    job_ids: Sequence[str],
+    outs: Sequence[IngestedOutput | OutputRecord],
     clip_index: np.ndarray | None,
     starts: np.ndarray | None,
     describe: Callable[[int], str],
 ) -> pd.DataFrame:
-    """Build the outputs frame; ``None`` index or starts mean unknown (<NA>, NaT)."""
+    """Build the outputs frame; ``None`` index or starts mean unknown (<NA>, NaT).
+
+    ``outs`` may hold records without a ``job_id``; ``job_ids`` gives each row's.
+    """
     n = len(outs)
     unknown = np.ones(n, dtype=bool) if clip_index is None else np.zeros(n, dtype=bool)
     index = np.zeros(n, dtype=np.int64) if clip_index is None else clip_index
@@ -260,7 +272,7 @@ def _outputs_columns(
         return _text([getattr(o, name) for o in outs])
 
     columns = {
-        "job_id": text("job_id"),
+        "job_id": _text(job_ids),
         "clip_index": pd.arrays.IntegerArray(index, unknown),
         "clip_id": text("clip_id"),
         "source_path": text("source_path"),
@@ -283,16 +295,18 @@ def _outputs_columns(
 
 def _expand(items: list[IngestedJob], starts: np.ndarray) -> pd.DataFrame:
     """Every output of ``items`` (already in Fabric's order), with clip index and job start."""
-    counts = np.fromiter((len(job.outputs) for job in items), dtype=np.int64, count=len(items))
-    outs = [o for job in items for o in job.outputs]
+    per_job = [output_records(job) for job in items]
+    counts = np.fromiter(map(len, per_job), dtype=np.int64, count=len(items))
+    outs = [o for records in per_job for o in records]
     first_row = np.repeat(np.cumsum(counts) - counts, counts)
     clip_index = np.arange(len(outs), dtype=np.int64) - first_row
     owners = np.repeat(np.arange(len(items)), counts)
+    job_ids = np.array([job.job_id for job in items], dtype=object)[owners]
 
     def describe(row: int) -> str:
-        return f"clip {int(clip_index[row])} of job {items[int(owners[row])].job_id!r}"
+        return f"clip {int(clip_index[row])} of job {job_ids[row]!r}"
 
-    return _outputs_columns(outs, clip_index, np.repeat(starts, counts), describe)
+    return _outputs_columns(job_ids, outs, clip_index, np.repeat(starts, counts), describe)
 
 
 def outputs_frame(
@@ -321,7 +335,10 @@ def outputs_frame(
                 f"item {position} is {kind}; pass IngestedJob objects or IngestedOutput "
                 "objects, not a mix"
             )
-    return _outputs_columns(items, None, None, lambda i: f"output {i} of job {items[i].job_id!r}")
+    job_ids = [o.job_id for o in items]
+    return _outputs_columns(
+        job_ids, items, None, None, lambda i: f"output {i} of job {job_ids[i]!r}"
+    )
 
 
 # -- over a FabricQueries -----------------------------------------------------------
@@ -478,23 +495,26 @@ def outputs(
     items, starts = _ordered_jobs(found)
     if wanted is None and engine is None and profile is None:
         return _expand(items, starts)
-    kept: list[IngestedOutput] = []
+    kept: list[IngestedOutput | OutputRecord] = []
+    kept_ids: list[str] = []
     clip_index: list[int] = []
     kept_starts: list[int] = []
     for job, started in zip(items, starts.tolist(), strict=True):
-        for i, o in enumerate(job.outputs):
+        for i, o in enumerate(output_records(job)):
             if (
                 (wanted is None or o.status in wanted)
                 and (engine is None or o.engine_used == engine)
                 and (profile is None or o.proxy_profile_used == profile)
             ):
                 kept.append(o)
+                kept_ids.append(job.job_id)
                 clip_index.append(i)
                 kept_starts.append(started)
     index = np.array(clip_index, dtype=np.int64)
     return _outputs_columns(
+        kept_ids,
         kept,
         index,
         np.array(kept_starts, dtype=np.int64),
-        lambda row: f"clip {clip_index[row]} of job {kept[row].job_id!r}",
+        lambda row: f"clip {clip_index[row]} of job {kept_ids[row]!r}",
     )

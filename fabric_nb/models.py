@@ -5,6 +5,13 @@ These are plain frozen dataclasses. They hold what a JobExecutionResult said,
 nothing more: values Proxx did not record stay ``None``; nothing is guessed.
 Every datetime is timezone-aware, because a time without an offset is not an
 instant and Fabric does not guess a time zone.
+
+``IngestedJob.outputs`` is always a tuple of :class:`IngestedOutput`. A job
+read from a result file holds that tuple; a job loaded from storage holds
+its checked outputs as compact text (:class:`PackedOutputs`) and builds the
+tuple each time it is read. A history holds hundreds of thousands of jobs
+and most analyses never look at their clips one object at a time; the
+compact form keeps an opened history smaller than its database file.
 """
 
 from __future__ import annotations
@@ -14,12 +21,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+import msgspec
+
 __all__ = [
     "CLIP_STATUSES",
     "JOB_STATUSES",
     "IngestedJob",
     "IngestedOutput",
+    "OutputRecord",
+    "PackedOutputs",
     "job_order_key",
+    "output_count",
+    "output_records",
     "shared_output",
 ]
 
@@ -51,11 +64,65 @@ class IngestedOutput:
     resolve_preset_used: str | None = None
 
 
+class OutputRecord(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """One output of a loaded job without its ``job_id``: what :func:`output_records` gives.
+
+    Fields, names and order are those of :class:`IngestedOutput` after ``job_id``.
+    """
+
+    clip_id: str
+    source_path: str
+    output_path: str
+    output_exists: bool | None
+    output_size_bytes: int | None
+    status: str
+    failure_reason: str | None
+    engine_used: str | None
+    proxy_profile_used: str | None
+    resolve_preset_used: str | None
+
+
+_decode_records: Final = msgspec.json.Decoder(tuple[OutputRecord, ...]).decode
+_record_fields: Final = msgspec.structs.astuple
+
+
+class PackedOutputs:
+    """How a job loaded from storage holds its outputs: checked once, kept as compact text.
+
+    The row codec makes these (after checking every value) so that an opened
+    history holds a few hundred bytes of text per job rather than several
+    objects per clip. ``job.outputs`` builds fresh :class:`IngestedOutput`
+    objects from the text on each read; nothing is cached, so memory stays
+    what the load left. Not made by hand.
+    """
+
+    __slots__ = ("count", "data", "job_id")
+
+    def __init__(self, job_id: str, data: bytes, count: int) -> None:
+        self.job_id = job_id
+        self.data = data
+        self.count = count
+
+    def records(self) -> tuple[OutputRecord, ...]:
+        """The outputs as :class:`OutputRecord` objects."""
+        return _decode_records(self.data)
+
+    def unpack(self) -> tuple[IngestedOutput, ...]:
+        """The outputs as :class:`IngestedOutput` objects."""
+        job_id = self.job_id
+        return tuple(IngestedOutput(job_id, *_record_fields(r)) for r in _decode_records(self.data))
+
+    def __reduce__(self) -> tuple[type[PackedOutputs], tuple[str, bytes, int]]:
+        return (PackedOutputs, (self.job_id, self.data, self.count))
+
+
 @dataclass(frozen=True, slots=True)
 class IngestedJob:
     """One job as Fabric remembers it.
 
-    ``outputs`` is held as a tuple in execution order; any iterable is accepted.
+    ``outputs`` is a tuple in execution order; any iterable is accepted. A job
+    loaded from storage keeps its outputs packed and builds the tuple on each
+    read (see :class:`PackedOutputs`); the tuple is the same either way.
     ``ingested_at`` is when Fabric read the file (UTC), not execution data.
     """
 
@@ -80,7 +147,7 @@ class IngestedJob:
         _require_aware("started_at", self.started_at)
         _require_aware("completed_at", self.completed_at)
         _require_aware("ingested_at", self.ingested_at)
-        if not isinstance(self.outputs, tuple):
+        if not isinstance(_stored_outputs(self), tuple | PackedOutputs):
             object.__setattr__(self, "outputs", tuple(self.outputs))
 
     @property
@@ -94,6 +161,51 @@ class IngestedJob:
     def success(self) -> bool:
         """True when the job COMPLETED with no failed clip."""
         return self.final_status == "COMPLETED" and self.failed_clips == 0
+
+
+#: The slot that holds ``IngestedJob.outputs`` as stored: a tuple or ``PackedOutputs``.
+_outputs_slot: Final = IngestedJob.__dict__["outputs"]
+_stored_outputs: Final = _outputs_slot.__get__
+
+
+class _OutputsField:
+    """``IngestedJob.outputs``: the slot's tuple, or the tuple its ``PackedOutputs`` builds.
+
+    Everything that reads the field (attribute access, ``==``, ``hash``,
+    ``repr``, :func:`dataclasses.asdict`, :func:`dataclasses.replace`) sees a
+    tuple of :class:`IngestedOutput`, whichever way the job holds it.
+    """
+
+    def __get__(
+        self, job: IngestedJob | None, owner: type | None = None
+    ) -> tuple[IngestedOutput, ...] | _OutputsField:
+        if job is None:
+            return self
+        value = _stored_outputs(job)
+        return value.unpack() if type(value) is PackedOutputs else value
+
+    def __set__(self, job: IngestedJob, value: object) -> None:
+        _outputs_slot.__set__(job, value)
+
+
+IngestedJob.outputs = _OutputsField()  # type: ignore[assignment,misc]
+
+
+def output_records(job: IngestedJob) -> tuple[IngestedOutput, ...] | tuple[OutputRecord, ...]:
+    """``job``'s outputs in the cheapest form that has every output field but ``job_id``.
+
+    :class:`OutputRecord` objects for a job loaded from storage, its
+    :class:`IngestedOutput` objects otherwise: for code that reads the outputs
+    of many jobs column by column, such as the DataFrame builders.
+    """
+    value = _stored_outputs(job)
+    return value.records() if type(value) is PackedOutputs else value
+
+
+def output_count(job: IngestedJob) -> int:
+    """How many outputs ``job`` holds, without building them."""
+    value = _stored_outputs(job)
+    return value.count if type(value) is PackedOutputs else len(value)
 
 
 def shared_output(

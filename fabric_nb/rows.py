@@ -6,8 +6,10 @@ Reading: every column and every output is checked, because a row Fabric did
 not write (or that was damaged on disk) must be refused, never half-read;
 :func:`decode_job` raises ``ValueError``/``TypeError``/``KeyError`` and the
 storage layer turns that into ``StorageCorruptionError`` naming the job.
-Repeated strings come out shared, since a history repeats a handful of
-engines, profiles and statuses hundreds of thousands of times.
+The checked outputs are kept as :class:`~fabric_nb.models.PackedOutputs`
+(compact text, objects built when read), and repeated strings come out
+shared, since a history repeats a handful of engines, profiles and statuses
+hundreds of thousands of times.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
-from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, shared_output
+import msgspec
+
+from .models import (
+    CLIP_STATUSES,
+    JOB_STATUSES,
+    IngestedJob,
+    IngestedOutput,
+    PackedOutputs,
+    shared_output,
+)
 from .schema import OUTPUT_FIELDS
 
 __all__ = ["decode_job", "encode_job"]
@@ -224,6 +236,77 @@ def _decode_outputs(job_id: str, text: str) -> tuple[IngestedOutput, ...]:
     return tuple(outputs)
 
 
+_Text = Annotated[str, msgspec.Meta(min_length=1)]
+_Size = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # what SQLite and ingestion allow
+
+
+class _StoredOutput(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
+    """One element of ``outputs_json`` as Fabric writes it; decoding checks every value."""
+
+    job_id: _Text
+    clip_id: _Text
+    source_path: _Text
+    output_path: _Text
+    output_exists: bool | None
+    output_size_bytes: _Size | None
+    status: Literal[CLIP_STATUSES]
+    failure_reason: str | None
+    engine_used: str | None
+    proxy_profile_used: str | None
+    resolve_preset_used: str | None
+
+
+_decode_stored: Final = msgspec.json.Decoder(tuple[_StoredOutput, ...]).decode
+_encode_into: Final = msgspec.json.Encoder().encode_into
+_fields_of: Final = msgspec.structs.astuple
+
+
+def _pack_outputs(job_id: str, text: Any) -> tuple[()] | PackedOutputs:
+    """Check ``outputs_json`` and keep it as :class:`PackedOutputs`.
+
+    The check is a typed decode (every key present, no other key, each value
+    of its type, text non-empty, sizes >= 0, a known status) plus the owner
+    of each output. What it refuses goes through :func:`_decode_outputs`,
+    whose messages name the bad value; what only this check refuses (values
+    Fabric never writes, such as a lone surrogate) is refused with its reason.
+    """
+    if type(text) is not str:
+        raise ValueError(f"outputs_json is {type(text).__name__}, expected text")
+    try:
+        stored = _decode_stored(text)
+    except msgspec.DecodeError as exc:
+        _decode_outputs(job_id, text)
+        raise ValueError(f"outputs_json cannot be decoded: {exc}") from None
+    for output in stored:
+        if output.job_id != job_id:
+            _decode_outputs(job_id, text)  # raises, naming the output
+    if not stored:
+        return ()
+    # Encoded into a scratch buffer and copied out at its exact size: the
+    # encoder's own result keeps spare capacity, a third of it over a history.
+    buffer = bytearray()
+    _encode_into([_fields_of(output)[1:] for output in stored], buffer)
+    return PackedOutputs(job_id, bytes(buffer), len(stored))
+
+
+_new_object: Final = object.__new__
+#: One setter per field of ``IngestedJob``, in field order.
+_SET_FIELDS: Final = tuple(IngestedJob.__dict__[f.name].__set__ for f in fields(IngestedJob))
+
+
+def _checked_job(*values: Any) -> IngestedJob:
+    """An ``IngestedJob`` of values in field order that :func:`decode_job` has checked.
+
+    It checks all that ``IngestedJob.__post_init__`` checks (and more), so
+    the frozen constructor's per-field indirection is skipped: a load builds
+    hundreds of thousands of jobs.
+    """
+    job = _new_object(IngestedJob)
+    for set_field, value in zip(_SET_FIELDS, values, strict=True):
+        set_field(job, value)
+    return job
+
+
 def decode_job(row: Sequence[Any]) -> IngestedJob:
     """The job one ``jobs`` row holds, every value checked.
 
@@ -253,21 +336,21 @@ def decode_job(row: Sequence[Any]) -> IngestedJob:
     status = _JOB_STATUS.get(final_status) if type(final_status) is str else None
     if status is None:
         raise ValueError(f"final_status {final_status!r} is not one of {', '.join(JOB_STATUSES)}")
-    return IngestedJob(
-        job_id=job_id,
-        final_status=status,
-        started_at=_aware(started_at, "started_at"),
-        completed_at=None if completed_at is None else _aware(completed_at, "completed_at"),
-        ingested_at=_aware(ingested_at, "ingested_at"),
-        total_clips=_count(total, "total_clips"),
-        completed_clips=_count(completed, "completed_clips"),
-        failed_clips=_count(failed, "failed_clips"),
-        outputs=_decode_outputs(job_id, outputs_json),
-        canonical_proxy_profile=_shared_text(profile, "canonical_proxy_profile"),
-        fingerprint=_optional_text(fingerprint, "fingerprint"),
-        validation_stage=_shared_text(stage, "validation_stage"),
-        validation_error=_shared_text(error, "validation_error"),
-        engine_used=_shared_text(engine, "engine_used"),
-        resolve_preset_used=_shared_text(preset, "resolve_preset_used"),
-        jobspec_version=_shared_text(jobspec_version, "jobspec_version"),
+    return _checked_job(
+        job_id,
+        status,
+        _aware(started_at, "started_at"),
+        _aware(ingested_at, "ingested_at"),
+        _count(total, "total_clips"),
+        _count(completed, "completed_clips"),
+        _count(failed, "failed_clips"),
+        _pack_outputs(job_id, outputs_json),
+        _shared_text(profile, "canonical_proxy_profile"),
+        _optional_text(fingerprint, "fingerprint"),
+        _shared_text(stage, "validation_stage"),
+        _shared_text(error, "validation_error"),
+        _shared_text(engine, "engine_used"),
+        _shared_text(preset, "resolve_preset_used"),
+        _shared_text(jobspec_version, "jobspec_version"),
+        None if completed_at is None else _aware(completed_at, "completed_at"),
     )

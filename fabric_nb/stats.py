@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .models import JOB_STATUSES, IngestedJob
+from .models import JOB_STATUSES, IngestedJob, output_count
 from .persistence import create_persistence
 
 __all__ = ["HistorySummary", "StorageReport", "inspect_storage", "summarize_jobs"]
@@ -87,7 +87,7 @@ def summarize_jobs(jobs: Iterable[IngestedJob]) -> HistorySummary:
     last: IngestedJob | None = None
     for job in jobs:
         n_jobs += 1
-        n_outputs += len(job.outputs)
+        n_outputs += output_count(job)
         status[job.final_status] += 1
         engine[job.engine_used] += 1
         profile[job.canonical_proxy_profile] += 1

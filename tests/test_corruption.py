@@ -185,6 +185,9 @@ BAD_ROWS: list[tuple[str, str, tuple[object, ...]]] = [
     ("outputs-clip_id-null", "outputs_json = ?", (_output(clip_id=None),)),
     ("outputs-reason-number", "outputs_json = ?", (_output(failure_reason=3),)),
     ("outputs-blob", "outputs_json = ?", (b"[]",)),
+    # Values json.loads accepts but Fabric never writes: refused by the typed decode.
+    ("outputs-lone-surrogate", "outputs_json = ?", (_output(clip_id="\ud800"),)),
+    ("outputs-size-over-int64", "outputs_json = ?", (_output(output_size_bytes=2**64),)),
     ("outputs-nested-too-deep", "outputs_json = ?", ("[" * 100_000 + "]" * 100_000,)),
     ("started-at-garbage", "started_at = ?", ("yesterday",)),
     ("started-at-no-offset", "started_at = ?", ("2026-01-05T10:00:00",)),
