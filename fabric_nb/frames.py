@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from operator import attrgetter, is_
 from typing import Any, Final, TypedDict, TypeVar
 
 import numpy as np
@@ -158,7 +160,7 @@ def _categorical(
     """Categorical via codes, so an unknown status is an error, not a silent NaN."""
     codes = {category: code for code, category in enumerate(dtype.categories)}
     try:
-        array = np.fromiter((codes[v] for v in values), dtype=np.int8, count=len(values))
+        array = np.fromiter(map(codes.__getitem__, values), dtype=np.int8, count=len(values))
     except KeyError as exc:
         where = describe(list(values).index(exc.args[0]))
         allowed = ", ".join(dtype.categories)
@@ -249,6 +251,14 @@ def jobs_frame(jobs: Iterable[IngestedJob]) -> pd.DataFrame:
 # -- outputs ------------------------------------------------------------------------
 
 
+_is_none: Final = partial(is_, None)
+_is_true: Final = partial(is_, True)
+
+
+def _or_zero(size: int | None) -> int:
+    return size or 0
+
+
 def _outputs_columns(
     job_ids: Sequence[str],
     outs: Sequence[IngestedOutput | OutputRecord],
@@ -263,13 +273,17 @@ def _outputs_columns(
     n = len(outs)
     unknown = np.ones(n, dtype=bool) if clip_index is None else np.zeros(n, dtype=bool)
     index = np.zeros(n, dtype=np.int64) if clip_index is None else clip_index
-    exists = [o.output_exists for o in outs]
-    exists_unknown = np.fromiter((v is None for v in exists), dtype=bool, count=n)
-    sizes = [o.output_size_bytes for o in outs]
-    sizes_unknown = np.fromiter((v is None for v in sizes), dtype=bool, count=n)
+
+    def column(name: str) -> list[Any]:
+        return list(map(attrgetter(name), outs))
+
+    exists = column("output_exists")
+    exists_unknown = np.fromiter(map(_is_none, exists), dtype=bool, count=n)
+    sizes = column("output_size_bytes")
+    sizes_unknown = np.fromiter(map(_is_none, sizes), dtype=bool, count=n)
 
     def text(name: str) -> pd.api.extensions.ExtensionArray:
-        return _text([getattr(o, name) for o in outs])
+        return _text(column(name))
 
     columns = {
         "job_id": _text(job_ids),
@@ -278,12 +292,12 @@ def _outputs_columns(
         "source_path": text("source_path"),
         "output_path": text("output_path"),
         "output_exists": pd.arrays.BooleanArray(
-            np.fromiter((v is True for v in exists), dtype=bool, count=n), exists_unknown
+            np.fromiter(map(_is_true, exists), dtype=bool, count=n), exists_unknown
         ),
         "output_size_bytes": pd.arrays.IntegerArray(
-            np.fromiter((v or 0 for v in sizes), dtype=np.int64, count=n), sizes_unknown
+            np.fromiter(map(_or_zero, sizes), dtype=np.int64, count=n), sizes_unknown
         ),
-        "status": _categorical([o.status for o in outs], _CLIP_STATUS, describe),
+        "status": _categorical(column("status"), _CLIP_STATUS, describe),
         "failure_reason": text("failure_reason"),
         "engine_used": text("engine_used"),
         "proxy_profile_used": text("proxy_profile_used"),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal
 
 import msgspec
 
@@ -75,7 +75,7 @@ class OutputRecord(msgspec.Struct, frozen=True, gc=False, array_like=True):
     output_path: str
     output_exists: bool | None
     output_size_bytes: int | None
-    status: str
+    status: Literal[CLIP_STATUSES]  # decoded as the one shared string of each status
     failure_reason: str | None
     engine_used: str | None
     proxy_profile_used: str | None
