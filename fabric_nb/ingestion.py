@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+import msgspec
+
 from .errors import IngestionError
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, shared_output
 
@@ -158,7 +160,22 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 #: ``json.loads(text, parse_constant=_reject_constant)`` without building a decoder per file.
-_decode_document = json.JSONDecoder(parse_constant=_reject_constant).decode
+_json_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
+_fast_decode = msgspec.json.Decoder().decode
+
+
+def _decode_document(text: str) -> Any:
+    """The JSON value of ``text``, as :func:`_json_decode` gives it, several times faster.
+
+    msgspec accepts a subset of what json accepts and, where both accept,
+    gives the same value. Whatever it refuses goes to json, whose verdict
+    stands: its error messages, and the few documents only json accepts
+    (a lone surrogate escape, ``1e400``), which validation then judges.
+    """
+    try:
+        return _fast_decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        return _json_decode(text)
 
 
 def _show(value: Any) -> str:

@@ -27,6 +27,8 @@ from conftest import (
     sample_jobs,
     write_result,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fabric_nb import (
     FabricIndex,
@@ -301,3 +303,67 @@ def test_a_bulk_ingest_leaves_the_garbage_collector_as_it_found_it(
         else:
             gc.disable()
     assert (report.ingested, len(report.rejected)) == (1, 1)
+
+
+# -- reading result files: msgspec first, json's verdict -------------------------------
+
+#: Documents where a fast JSON parser could part ways with json: huge and
+#: out-of-range numbers, duplicate keys, raw control characters, lone
+#: surrogates, NaN, trailing data, deep nesting, NUL, subnormals, non-ASCII.
+JSON_EDGE_CASES = [
+    "18446744073709551616",
+    "-9223372036854775809",
+    "1" * 5000,
+    "1" * 400,
+    "0." + "1" * 5000,
+    "1.5e400",
+    "5e-324",
+    "-0",
+    "-0.0",
+    "1E2",
+    '{"a": 1, "a": 2}',
+    '"a\tb"',
+    '"\\ud800"',
+    '"\\u0000"',
+    '"\\u00e9t\\u00e9"',
+    '"été"',
+    "NaN",
+    "[1, Infinity]",
+    "[1] x",
+    "[" * 5000 + "]" * 5000,
+    "[" * 500 + "]" * 500,
+    " \n{}\t",
+    "",
+]
+
+
+def _verdict(decode: Any, text: str) -> tuple[Any, ...]:
+    try:
+        return ("value", repr(decode(text)))  # repr: nan, -0.0 and inf compare as written
+    except (ValueError, RecursionError) as exc:
+        return ("error", type(exc).__name__, str(exc))
+
+
+@pytest.mark.parametrize("text", JSON_EDGE_CASES, ids=lambda t: repr(t[:20]))
+def test_result_files_decode_exactly_as_json_decodes_them(text: str) -> None:
+    from fabric_nb import ingestion
+
+    assert _verdict(ingestion._decode_document, text) == _verdict(ingestion._json_decode, text)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON_VALUES, ensure_ascii=st.booleans())
+def test_any_json_document_decodes_exactly_as_json_decodes_it(
+    value: Any, ensure_ascii: bool
+) -> None:
+    from fabric_nb import ingestion
+
+    text = json.dumps(value, ensure_ascii=ensure_ascii)
+    assert _verdict(ingestion._decode_document, text) == _verdict(ingestion._json_decode, text)
