@@ -17,9 +17,10 @@ compact form keeps an opened history smaller than its database file.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -30,6 +31,7 @@ __all__ = [
     "IngestedOutput",
     "OutputRecord",
     "PackedOutputs",
+    "checked_constructor",
     "job_order_key",
     "output_count",
     "output_records",
@@ -64,6 +66,31 @@ class IngestedOutput:
     resolve_preset_used: str | None = None
 
 
+_T = TypeVar("_T")
+
+
+def checked_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor for the frozen slots dataclass ``cls`` that trusts its values.
+
+    It takes every field positionally, in field order, and stores each value
+    straight into its slot: no frozen ``__init__`` (one indirect call per
+    field) and no ``__post_init__``, so it costs about half as much. For
+    decoders that build hundreds of thousands of objects from values they
+    have already checked; the caller answers for the values.
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    scope.update({f"set_{name}": cls.__dict__[name].__set__ for name in names})
+    lines = [f"def build({', '.join(names)}):", "    obj = new(cls)"]
+    lines += [f"    set_{name}(obj, {name})" for name in names]
+    lines.append("    return obj")
+    exec("\n".join(lines), scope)  # straight-line code: a loop would cost half the gain
+    build: Callable[..., _T] = scope["build"]
+    build.__qualname__ = build.__name__ = f"checked_{cls.__name__}"
+    build.__doc__ = f"A {cls.__name__} of values already checked, in field order."
+    return build
+
+
 class OutputRecord(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """One output of a loaded job without its ``job_id``: what :func:`output_records` gives.
 
@@ -84,6 +111,8 @@ class OutputRecord(msgspec.Struct, frozen=True, gc=False, array_like=True):
 
 _decode_records: Final = msgspec.json.Decoder(tuple[OutputRecord, ...]).decode
 _record_fields: Final = msgspec.structs.astuple
+#: Outputs of packed records, which were checked at load.
+_checked_output: Final = checked_constructor(IngestedOutput)
 
 
 class PackedOutputs:
@@ -110,7 +139,9 @@ class PackedOutputs:
     def unpack(self) -> tuple[IngestedOutput, ...]:
         """The outputs as :class:`IngestedOutput` objects."""
         job_id = self.job_id
-        return tuple(IngestedOutput(job_id, *_record_fields(r)) for r in _decode_records(self.data))
+        return tuple(
+            _checked_output(job_id, *_record_fields(r)) for r in _decode_records(self.data)
+        )
 
     def __reduce__(self) -> tuple[type[PackedOutputs], tuple[str, bytes, int]]:
         return (PackedOutputs, (self.job_id, self.data, self.count))

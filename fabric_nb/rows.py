@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import fields
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -29,6 +28,7 @@ from .models import (
     IngestedJob,
     IngestedOutput,
     PackedOutputs,
+    checked_constructor,
     shared_output,
 )
 from .schema import OUTPUT_FIELDS
@@ -289,22 +289,9 @@ def _pack_outputs(job_id: str, text: Any) -> tuple[()] | PackedOutputs:
     return PackedOutputs(job_id, bytes(buffer), len(stored))
 
 
-_new_object: Final = object.__new__
-#: One setter per field of ``IngestedJob``, in field order.
-_SET_FIELDS: Final = tuple(IngestedJob.__dict__[f.name].__set__ for f in fields(IngestedJob))
-
-
-def _checked_job(*values: Any) -> IngestedJob:
-    """An ``IngestedJob`` of values in field order that :func:`decode_job` has checked.
-
-    It checks all that ``IngestedJob.__post_init__`` checks (and more), so
-    the frozen constructor's per-field indirection is skipped: a load builds
-    hundreds of thousands of jobs.
-    """
-    job = _new_object(IngestedJob)
-    for set_field, value in zip(_SET_FIELDS, values, strict=True):
-        set_field(job, value)
-    return job
+#: ``IngestedJob`` from values :func:`decode_job` has checked (all that
+#: ``__post_init__`` checks, and more), without the frozen constructor.
+_checked_job: Final = checked_constructor(IngestedJob)
 
 
 def decode_job(row: Sequence[Any]) -> IngestedJob:
