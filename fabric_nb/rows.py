@@ -265,10 +265,11 @@ def _pack_outputs(job_id: str, text: Any) -> tuple[()] | PackedOutputs:
     """Check ``outputs_json`` and keep it as :class:`PackedOutputs`.
 
     The check is a typed decode (every key present, no other key, each value
-    of its type, text non-empty, sizes >= 0, a known status) plus the owner
-    of each output. What it refuses goes through :func:`_decode_outputs`,
-    whose messages name the bad value; what only this check refuses (values
-    Fabric never writes, such as a lone surrogate) is refused with its reason.
+    of its type, text non-empty, sizes from 0 to 2**63-1, a known status)
+    plus the owner of each output. What it refuses goes through
+    :func:`_decode_outputs`, whose messages name the bad value; what only this
+    check refuses (values Fabric never writes, such as a lone surrogate) is
+    refused with its own reason.
     """
     if type(text) is not str:
         raise ValueError(f"outputs_json is {type(text).__name__}, expected text")
@@ -279,7 +280,8 @@ def _pack_outputs(job_id: str, text: Any) -> tuple[()] | PackedOutputs:
         raise ValueError(f"outputs_json cannot be decoded: {exc}") from None
     for output in stored:
         if output.job_id != job_id:
-            _decode_outputs(job_id, text)  # raises, naming the output
+            _decode_outputs(job_id, text)  # names the output
+            raise ValueError("outputs_json holds an output of another job")
     if not stored:
         return ()
     # Encoded into a scratch buffer and copied out at its exact size: the
@@ -324,20 +326,20 @@ def decode_job(row: Sequence[Any]) -> IngestedJob:
     if status is None:
         raise ValueError(f"final_status {final_status!r} is not one of {', '.join(JOB_STATUSES)}")
     return _checked_job(
-        job_id,
-        status,
-        _aware(started_at, "started_at"),
-        _aware(ingested_at, "ingested_at"),
-        _count(total, "total_clips"),
-        _count(completed, "completed_clips"),
-        _count(failed, "failed_clips"),
-        _pack_outputs(job_id, outputs_json),
-        _shared_text(profile, "canonical_proxy_profile"),
-        _optional_text(fingerprint, "fingerprint"),
-        _shared_text(stage, "validation_stage"),
-        _shared_text(error, "validation_error"),
-        _shared_text(engine, "engine_used"),
-        _shared_text(preset, "resolve_preset_used"),
-        _shared_text(jobspec_version, "jobspec_version"),
-        None if completed_at is None else _aware(completed_at, "completed_at"),
+        job_id=job_id,
+        final_status=status,
+        started_at=_aware(started_at, "started_at"),
+        ingested_at=_aware(ingested_at, "ingested_at"),
+        total_clips=_count(total, "total_clips"),
+        completed_clips=_count(completed, "completed_clips"),
+        failed_clips=_count(failed, "failed_clips"),
+        outputs=_pack_outputs(job_id, outputs_json),
+        canonical_proxy_profile=_shared_text(profile, "canonical_proxy_profile"),
+        fingerprint=_optional_text(fingerprint, "fingerprint"),
+        validation_stage=_shared_text(stage, "validation_stage"),
+        validation_error=_shared_text(error, "validation_error"),
+        engine_used=_shared_text(engine, "engine_used"),
+        resolve_preset_used=_shared_text(preset, "resolve_preset_used"),
+        jobspec_version=_shared_text(jobspec_version, "jobspec_version"),
+        completed_at=None if completed_at is None else _aware(completed_at, "completed_at"),
     )
