@@ -257,7 +257,7 @@ def shared_output(
     A history repeats a handful of statuses, failure reasons, engines,
     profiles and presets hundreds of thousands of times; interning them keeps
     one copy of each in memory. Values are taken as given: checking them is
-    the caller's job (ingestion for files, the row codec for storage).
+    the caller's job (ingestion, for result files).
     """
     intern = sys.intern
     return IngestedOutput(

@@ -29,7 +29,6 @@ from .models import (
     IngestedOutput,
     PackedOutputs,
     checked_constructor,
-    shared_output,
 )
 from .schema import OUTPUT_FIELDS
 
@@ -162,78 +161,27 @@ def _check_output(i: int, item: dict[str, Any]) -> None:
         raise ValueError(f"outputs_json[{i}].output_size_bytes is {size!r}, expected an integer")
 
 
-def _checked_output(job_id: str, i: int, item: Any) -> IngestedOutput:
-    """One output, every check spelled out: the path of anything unusual, and of errors."""
-    if type(item) is not dict or item.keys() != _OUTPUT_KEYS:
-        raise ValueError(f"outputs_json[{i}] does not hold the IngestedOutput fields")
-    if item["job_id"] != job_id or item["status"] not in CLIP_STATUSES:
-        raise ValueError(f"outputs_json[{i}] has a foreign job_id or an unknown status")
-    _check_output(i, item)
-    return shared_output(**item)
+def _explain_refusal(job_id: str, text: str) -> None:
+    """Raise ``ValueError`` naming the first value of ``outputs_json`` Fabric could not have written.
 
-
-#: Each clip status, as the one string object every decoded output shares.
-_CLIP_STATUS: Final[dict[str, str]] = {status: status for status in CLIP_STATUSES}
-#: Each job status, likewise.
-_JOB_STATUS: Final[dict[str, str]] = {status: status for status in JOB_STATUSES}
-
-
-def _decode_outputs(job_id: str, text: str) -> tuple[IngestedOutput, ...]:
-    """Decode and check ``outputs_json``; repeated strings come out shared.
-
-    Every output Fabric wrote has its keys in :data:`OUTPUT_FIELDS` order and
-    passes the one-expression check below; anything else (other key order,
-    bad values) goes through :func:`_checked_output`, which accepts what the
-    schema allows and raises ``ValueError`` naming the bad value. The job id
-    of each output is the row's own string; statuses, engines, profiles,
-    presets and failure reasons are interned, since a history repeats a
-    handful of them hundreds of thousands of times.
+    Only reached when the typed decoder of :func:`_pack_outputs` refused the
+    text: this slower reading checks one value at a time so that the message
+    names the output and the value. It returns quietly when it finds nothing
+    (the typed decoder is the stricter of the two) and the caller says why.
     """
-    if type(text) is not str:
-        raise ValueError(f"outputs_json is {type(text).__name__}, expected text")
     items = json.loads(text)
     if type(items) is not list:
         raise ValueError("outputs_json is not a JSON array")
-    outputs = []
     for i, item in enumerate(items):
-        if type(item) is dict and tuple(item) == OUTPUT_FIELDS:
-            (owner, clip_id, source, output, exists, size, status, reason, engine, profile,
-             preset) = item.values()  # fmt: skip
-            status = _CLIP_STATUS.get(status) if type(status) is str else None
-            if (
-                status is not None
-                and owner == job_id
-                and type(clip_id) is str
-                and type(source) is str
-                and type(output) is str
-                and clip_id
-                and source
-                and output
-                and (exists is None or exists is True or exists is False)
-                and (size is None or (type(size) is int and size >= 0))
-                and (reason is None or type(reason) is str)
-                and (engine is None or type(engine) is str)
-                and (profile is None or type(profile) is str)
-                and (preset is None or type(preset) is str)
-            ):
-                outputs.append(
-                    shared_output(
-                        job_id,
-                        clip_id,
-                        source,
-                        output,
-                        exists,
-                        size,
-                        status,
-                        reason,
-                        engine,
-                        profile,
-                        preset,
-                    )
-                )
-                continue
-        outputs.append(_checked_output(job_id, i, item))
-    return tuple(outputs)
+        if type(item) is not dict or item.keys() != _OUTPUT_KEYS:
+            raise ValueError(f"outputs_json[{i}] does not hold the IngestedOutput fields")
+        if item["job_id"] != job_id or item["status"] not in CLIP_STATUSES:
+            raise ValueError(f"outputs_json[{i}] has a foreign job_id or an unknown status")
+        _check_output(i, item)
+
+
+#: Each job status, as the one string object every decoded job shares.
+_JOB_STATUS: Final[dict[str, str]] = {status: status for status in JOB_STATUSES}
 
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]
@@ -267,20 +215,20 @@ def _pack_outputs(job_id: str, text: Any) -> tuple[()] | PackedOutputs:
     The check is a typed decode (every key present, no other key, each value
     of its type, text non-empty, sizes from 0 to 2**63-1, a known status)
     plus the owner of each output. What it refuses goes through
-    :func:`_decode_outputs`, whose messages name the bad value; what only this
-    check refuses (values Fabric never writes, such as a lone surrogate) is
-    refused with its own reason.
+    :func:`_explain_refusal`, whose messages name the bad value; what only
+    this check refuses (values Fabric never writes, such as a lone surrogate)
+    is refused with its own reason.
     """
     if type(text) is not str:
         raise ValueError(f"outputs_json is {type(text).__name__}, expected text")
     try:
         stored = _decode_stored(text)
     except msgspec.DecodeError as exc:
-        _decode_outputs(job_id, text)
+        _explain_refusal(job_id, text)
         raise ValueError(f"outputs_json cannot be decoded: {exc}") from None
     for output in stored:
         if output.job_id != job_id:
-            _decode_outputs(job_id, text)  # names the output
+            _explain_refusal(job_id, text)  # names the output
             raise ValueError("outputs_json holds an output of another job")
     if not stored:
         return ()
