@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar
 
 import msgspec
@@ -42,6 +42,10 @@ __all__ = [
 JOB_STATUSES: Final[tuple[str, ...]] = ("COMPLETED", "FAILED", "PARTIAL")
 #: Statuses Fabric accepts for one clip, in their canonical order.
 CLIP_STATUSES: Final[tuple[str, ...]] = ("COMPLETED", "FAILED")
+
+
+def _now_utc() -> datetime:
+    return datetime.now(UTC)
 
 
 def _require_aware(name: str, value: datetime | None) -> None:
@@ -151,20 +155,21 @@ class PackedOutputs:
 class IngestedJob:
     """One job as Fabric remembers it.
 
-    ``outputs`` is a tuple in execution order; any iterable is accepted. A job
-    loaded from storage keeps its outputs packed and builds the tuple on each
-    read (see :class:`PackedOutputs`); the tuple is the same either way.
-    ``ingested_at`` is when Fabric read the file (UTC), not execution data.
+    Fields, order and defaults are the original Fabric's, so its positional
+    and keyword callers both work. ``outputs`` is a tuple in execution order;
+    any iterable (a list, as the original took) is accepted and kept as a
+    tuple, so the job stays immutable. A job loaded from storage keeps its
+    outputs packed and builds the tuple on each read (see
+    :class:`PackedOutputs`); the tuple is the same either way.
+    ``ingested_at`` is when Fabric read the file (UTC; now when not given),
+    not execution data.
+
+    :raises ValueError: a datetime is naive.
     """
 
     job_id: str
     final_status: str
     started_at: datetime
-    ingested_at: datetime
-    total_clips: int
-    completed_clips: int
-    failed_clips: int
-    outputs: tuple[IngestedOutput, ...] = field(default=())
     canonical_proxy_profile: str | None = None
     fingerprint: str | None = None
     validation_stage: str | None = None
@@ -173,6 +178,11 @@ class IngestedJob:
     resolve_preset_used: str | None = None
     jobspec_version: str | None = None
     completed_at: datetime | None = None
+    ingested_at: datetime = field(default_factory=_now_utc)
+    total_clips: int = 0
+    completed_clips: int = 0
+    failed_clips: int = 0
+    outputs: tuple[IngestedOutput, ...] = field(default=())
 
     def __post_init__(self) -> None:
         _require_aware("started_at", self.started_at)
