@@ -443,7 +443,7 @@ def select_jobs(
     elif engine is not None:
         found = queries.get_jobs_by_engine(engine)
     else:
-        found = queries.get_job_history(since=start, until=end)
+        found = queries.get_jobs_started_between(start, end)
     return [
         job
         for job in found
@@ -523,7 +523,7 @@ def outputs(
             if (start is None or j.started_at >= start) and (end is None or j.started_at < end)
         ]
     else:
-        found = queries.get_job_history(since=start, until=end)
+        found = queries.get_jobs_started_between(start, end)
     items, starts = _ordered_jobs(found)
     if wanted is None and engine is None and profile is None:
         return _expand(items, starts)

@@ -66,11 +66,21 @@ class FabricIndex:
             return
         with collector_paused():  # the load pauses it too; keep it off until indexed
             jobs = self._persistence.load_all_jobs()
-            self._jobs.clear()
-            for buckets in self._buckets.values():
-                buckets.clear()
+            self.clear()
             self._remember(jobs)
         self._ordered = jobs  # storage returns Fabric's order already
+
+    def clear(self) -> None:
+        """Empty the in-memory index; storage is not touched.
+
+        Nothing is deleted: the history stays in the database, and
+        :meth:`rebuild` (or a new index over the same persistence) brings it
+        back. This only forgets what this process holds in memory.
+        """
+        self._jobs.clear()
+        for buckets in self._buckets.values():
+            buckets.clear()
+        self._ordered = None
 
     # -- writes ------------------------------------------------------------------
 
@@ -139,9 +149,9 @@ class FabricIndex:
         """Jobs whose source fingerprint is ``fingerprint``."""
         return self._lookup("fingerprint", fingerprint)
 
-    def get_jobs_by_profile(self, profile: str) -> list[IngestedJob]:
-        """Jobs whose canonical proxy profile is ``profile``."""
-        return self._lookup("profile", profile)
+    def get_jobs_by_profile(self, profile_id: str) -> list[IngestedJob]:
+        """Jobs whose canonical proxy profile is ``profile_id``."""
+        return self._lookup("profile", profile_id)
 
     def get_jobs_by_status(self, status: str) -> list[IngestedJob]:
         """Jobs whose final status is ``status`` (exact, case-sensitive)."""

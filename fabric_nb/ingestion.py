@@ -3,8 +3,12 @@
 Ingestion is strict and read-only. It checks every key the schema needs and
 every type, rejects anything it would have to guess (a timestamp without an
 offset, an unknown status), and never writes anywhere. Keys the Phase-2 schema
-does not name are read past. Every :class:`IngestionError` message names the
-file, the JSON location of the bad value and what was expected.
+does not name are read past. Every :class:`IngestionError` message starts
+with the file, then names the JSON location of the bad value and what was
+expected. The original Fabric's refusals keep their words right after the
+file, so scripts that matched them still do: ``File not found``, ``Invalid
+JSON``, ``Missing required fields`` (every absent required key of the file,
+clips included) and ``Invalid final_status``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ __all__ = ["clip_id_for", "ingest_execution_result", "parse_execution_result"]
 _JOB_STATUS_TEXT = ", ".join(JOB_STATUSES)
 _CLIP_STATUS_TEXT = ", ".join(CLIP_STATUSES)
 _MISSING = object()
+#: Keys a result must have, and keys each of its clips must have (the original's list).
+_REQUIRED_FIELDS = ("job_id", "final_status", "started_at", "clips")
+_REQUIRED_CLIP_FIELDS = ("source_path", "resolved_output_path", "status")
 #: Largest integer SQLite's INTEGER (and pandas' Int64) can hold; counts and sizes
 #: beyond it could not be stored or analysed, so they are rejected here, by name.
 _MAX_INTEGER = 2**63 - 1
@@ -109,7 +116,7 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
     try:
         raw = source.read_bytes()
     except FileNotFoundError:
-        raise IngestionError(f"{source}: file not found") from None
+        raise IngestionError(f"{source}: File not found") from None
     except IsADirectoryError:
         raise IngestionError(f"{source}: is a directory, expected a JSON file") from None
     except OSError as exc:
@@ -118,7 +125,7 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise IngestionError(
-            f"{source}: not UTF-8 text (invalid byte at offset {exc.start})"
+            f"{source}: Invalid JSON: not UTF-8 text (invalid byte at offset {exc.start})"
         ) from None
     try:
         if text.startswith("\ufeff"):
@@ -126,16 +133,16 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
         document = _decode_document(text)
     except _ConstantError as exc:
         raise IngestionError(
-            f"{source}: not valid JSON: {exc.args[0]} is not a JSON number"
+            f"{source}: Invalid JSON: {exc.args[0]} is not a JSON number"
         ) from None
     except json.JSONDecodeError as exc:
         raise IngestionError(
-            f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            f"{source}: Invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
     except RecursionError:
-        raise IngestionError(f"{source}: not valid JSON: nesting too deep") from None
+        raise IngestionError(f"{source}: Invalid JSON: nesting too deep") from None
     except ValueError as exc:  # e.g. an integer literal with too many digits
-        raise IngestionError(f"{source}: not valid JSON: {exc}") from None
+        raise IngestionError(f"{source}: Invalid JSON: {exc}") from None
     return parse_execution_result(document, source=str(source))
 
 
@@ -190,14 +197,34 @@ def _show(value: Any) -> str:
 class _Parser:
     """Validation of one document; ``source`` prefixes every message."""
 
-    __slots__ = ("source",)
+    __slots__ = ("doc", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.doc: Any = None
 
     def fail(self, where: str, expected: str, value: Any = _MISSING) -> NoReturn:
         got = "missing" if value is _MISSING else f"got {_show(value)}"
         raise IngestionError(f"{self.source}: {where}: expected {expected}, {got}")
+
+    def missing(self) -> NoReturn:
+        """Refuse the document naming every required field it lacks, clips included.
+
+        A field is missing when its key is absent; a required key holding
+        ``null`` or a wrong type is refused by :meth:`fail`, naming its location.
+        """
+        doc = self.doc
+        names = [key for key in _REQUIRED_FIELDS if key not in doc]
+        clips = doc.get("clips")
+        if type(clips) is list:
+            names += [
+                f"clips[{i}].{key}"
+                for i, clip in enumerate(clips)
+                if type(clip) is dict
+                for key in _REQUIRED_CLIP_FIELDS
+                if key not in clip
+            ]
+        raise IngestionError(f"{self.source}: Missing required fields: {', '.join(names)}")
 
     # -- scalars -----------------------------------------------------------------
 
@@ -253,10 +280,21 @@ class _Parser:
     def job(self, doc: Any, ingested_at: datetime) -> IngestedJob:
         if not isinstance(doc, dict):
             self.fail("top level", "a JSON object", doc)
+        self.doc = doc
+        if (
+            "job_id" not in doc
+            or "final_status" not in doc
+            or "started_at" not in doc
+            or "clips" not in doc
+        ):
+            self.missing()
         job_id = self.text(doc, "job_id", "job_id", required=True)
-        status = doc.get("final_status", _MISSING)
-        if status not in JOB_STATUSES or type(status) is not str:
-            self.fail("final_status", f"one of {_JOB_STATUS_TEXT}", status)
+        status = doc["final_status"]
+        if type(status) is not str or status not in JOB_STATUSES:
+            raise IngestionError(
+                f"{self.source}: Invalid final_status: expected one of {_JOB_STATUS_TEXT}, "
+                f"got {_show(status)}"
+            )
         started_at = self.timestamp(doc, "started_at", "started_at", required=True)
         completed_at = self.timestamp(doc, "completed_at", "completed_at", required=False)
 
@@ -313,6 +351,8 @@ class _Parser:
         at = f"clips[{index}]"
         if not isinstance(clip, dict):
             self.fail(at, "a clip object", clip)
+        if "source_path" not in clip or "resolved_output_path" not in clip or "status" not in clip:
+            self.missing()
         source_path = self.text(clip, "source_path", f"{at}.source_path", required=True)
         status = clip.get("status", _MISSING)
         if status not in CLIP_STATUSES or type(status) is not str:

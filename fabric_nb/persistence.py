@@ -28,9 +28,36 @@ class FabricPersistence:
     Use as a context manager, or call :meth:`open` and :meth:`close`; both are
     harmless to repeat. Every other method raises
     ``PersistenceError("Persistence not opened")`` before :meth:`open`.
+
+    :param storage_path: the database file (a str or a path), ``None`` for
+        :data:`~fabric_nb.storage.DEFAULT_STORAGE_PATH`, or a
+        :class:`FabricStorage` to use as it is.
+    :param readonly: open a file given by path read-only (a
+        :class:`FabricStorage` carries its own mode).
+    :raises TypeError: ``storage_path`` is none of those, or ``readonly`` is
+        given with a :class:`FabricStorage`; nothing is opened.
     """
 
-    def __init__(self, storage: FabricStorage) -> None:
+    def __init__(
+        self,
+        storage_path: str | os.PathLike[str] | FabricStorage | None = None,
+        *,
+        readonly: bool = False,
+    ) -> None:
+        if isinstance(storage_path, FabricStorage):
+            if readonly:
+                raise TypeError(
+                    "FabricPersistence: readonly= applies to a path; "
+                    "the FabricStorage given carries its own mode"
+                )
+            storage = storage_path
+        elif storage_path is None or isinstance(storage_path, str | os.PathLike):
+            storage = FabricStorage(storage_path, readonly=readonly)
+        else:
+            raise TypeError(
+                "FabricPersistence: storage_path must be a str, an os.PathLike, a "
+                f"FabricStorage or None, not {type(storage_path).__name__}"
+            )
         self._storage = storage
         self._opened = False
 
@@ -78,14 +105,16 @@ class FabricPersistence:
     def persist_ingested_job(self, job: IngestedJob) -> None:
         """Store one job durably (one transaction; same ``job_id`` replaces).
 
-        :raises StorageError: ``Failed to persist job ...``; nothing was stored.
+        :raises StorageError: ``Failed to persist job: <cause> (job 'ID')``;
+            nothing was stored.
         """
         self._require_open().persist_job(job)
 
     def persist_ingested_jobs(self, jobs: Iterable[IngestedJob]) -> None:
         """Store many jobs in one transaction: all or none.
 
-        :raises StorageError: ``Failed to persist jobs ...``; nothing was stored.
+        :raises StorageError: ``Failed to persist job: <cause> (jobs ..., none
+            stored)``; nothing was stored.
         """
         self._require_open().persist_jobs(jobs)
 
@@ -119,6 +148,7 @@ def create_persistence(
     """Build (but do not open) persistence at ``storage_path``.
 
     ``None`` means :data:`DEFAULT_STORAGE_PATH` (``~/.proxx/fabric/fabric.db``).
+
+    :raises TypeError: ``storage_path`` is not a str, a path or ``None``.
     """
-    path = DEFAULT_STORAGE_PATH if storage_path is None else Path(storage_path)
-    return FabricPersistence(FabricStorage(path, readonly=readonly))
+    return FabricPersistence(storage_path, readonly=readonly)

@@ -56,16 +56,26 @@ _SELECT_ALL: Final[str] = f"SELECT {', '.join(_COLUMN_NAMES)} FROM jobs"
 class FabricStorage:
     """One SQLite file holding Fabric's ``jobs`` table.
 
-    :param path: the database file; its folders are created when missing
-        (never in read-only mode).
+    :param db_path: the database file, or ``None`` for
+        :data:`DEFAULT_STORAGE_PATH`; ``~`` is expanded. Its folders are
+        created when missing (never in read-only mode). The path is
+        :attr:`db_path` (also :attr:`path`).
     :param readonly: open the file read-only; it must exist and every write
         raises :class:`StorageError`.
+    :raises TypeError: ``db_path`` is not a str, a path or ``None``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
-        self.path: Path = Path(path).expanduser()
+    def __init__(
+        self, db_path: str | os.PathLike[str] | None = None, *, readonly: bool = False
+    ) -> None:
+        self.path: Path = Path(DEFAULT_STORAGE_PATH if db_path is None else db_path).expanduser()
         self.readonly: bool = readonly
         self._conn: sqlite3.Connection | None = None
+
+    @property
+    def db_path(self) -> Path:
+        """The database file (the original API's name for :attr:`path`)."""
+        return self.path
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -155,7 +165,7 @@ class FabricStorage:
     def persist_job(self, job: IngestedJob) -> None:
         """Store one job in one transaction, replacing any job with the same id.
 
-        :raises StorageError: ``Failed to persist job <id>: <SQLite's message>``;
+        :raises StorageError: ``Failed to persist job: <SQLite's message> (job 'ID')``;
             nothing of the job is stored.
         """
         self._write([job])
@@ -163,7 +173,8 @@ class FabricStorage:
     def persist_jobs(self, jobs: Iterable[IngestedJob]) -> None:
         """Store many jobs in one transaction: all of them, or none.
 
-        :raises StorageError: ``Failed to persist jobs ...``; none is stored.
+        :raises StorageError: ``Failed to persist job: <SQLite's message> (jobs ...,
+            none stored)``; none is stored.
         """
         self._write(list(jobs))
 
@@ -173,7 +184,7 @@ class FabricStorage:
             return
         what = _describe(jobs)
         if self.readonly:
-            raise StorageError(f"Failed to persist {what}: storage {self.path} is read-only")
+            raise StorageError(f"{_PERSIST_FAILED}: storage {self.path} is read-only ({what})")
         rows = [encode_job(job) for job in jobs]
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -186,7 +197,7 @@ class FabricStorage:
         # Binding also refuses values SQLite cannot hold: text with lone surrogates
         # (not UTF-8) and integers beyond its 64-bit INTEGER.
         except (sqlite3.Error, UnicodeEncodeError, OverflowError) as exc:
-            raise StorageError(f"Failed to persist {what}: {exc}") from exc
+            raise StorageError(f"{_PERSIST_FAILED}: {exc} ({what})") from exc
 
     # -- internals ---------------------------------------------------------------
 
@@ -327,10 +338,15 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
+#: The spec's symptom, verbatim: every failed write starts with it (operators alert on it).
+_PERSIST_FAILED: Final[str] = "Failed to persist job"
+
+
 def _describe(jobs: Sequence[IngestedJob]) -> str:
+    """Which jobs a failed write was for, said after the spec's words and the cause."""
     if len(jobs) == 1:
         return f"job {jobs[0].job_id!r}"
-    return f"jobs {jobs[0].job_id!r} ... {jobs[-1].job_id!r} ({len(jobs)} jobs, none stored)"
+    return f"jobs {jobs[0].job_id!r} ... {jobs[-1].job_id!r}, {len(jobs)} jobs, none stored"
 
 
 def _create_private(path: Path) -> None:

@@ -284,7 +284,7 @@ def query_answers(queries: FabricQueries) -> dict[str, Any]:
             [
                 _plain(since),
                 _plain(until),
-                ids_of(queries.get_job_history(since=since, until=until)),
+                ids_of(queries.get_jobs_started_between(since=since, until=until)),
             ]
             for since in bounds
             for until in bounds

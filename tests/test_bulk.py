@@ -148,8 +148,8 @@ def test_mixed_folder_lands_good_files_and_reports_bad_ones(mixed: Path, db_path
         "a/02_bad_json.json",
         "c_bad_status.json",
     ]
-    assert report.rejected[0].reason.startswith("not valid JSON: ")
-    assert "final_status: expected one of COMPLETED, FAILED, PARTIAL" in report.rejected[1].reason
+    assert report.rejected[0].reason.startswith("Invalid JSON: ")
+    assert "Invalid final_status: expected one of COMPLETED, FAILED, PARTIAL" in report.rejected[1].reason
     assert not report.clean and report.new == 4
 
     jobs = stored(db_path)
@@ -247,7 +247,7 @@ def test_without_fail_fast_the_files_after_a_bad_one_land(tmp_path: Path, db_pat
         report = ingest_paths([tmp_path], persistence, batch_size=100)
 
     assert sorted(stored(db_path)) == ["job-1", "job-3"]
-    assert report.rejected[0].reason == "not UTF-8 text (invalid byte at offset 0)"
+    assert report.rejected[0].reason == "Invalid JSON: not UTF-8 text (invalid byte at offset 0)"
     assert report.transactions == 1
 
 

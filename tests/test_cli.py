@@ -157,9 +157,9 @@ def test_ingest_mixed_folder_lands_good_files_reports_bad_ones_and_exits_1(
     assert stored_ids(db) == ["job-a", "job-b", "job-d"]
     rejected = [line for line in done.stderr.splitlines() if line.startswith("rejected: ")]
     assert rejected == [
-        f"rejected: {mixed / '02_broken.json'}: not valid JSON: Expecting property name "
+        f"rejected: {mixed / '02_broken.json'}: Invalid JSON: Expecting property name "
         "enclosed in double quotes (line 1, column 3)",
-        f"rejected: {mixed / 'day2' / '05_skipped.json'}: final_status: expected one of "
+        f"rejected: {mixed / 'day2' / '05_skipped.json'}: Invalid final_status: expected one of "
         "COMPLETED, FAILED, PARTIAL, got 'SKIPPED'",
     ]
     assert len(done.stderr.splitlines()) == 2
@@ -212,7 +212,7 @@ def test_fail_fast_stops_at_the_first_bad_file(run_cli: RunCli, mixed: Path, db:
     assert "ingested: 1 (1 new, 0 replaced)" in summary
     assert "not read: 4 (--fail-fast)" in summary
     assert done.stderr.splitlines() == [
-        f"rejected: {mixed / '02_broken.json'}: not valid JSON: Expecting property name "
+        f"rejected: {mixed / '02_broken.json'}: Invalid JSON: Expecting property name "
         "enclosed in double quotes (line 1, column 3)"
     ]
 
@@ -257,7 +257,7 @@ def test_a_storage_failure_mid_run_exits_3_with_what_landed(
     assert done.returncode == 3
     assert_one_error_line(
         done.stderr,
-        "Failed to persist jobs 'job-3' ... 'job-4'",
+        "Failed to persist job: database or disk is full (jobs 'job-3' ... 'job-4'",
         "database or disk is full",
         "2 files stored before the failure, 2 rolled back, 2 not read",
     )

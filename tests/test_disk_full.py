@@ -135,13 +135,13 @@ def test_full_disk_fails_the_write_and_changes_nothing(
 
         with pytest.raises(StorageError) as info:
             index.add_job(later)
-        assert str(info.value) == f"Failed to persist job 'job_after_full': {DISK_FULL}"
+        assert str(info.value) == f"Failed to persist job: {DISK_FULL} (job 'job_after_full')"
 
         with pytest.raises(StorageError) as info:
             index.add_jobs(batch)
         assert str(info.value) == (
-            f"Failed to persist jobs 'job_batch_1' ... 'job_batch_3' (3 jobs, none stored): "
-            f"{DISK_FULL}"
+            f"Failed to persist job: {DISK_FULL} "
+            "(jobs 'job_batch_1' ... 'job_batch_3', 3 jobs, none stored)"
         )
 
         # The index is exactly as it was; storage holds exactly the earlier jobs.
@@ -177,7 +177,7 @@ def test_a_job_too_big_for_the_space_left_is_rolled_back(small_disk: SmallDisk) 
 
         with pytest.raises(StorageError) as info:
             index.add_job(big_job("job_huge"))
-        assert str(info.value) == f"Failed to persist job 'job_huge': {DISK_FULL}"
+        assert str(info.value) == f"Failed to persist job: {DISK_FULL} (job 'job_huge')"
         assert index.get_job("job_huge") is None
         assert job_records(persistence.load_all_jobs()) == before
 

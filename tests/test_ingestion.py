@@ -65,29 +65,26 @@ def then(*mutations: Callable[[Doc], Doc]) -> Callable[[Doc], Doc]:
     return mutate
 
 
-# (id, mutation of a valid result, JSON location, fragment of "expected ..." text, got text)
+# (id, mutation of a valid result, JSON location, fragment of "expected ..." text, got text).
+# A final_status is named with the original Fabric's words, "Invalid final_status".
 MALFORMED: list[tuple[str, Callable[[Doc], Any], str, str, str]] = [
     ("top-level-array", lambda d: [d], "top level", "a JSON object", "got an array"),
     ("top-level-string", lambda d: "job", "top level", "a JSON object", "got 'job'"),
     ("top-level-null", lambda d: None, "top level", "a JSON object", "got null"),
-    ("job_id-missing", drop("job_id"), "job_id", "a non-empty string", "missing"),
     ("job_id-empty", put("job_id", value=""), "job_id", "a non-empty string", "got ''"),
     ("job_id-null", put("job_id", value=None), "job_id", "a non-empty string", "got null"),
     ("job_id-int", put("job_id", value=17), "job_id", "a non-empty string", "got 17"),
     ("job_id-NUL", put("job_id", value="job\x00x"), "job_id", "without NUL", "got 'job"),
     ("job_id-lone-surrogate", put("job_id", value="job\ud800"), "job_id", "no lone surrogates",
      "got 'job"),
-    ("final_status-missing", drop("final_status"), "final_status",
-     "one of COMPLETED, FAILED, PARTIAL", "missing"),
-    ("final_status-SKIPPED", put("final_status", value="SKIPPED"), "final_status",
+    ("final_status-SKIPPED", put("final_status", value="SKIPPED"), "Invalid final_status",
      "one of COMPLETED, FAILED, PARTIAL", "got 'SKIPPED'"),
-    ("final_status-lowercase", put("final_status", value="completed"), "final_status",
+    ("final_status-lowercase", put("final_status", value="completed"), "Invalid final_status",
      "one of COMPLETED, FAILED, PARTIAL", "got 'completed'"),
-    ("final_status-RUNNING", put("final_status", value="RUNNING"), "final_status",
+    ("final_status-RUNNING", put("final_status", value="RUNNING"), "Invalid final_status",
      "one of COMPLETED, FAILED, PARTIAL", "got 'RUNNING'"),
-    ("final_status-list", put("final_status", value=["COMPLETED"]), "final_status",
+    ("final_status-list", put("final_status", value=["COMPLETED"]), "Invalid final_status",
      "one of COMPLETED, FAILED, PARTIAL", "got an array"),
-    ("started_at-missing", drop("started_at"), "started_at", "ISO 8601 timestamp", "missing"),
     ("started_at-null", put("started_at", value=None), "started_at", "ISO 8601 timestamp",
      "got null"),
     ("started_at-no-offset", put("started_at", value="2026-01-05T10:00:00.123456"), "started_at",
@@ -112,26 +109,19 @@ MALFORMED: list[tuple[str, Callable[[Doc], Any], str, str, str]] = [
      "a non-negative integer", "got 0.0"),
     ("total_clips-string", put("total_clips", value="2"), "total_clips",
      "a non-negative integer", "got '2'"),
-    ("clips-missing", drop("clips"), "clips", "an array of clip objects", "missing"),
     ("clips-null", put("clips", value=None), "clips", "an array of clip objects", "got null"),
     ("clips-object", put("clips", value={}), "clips", "an array of clip objects",
      "got an object"),
     ("clip-not-object", put("clips", 1, value="A001C001.mov"), "clips[1]", "a clip object",
      "got 'A001C001.mov'"),
-    ("clip-source_path-missing", drop("clips", 0, "source_path"), "clips[0].source_path",
-     "a non-empty string", "missing"),
     ("clip-source_path-empty", put("clips", 1, "source_path", value=""), "clips[1].source_path",
      "a non-empty string", "got ''"),
     ("clip-source_path-array", put("clips", 0, "source_path", value=["/a.mov"]),
      "clips[0].source_path", "a non-empty string", "got an array"),
-    ("clip-output-path-missing", drop("clips", 1, "resolved_output_path"),
-     "clips[1].resolved_output_path", "a non-empty string", "missing"),
     ("clip-status-SKIPPED", then(four_clips, put("clips", 3, "status", value="SKIPPED")),
      "clips[3].status", "one of COMPLETED, FAILED", "got 'SKIPPED'"),
     ("clip-status-PARTIAL", put("clips", 0, "status", value="PARTIAL"), "clips[0].status",
      "one of COMPLETED, FAILED", "got 'PARTIAL'"),
-    ("clip-status-missing", drop("clips", 1, "status"), "clips[1].status",
-     "one of COMPLETED, FAILED", "missing"),
     ("clip-output_exists-string", put("clips", 0, "output_exists", value="yes"),
      "clips[0].output_exists", "true, false or null", "got 'yes'"),
     ("clip-output_exists-int", put("clips", 0, "output_exists", value=1),
@@ -179,6 +169,51 @@ def test_malformed_value_is_rejected_naming_file_location_and_expectation(
     assert message.endswith(got) or f", {got}" in message
 
 
+# (id, mutation of a valid result, every field the message must name, in order)
+MISSING: list[tuple[str, Callable[[Doc], Any], str]] = [
+    ("job_id", drop("job_id"), "job_id"),
+    ("final_status", drop("final_status"), "final_status"),
+    ("started_at", drop("started_at"), "started_at"),
+    ("clips", drop("clips"), "clips"),
+    ("clip-source_path", drop("clips", 0, "source_path"), "clips[0].source_path"),
+    ("clip-output-path", drop("clips", 1, "resolved_output_path"),
+     "clips[1].resolved_output_path"),
+    ("clip-status", drop("clips", 1, "status"), "clips[1].status"),
+    ("all-top-level", then(drop("job_id"), drop("final_status"), drop("started_at"),
+                           drop("clips")),
+     "job_id, final_status, started_at, clips"),
+    ("top-level-and-clips", then(four_clips, drop("started_at"), drop("clips", 0, "status"),
+                                 drop("clips", 3, "source_path"),
+                                 drop("clips", 3, "resolved_output_path")),
+     "started_at, clips[0].status, clips[3].source_path, clips[3].resolved_output_path"),
+    ("only-in-a-later-clip", then(four_clips, drop("clips", 2, "status"),
+                                  drop("clips", 3, "status")),
+     "clips[2].status, clips[3].status"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fields"), [pytest.param(*case[1:], id=case[0]) for case in MISSING]
+)
+def test_missing_required_fields_are_all_named_with_the_original_words(
+    tmp_path: Path, mutate: Callable[[Doc], Any], fields: str
+) -> None:
+    path = write_result(tmp_path, mutate(make_result()), name="bad result.json")
+    with pytest.raises(IngestionError, match="Missing required fields") as info:
+        ingest_execution_result(path)
+    assert str(info.value) == f"{path}: Missing required fields: {fields}"
+
+
+def test_a_null_required_value_is_not_missing_but_named_by_location(tmp_path: Path) -> None:
+    """``null`` is a value of the wrong type, not an absent key: its own message."""
+    path = write_result(tmp_path, put("clips", 0, "status", value=None)(make_result()))
+    with pytest.raises(IngestionError) as info:
+        ingest_execution_result(path)
+    assert str(info.value) == (
+        f"{path}: clips[0].status: expected one of COMPLETED, FAILED, got null"
+    )
+
+
 def test_every_malformed_value_has_its_own_message(tmp_path: Path) -> None:
     messages = []
     for _, mutate, *_ in MALFORMED:
@@ -191,16 +226,17 @@ def test_every_malformed_value_has_its_own_message(tmp_path: Path) -> None:
 
 # (id, raw file content, fragment of the message)
 UNREADABLE: list[tuple[str, bytes, str]] = [
-    ("not-utf8", b'{"job_id": "caf\xe9"}', "not UTF-8 text (invalid byte at offset 15)"),
-    ("utf16", '{"job_id": "a"}'.encode("utf-16"), "not UTF-8 text"),
-    ("not-json", b'{"job_id": "a",', "not valid JSON: "),
-    ("empty-file", b"", "not valid JSON: Expecting value (line 1, column 1)"),
-    ("trailing-garbage", b'{"job_id": "a"} x', "not valid JSON: Extra data"),
-    ("NaN", b'{"job_id": "a", "total_clips": NaN}', "not valid JSON: NaN is not a JSON number"),
+    ("not-utf8", b'{"job_id": "caf\xe9"}',
+     "Invalid JSON: not UTF-8 text (invalid byte at offset 15)"),
+    ("utf16", '{"job_id": "a"}'.encode("utf-16"), "Invalid JSON: not UTF-8 text"),
+    ("not-json", b'{"job_id": "a",', "Invalid JSON: "),
+    ("empty-file", b"", "Invalid JSON: Expecting value (line 1, column 1)"),
+    ("trailing-garbage", b'{"job_id": "a"} x', "Invalid JSON: Extra data"),
+    ("NaN", b'{"job_id": "a", "total_clips": NaN}', "Invalid JSON: NaN is not a JSON number"),
     ("Infinity", b'{"duration_seconds": Infinity}', "Infinity is not a JSON number"),
     ("-Infinity", b'{"duration_seconds": -Infinity}', "-Infinity is not a JSON number"),
-    ("utf8-bom", b'\xef\xbb\xbf{"job_id": "a"}', "not valid JSON: Unexpected UTF-8 BOM"),
-    ("deep-nesting", b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+    ("utf8-bom", b'\xef\xbb\xbf{"job_id": "a"}', "Invalid JSON: Unexpected UTF-8 BOM"),
+    ("deep-nesting", b"[" * 100_000 + b"]" * 100_000, "Invalid JSON"),
 ]
 
 
@@ -219,9 +255,9 @@ def test_unreadable_file_is_rejected_naming_the_file(
 
 def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "result.json"
-    with pytest.raises(IngestionError, match=r"file not found$") as info:
+    with pytest.raises(IngestionError, match=r"File not found$") as info:
         ingest_execution_result(path)
-    assert str(info.value) == f"{path}: file not found"
+    assert str(info.value) == f"{path}: File not found"
     assert not (tmp_path / "nowhere").exists()
 
 

@@ -212,8 +212,10 @@ def test_read_only_refuses_writes(stored: Path) -> None:
     with create_persistence(stored, readonly=True) as persistence:
         with pytest.raises(StorageError) as info:
             persistence.persist_ingested_job(make_job("c"))
-        assert str(info.value) == f"Failed to persist job 'c': storage {stored} is read-only"
-        with pytest.raises(StorageError, match=r"is read-only$"):
+        assert str(info.value) == (
+            f"Failed to persist job: storage {stored} is read-only (job 'c')"
+        )
+        with pytest.raises(StorageError, match=r"is read-only \(jobs 'c' \.\.\. 'd', 2 jobs"):
             persistence.persist_ingested_jobs([make_job("c"), make_job("d")])
         assert [j.job_id for j in persistence.load_all_jobs()] == ["a", "b"]
     assert sha256_of(stored) == digest

@@ -28,6 +28,8 @@ PHASE_1_METHODS = {
     "get_jobs_by_engine", "get_completed_jobs", "get_failed_jobs", "get_partial_jobs",
     "get_outputs_for_job", "get_all_jobs", "count_jobs", "count_jobs_by_status",
 }  # fmt: skip
+#: What fabric_nb adds to the Phase-1 list: questions, never decisions.
+ADDED_METHODS = {"get_jobs_started_between"}
 
 
 def queries_over(jobs: list[IngestedJob]) -> FabricQueries:
@@ -47,7 +49,7 @@ def expected_ids(jobs: list[IngestedJob], keep) -> list[str]:
 
 def test_the_full_phase_1_method_list_and_nothing_that_decides() -> None:
     public = {name for name in dir(FabricQueries) if not name.startswith("_")}
-    assert public == PHASE_1_METHODS | {"index"}
+    assert public == PHASE_1_METHODS | ADDED_METHODS | {"index"}
     for name in PHASE_1_METHODS:
         assert callable(getattr(FabricQueries, name))
 
@@ -114,7 +116,8 @@ def test_missing_things_are_none_or_empty_never_an_error() -> None:
     assert empty.get_completed_jobs() == []
     assert empty.get_failed_jobs() == []
     assert empty.get_partial_jobs() == []
-    assert empty.get_job_history() == []
+    assert empty.get_job_history("no-such-job") is None
+    assert empty.get_jobs_started_between() == []
     assert empty.count_jobs() == 0
     assert empty.count_jobs_by_status("FAILED") == 0
 
@@ -128,13 +131,21 @@ def test_lookups_are_exact_and_case_sensitive() -> None:
 
 
 @pytest.mark.parametrize("status", ["completed", "Failed", "SKIPPED", "", "ALL"])
-def test_unknown_status_count_is_a_value_error_listing_the_valid_ones(status: str) -> None:
+def test_a_status_nobody_has_counts_zero(status: str) -> None:
+    """Phase 1's rule: a question about what is not there is answered, not refused."""
     queries = queries_over(tricky_jobs())
-    with pytest.raises(ValueError) as info:
-        queries.count_jobs_by_status(status)
-    message = str(info.value)
-    assert repr(status) in message
-    assert "COMPLETED, FAILED, PARTIAL" in message
+    assert queries.count_jobs_by_status(status) == 0
+    assert queries.index.count_by_status(status) == 0
+    assert queries.index.get_jobs_by_status(status) == []
+
+
+def test_get_job_history_is_the_latest_record_of_the_job() -> None:
+    first = make_job("j", final_status="FAILED", failed_clips=2, completed_clips=0)
+    latest = make_job("j")
+    queries = queries_over([first, latest])
+    assert queries.get_job_history("j") == latest == queries.get_job("j")
+    assert queries.get_job_history(job_id="j") is queries.get_job("j")
+    assert queries.get_job_history("other") is None
 
 
 def test_counts_by_status() -> None:
@@ -144,46 +155,54 @@ def test_counts_by_status() -> None:
     ]  # fmt: skip
 
 
-# -- history windows ---------------------------------------------------------------
+# -- time windows ----------------------------------------------------------------------
 
 
-def test_history_is_since_inclusive_until_exclusive() -> None:
+def test_window_is_since_inclusive_until_exclusive() -> None:
     queries = queries_over(tricky_jobs())
     nine = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # j-utc starts exactly here
     noon = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # j-same-a and j-same-b start here
-    assert ids(queries.get_job_history(since=nine, until=noon)) == ["j-utc", "j-india"]
-    assert ids(queries.get_job_history(since=noon)) == ["j-same-a", "j-same-b"]
-    assert ids(queries.get_job_history(until=nine)) == ["j-bare", "j-east"]
-    assert ids(queries.get_job_history()) == ids(queries.get_all_jobs())
-    assert queries.get_job_history(since=noon, until=nine) == []
-    assert queries.get_job_history(since=nine, until=nine) == []
+    assert ids(queries.get_jobs_started_between(since=nine, until=noon)) == ["j-utc", "j-india"]
+    assert ids(queries.get_jobs_started_between(nine, noon)) == ["j-utc", "j-india"]
+    assert ids(queries.get_jobs_started_between(since=noon)) == ["j-same-a", "j-same-b"]
+    assert ids(queries.get_jobs_started_between(until=nine)) == ["j-bare", "j-east"]
+    assert ids(queries.get_jobs_started_between()) == ids(queries.get_all_jobs())
+    assert queries.get_jobs_started_between(since=noon, until=nine) == []
+    assert queries.get_jobs_started_between(since=nine, until=nine) == []
 
 
-def test_history_bounds_compare_as_instants_whatever_their_offset() -> None:
+def test_window_bounds_compare_as_instants_whatever_their_offset() -> None:
     queries = queries_over(tricky_jobs())
     nine_utc = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     for offset in (-8, 0, 5.5, 14):
         bound = nine_utc.astimezone(tz(offset))
-        assert ids(queries.get_job_history(since=bound)) == ids(
-            queries.get_job_history(since=nine_utc)
+        assert ids(queries.get_jobs_started_between(since=bound)) == ids(
+            queries.get_jobs_started_between(since=nine_utc)
         )
     # A job written as 10:00+02:00 (08:00Z) is before a 09:00Z bound.
-    assert "j-east" in ids(queries.get_job_history(until=nine_utc))
+    assert "j-east" in ids(queries.get_jobs_started_between(until=nine_utc))
 
 
-def test_history_microsecond_edges() -> None:
+def test_window_microsecond_edges() -> None:
     start = datetime(2026, 1, 5, 15, 0, 0, 1, tzinfo=tz(5.5))  # j-india
     queries = queries_over(tricky_jobs())
-    assert "j-india" in ids(queries.get_job_history(since=start, until=start + timedelta(0, 0, 1)))
-    assert "j-india" not in ids(queries.get_job_history(until=start))
-    assert "j-india" not in ids(queries.get_job_history(since=start + timedelta(microseconds=1)))
+    assert "j-india" in ids(queries.get_jobs_started_between(since=start, until=start + timedelta(0, 0, 1)))
+    assert "j-india" not in ids(queries.get_jobs_started_between(until=start))
+    assert "j-india" not in ids(queries.get_jobs_started_between(since=start + timedelta(microseconds=1)))
 
 
 @pytest.mark.parametrize("bound", ["since", "until"])
-def test_naive_history_bound_is_a_value_error(bound: str) -> None:
+def test_a_window_bound_that_is_not_a_datetime_is_a_type_error(bound: str) -> None:
+    queries = queries_over(tricky_jobs())
+    with pytest.raises(TypeError, match=f"^{bound} must be a datetime or None, not str$"):
+        queries.get_jobs_started_between(**{bound: "2026-01-05"})
+
+
+@pytest.mark.parametrize("bound", ["since", "until"])
+def test_naive_window_bound_is_a_value_error(bound: str) -> None:
     queries = queries_over(tricky_jobs())
     with pytest.raises(ValueError, match=f"^{bound} must be timezone-aware"):
-        queries.get_job_history(**{bound: datetime(2026, 1, 5, 9, 0)})
+        queries.get_jobs_started_between(**{bound: datetime(2026, 1, 5, 9, 0)})
 
 
 # -- copies, not views -------------------------------------------------------------
@@ -197,7 +216,7 @@ def test_returned_lists_are_copies() -> None:
         queries.get_completed_jobs,
         queries.get_failed_jobs,
         queries.get_partial_jobs,
-        queries.get_job_history,
+        queries.get_jobs_started_between,
         lambda: queries.get_jobs_by_fingerprint("sha256:aa"),
         lambda: queries.get_jobs_by_profile("proxy_prores_proxy"),
         lambda: queries.get_jobs_by_engine("ffmpeg"),

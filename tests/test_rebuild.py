@@ -111,7 +111,7 @@ def test_every_lookup_uses_the_same_order() -> None:
         queries.get_completed_jobs(),
         queries.get_jobs_by_profile("proxy_prores_proxy"),
         queries.get_jobs_by_engine("ffmpeg"),
-        queries.get_job_history(since=datetime(2000, 1, 1, tzinfo=UTC)),
+        queries.get_jobs_started_between(since=datetime(2000, 1, 1, tzinfo=UTC)),
     ):
         assert [j.job_id for j in found] == expected
 

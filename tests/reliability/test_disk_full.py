@@ -187,13 +187,12 @@ def test_ingesting_until_the_disk_is_full_loses_nothing_and_resumes(disk: Disk, 
 
         message = str(failure)
         if batch == 1:
-            assert message.startswith(f"Failed to persist job {failed[0].job_id!r}: "), message
+            assert message == f"Failed to persist job: {DISK_FULL} (job {failed[0].job_id!r})"
         else:
-            assert message.startswith(
-                f"Failed to persist jobs {failed[0].job_id!r} ... {failed[-1].job_id!r} "
-                f"({batch} jobs, none stored): "
+            assert message == (
+                f"Failed to persist job: {DISK_FULL} (jobs {failed[0].job_id!r} ... "
+                f"{failed[-1].job_id!r}, {batch} jobs, none stored)"
             ), message
-        assert message.endswith(DISK_FULL), message
 
         # The failed write left no trace, in memory or on disk.
         reference = FabricIndex()  # memory-only, holding exactly the jobs from before

@@ -263,9 +263,9 @@ def test_unstorable_hand_built_job_is_refused_whole(tmp_path: Path, bad: dict[st
     db = tmp_path / "fabric.db"
     with create_persistence(db) as persistence:
         index = FabricIndex(persistence)
-        with pytest.raises(StorageError, match=r"^Failed to persist job "):
+        with pytest.raises(StorageError, match=r"^Failed to persist job: .* \(job 'broken'\)$"):
             index.add_job(broken)
-        with pytest.raises(StorageError, match=r"^Failed to persist jobs .*none stored"):
+        with pytest.raises(StorageError, match=r"^Failed to persist job: .*none stored\)$"):
             index.add_jobs([good, broken])
         assert index.count_jobs() == 0
         assert persistence.load_all_jobs() == []
