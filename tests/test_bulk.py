@@ -149,7 +149,10 @@ def test_mixed_folder_lands_good_files_and_reports_bad_ones(mixed: Path, db_path
         "c_bad_status.json",
     ]
     assert report.rejected[0].reason.startswith("Invalid JSON: ")
-    assert "Invalid final_status: expected one of COMPLETED, FAILED, PARTIAL" in report.rejected[1].reason
+    assert (
+        "Invalid final_status: expected one of COMPLETED, FAILED, PARTIAL"
+        in report.rejected[1].reason
+    )
     assert not report.clean and report.new == 4
 
     jobs = stored(db_path)

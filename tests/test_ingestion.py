@@ -226,8 +226,11 @@ def test_every_malformed_value_has_its_own_message(tmp_path: Path) -> None:
 
 # (id, raw file content, fragment of the message)
 UNREADABLE: list[tuple[str, bytes, str]] = [
-    ("not-utf8", b'{"job_id": "caf\xe9"}',
-     "Invalid JSON: not UTF-8 text (invalid byte at offset 15)"),
+    (
+        "not-utf8",
+        b'{"job_id": "caf\xe9"}',
+        "Invalid JSON: not UTF-8 text (invalid byte at offset 15)",
+    ),
     ("utf16", '{"job_id": "a"}'.encode("utf-16"), "Invalid JSON: not UTF-8 text"),
     ("not-json", b'{"job_id": "a",', "Invalid JSON: "),
     ("empty-file", b"", "Invalid JSON: Expecting value (line 1, column 1)"),

@@ -92,7 +92,10 @@ def test_cannot_write(counted_store: Path) -> None:
     digest, listing = sha256_of(counted_store), folder_listing(counted_store)
     mtime = counted_store.stat().st_mtime_ns
     with open_fabric(counted_store) as fabric:
-        with pytest.raises(StorageError, match=r"^Failed to persist job: storage .* is read-only \(job 'job_new'\)$"):
+        with pytest.raises(
+            StorageError,
+            match=r"^Failed to persist job: storage .* is read-only \(job 'job_new'\)$",
+        ):
             fabric.index.add_job(make_job("job_new"))
         with pytest.raises(StorageError, match=r"read-only"):
             fabric.index.add_jobs([make_job("job_x"), make_job("job_y")])

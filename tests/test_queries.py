@@ -186,9 +186,13 @@ def test_window_bounds_compare_as_instants_whatever_their_offset() -> None:
 def test_window_microsecond_edges() -> None:
     start = datetime(2026, 1, 5, 15, 0, 0, 1, tzinfo=tz(5.5))  # j-india
     queries = queries_over(tricky_jobs())
-    assert "j-india" in ids(queries.get_jobs_started_between(since=start, until=start + timedelta(0, 0, 1)))
+    assert "j-india" in ids(
+        queries.get_jobs_started_between(since=start, until=start + timedelta(0, 0, 1))
+    )
     assert "j-india" not in ids(queries.get_jobs_started_between(until=start))
-    assert "j-india" not in ids(queries.get_jobs_started_between(since=start + timedelta(microseconds=1)))
+    assert "j-india" not in ids(
+        queries.get_jobs_started_between(since=start + timedelta(microseconds=1))
+    )
 
 
 @pytest.mark.parametrize("bound", ["since", "until"])
