@@ -5,7 +5,8 @@ on an index backed by a real store). The properties:
 
 - only :class:`IngestionError` ever escapes ingestion;
 - its message starts with the file and names the JSON location of the bad
-  value (or, for a file that is not UTF-8 JSON at all, says so);
+  value, or every absent required field (or, for a file that is not UTF-8
+  JSON at all, says so);
 - a rejected file writes nothing: the store's bytes, the index, the input file
   and its folder are exactly as before;
 - an accepted file is read exactly: for a result with one field mutated, the
@@ -60,7 +61,7 @@ _LOCATION = re.compile(
     r"top level|job_id|final_status|started_at|completed_at|total_clips|completed_clips"
     r"|failed_clips|clips(\[\d+\](\.\w+)?)?|_metadata(\.\w+)?"
 )
-_FILE_LEVEL = re.compile(r"not valid JSON|not UTF-8|nesting too deep")
+_FILE_LEVEL = re.compile(r"Invalid JSON|File not found")
 
 _META_FIELDS = {
     "proxy_profile_used": "canonical_proxy_profile",
@@ -176,13 +177,25 @@ def huge_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline
 
 
 def _named(error: IngestionError) -> str:
-    """What an IngestionError message names after ``<file>: ``: a location or a file problem."""
-    return str(error).split(": ", 2)[1]
+    """What an IngestionError message names after ``<file>: ``: a location or a file problem.
+
+    The original Fabric's words name their location too: ``Missing required
+    fields: LOCATION, ...`` names the locations listed, ``Invalid final_status``
+    names ``final_status``.
+    """
+    named = str(error).split(": ", 2)[1]
+    if named == "Missing required fields":
+        return str(error).split(": ", 2)[2]
+    if named == "Invalid final_status":
+        return "final_status"
+    return named
 
 
 def _assert_names_a_field(error: IngestionError) -> None:
     where = _named(error)
-    assert _LOCATION.fullmatch(where) or _FILE_LEVEL.match(where), str(error)
+    if _FILE_LEVEL.match(where):
+        return
+    assert all(_LOCATION.fullmatch(one) for one in where.split(", ")), str(error)
 
 
 # -- strategies --------------------------------------------------------------------
@@ -574,7 +587,7 @@ def test_fuzz_deep_nesting(pipeline: Pipeline, depth: int, opener: str, where: s
     if isinstance(outcome, IngestionError):
         _assert_names_a_field(outcome)
         if where in ("duration_seconds", "clip"):  # informational: only depth can reject it
-            assert "nesting too deep" in str(outcome)
+            assert "Invalid JSON: nesting too deep" in str(outcome)
     else:  # informational keys are read past; an object is a valid _metadata
         assert where in ("duration_seconds", "clip") or (where, opener) == ("_metadata", '{"k":')
 
@@ -592,7 +605,7 @@ def test_fuzz_non_utf8_bytes(pipeline: Pipeline, data: st.DataObject, bad: list[
         spliced.decode("utf-8")
     except UnicodeDecodeError:
         assert isinstance(outcome, IngestionError)
-        assert "not UTF-8" in str(outcome)
+        assert "Invalid JSON: not UTF-8" in str(outcome)
     else:  # the bytes happened to form valid UTF-8: any verdict, named properly
         if isinstance(outcome, IngestionError):
             _assert_names_a_field(outcome)
@@ -604,7 +617,7 @@ def test_fuzz_result_in_another_encoding_is_rejected(pipeline: Pipeline, encodin
     doc["clips"][0]["source_path"] = "/Volumes/Tournage_Été/A001.mov"
     outcome = pipeline.run(json.dumps(doc, ensure_ascii=False).encode(encoding))
     assert isinstance(outcome, IngestionError)
-    assert "not UTF-8" in str(outcome)
+    assert "Invalid JSON: not UTF-8" in str(outcome)
 
 
 @given(
@@ -617,7 +630,7 @@ def test_fuzz_nan_anywhere_is_rejected(pipeline: Pipeline, data: st.DataObject, 
     _mutate(doc, location, "__TOKEN__")
     outcome = pipeline.run(json.dumps(doc).replace('"__TOKEN__"', token).encode())
     assert isinstance(outcome, IngestionError)
-    assert str(outcome).endswith(f"not valid JSON: {token} is not a JSON number")
+    assert str(outcome).endswith(f"Invalid JSON: {token} is not a JSON number")
 
 
 def test_fuzz_integer_too_long_to_parse_is_rejected(pipeline: Pipeline) -> None:
@@ -626,7 +639,7 @@ def test_fuzz_integer_too_long_to_parse_is_rejected(pipeline: Pipeline) -> None:
     text = json.dumps(doc).replace('"__BIG__"', "9" * 5000)
     outcome = pipeline.run(text.encode())
     assert isinstance(outcome, IngestionError)
-    assert "not valid JSON" in str(outcome)
+    assert "Invalid JSON" in str(outcome)
 
 
 _WRONG_TYPES: list[Any] = [DELETED, None, True, False, 0, -1, 7, 2**63, 1.5, "", "x", [], {}, ["x"]]
