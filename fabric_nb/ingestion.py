@@ -31,9 +31,12 @@ __all__ = ["clip_id_for", "ingest_execution_result", "parse_execution_result"]
 _JOB_STATUS_TEXT = ", ".join(JOB_STATUSES)
 _CLIP_STATUS_TEXT = ", ".join(CLIP_STATUSES)
 _MISSING = object()
-#: Keys a result must have, and keys each of its clips must have (the original's list).
+#: Keys a result must have, and keys each of its clips must have, in the order a
+#: refusal names them (the format's required keys).
 _REQUIRED_FIELDS = ("job_id", "final_status", "started_at", "clips")
 _REQUIRED_CLIP_FIELDS = ("source_path", "resolved_output_path", "status")
+_REQUIRED_KEYS = frozenset(_REQUIRED_FIELDS)
+_REQUIRED_CLIP_KEYS = frozenset(_REQUIRED_CLIP_FIELDS)
 #: Largest integer SQLite's INTEGER (and pandas' Int64) can hold; counts and sizes
 #: beyond it could not be stored or analysed, so they are rejected here, by name.
 _MAX_INTEGER = 2**63 - 1
@@ -281,12 +284,7 @@ class _Parser:
         if not isinstance(doc, dict):
             self.fail("top level", "a JSON object", doc)
         self.doc = doc
-        if (
-            "job_id" not in doc
-            or "final_status" not in doc
-            or "started_at" not in doc
-            or "clips" not in doc
-        ):
+        if not doc.keys() >= _REQUIRED_KEYS:
             self.missing()
         job_id = self.text(doc, "job_id", "job_id", required=True)
         status = doc["final_status"]
@@ -351,7 +349,7 @@ class _Parser:
         at = f"clips[{index}]"
         if not isinstance(clip, dict):
             self.fail(at, "a clip object", clip)
-        if "source_path" not in clip or "resolved_output_path" not in clip or "status" not in clip:
+        if not clip.keys() >= _REQUIRED_CLIP_KEYS:
             self.missing()
         source_path = self.text(clip, "source_path", f"{at}.source_path", required=True)
         status = clip.get("status", _MISSING)
