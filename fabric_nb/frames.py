@@ -20,11 +20,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from operator import attrgetter, is_
-from typing import Any, Final, TypedDict, TypeVar
+from typing import Any, Final, TypeVar, Unpack
 
 import numpy as np
 import pandas as pd
 
+from .filters import (
+    JOB_FILTERS,
+    OUTPUT_FILTERS,
+    FilterSelection,
+    JobFilters,
+    OutputFilters,
+    UnknownValueWarning,
+    parse_filters,
+    warn_unknown,
+)
 from .models import (
     CLIP_STATUSES,
     JOB_STATUSES,
@@ -41,6 +51,8 @@ __all__ = [
     "OUTPUTS_FRAME_DTYPES",
     "DocumentedMapping",
     "JobFilters",
+    "OutputFilters",
+    "UnknownValueWarning",
     "jobs",
     "jobs_frame",
     "outputs",
@@ -376,177 +388,156 @@ def outputs_frame(
 # -- over a FabricQueries -----------------------------------------------------------
 
 
-def _instant(name: str, value: datetime | str | None) -> datetime | None:
-    """A query bound: an aware datetime, or ISO 8601 text with a UTC offset."""
-    if value is None:
-        return None
-    given = value
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{name}={given!r} is not an ISO 8601 timestamp") from None
-    if not isinstance(value, datetime):
-        raise TypeError(f"{name} must be a datetime or ISO 8601 text, got {type(value).__name__}")
-    if value.utcoffset() is None:
-        shown = given if isinstance(given, str) else value.isoformat()
-        raise ValueError(
-            f"{name}={shown!r} has no UTC offset; Fabric does not guess a time zone "
-            "(write e.g. '2026-09-01T00:00+00:00')"
-        )
-    return value
+def _candidates(queries: FabricQueries, selection: FilterSelection) -> list[IngestedJob]:
+    """The jobs the narrowest given filter looks up in the index (a superset of the result).
 
-
-def _statuses(value: str | Iterable[str] | None, allowed: Sequence[str]) -> frozenset[str] | None:
-    """Validate a status filter: one status or several; a typo is an error, not a zero."""
-    if value is None:
-        return None
-    wanted = frozenset((value,) if isinstance(value, str) else value)
-    unknown = sorted(wanted.difference(allowed), key=str)
-    if unknown:
-        raise ValueError(f"unknown status {unknown[0]!r}: expected one of {', '.join(allowed)}")
-    return wanted
-
-
-class JobFilters(TypedDict, total=False):
-    """The job filters of :func:`jobs` and :func:`select_jobs`, as keyword arguments."""
-
-    status: str | Iterable[str] | None
-    engine: str | None
-    profile: str | None
-    fingerprint: str | None
-    since: datetime | str | None
-    until: datetime | str | None
-
-
-def select_jobs(
-    queries: FabricQueries,
-    *,
-    status: str | Iterable[str] | None = None,
-    engine: str | None = None,
-    profile: str | None = None,
-    fingerprint: str | None = None,
-    since: datetime | str | None = None,
-    until: datetime | str | None = None,
-) -> list[IngestedJob]:
-    """The jobs :func:`jobs` shows, as :class:`IngestedJob` objects in Fabric's order.
-
-    :raises ValueError: unknown status, or a bound without a UTC offset.
-    :raises TypeError: a bound is neither a datetime nor text.
+    An ``engine`` or ``profile`` that no job has warns (:class:`UnknownValueWarning`).
     """
-    wanted = _statuses(status, JOB_STATUSES)
-    start, end = _instant("since", since), _instant("until", until)
-    if fingerprint is not None:
-        found = queries.get_jobs_by_fingerprint(fingerprint)
-    elif profile is not None:
-        found = queries.get_jobs_by_profile(profile)
-    elif engine is not None:
-        found = queries.get_jobs_by_engine(engine)
-    else:
-        found = queries.get_jobs_started_between(start, end)
+    ids = selection.get("job_id")
+    if ids is not None:
+        return [job for job in map(queries.get_job, ids) if job is not None]
+    lookups = (
+        ("fingerprint", queries.get_jobs_by_fingerprint),
+        ("profile", queries.get_jobs_by_profile),
+        ("engine", queries.get_jobs_by_engine),
+    )
+    found: list[IngestedJob] | None = None
+    for name, lookup in lookups:
+        wanted = selection.get(name)
+        if wanted is None:
+            continue
+        hits = [job for value in sorted(wanted) for job in lookup(value)]
+        if not hits and name != "fingerprint":  # an unseen fingerprint is an answer, not a typo
+            every = queries.get_all_jobs()
+            column = "engine_used" if name == "engine" else "canonical_proxy_profile"
+            warn_unknown(name, wanted, (getattr(job, column) for job in every))
+        if found is None:
+            found = hits
+    if found is not None:
+        return found
+    return queries.get_jobs_started_between(selection.since, selection.until)
+
+
+def _selected_jobs(queries: FabricQueries, selection: FilterSelection) -> list[IngestedJob]:
+    """The jobs of ``selection`` in Fabric's order, every job-level filter applied."""
+    statuses = selection.get("status")
     return [
         job
-        for job in found
-        if (wanted is None or job.final_status in wanted)
-        and (engine is None or job.engine_used == engine)
-        and (profile is None or job.canonical_proxy_profile == profile)
-        and (fingerprint is None or job.fingerprint == fingerprint)
-        and (start is None or job.started_at >= start)
-        and (end is None or job.started_at < end)
+        for job in _candidates(queries, selection)
+        if (statuses is None or job.final_status in statuses)
+        and selection.keeps("engine", job.engine_used)
+        and selection.keeps("profile", job.canonical_proxy_profile)
+        and selection.keeps("fingerprint", job.fingerprint)
+        and selection.keeps("job_id", job.job_id)
+        and selection.in_window(job.started_at)
     ]
 
 
-def jobs(
-    queries: FabricQueries,
-    *,
-    status: str | Iterable[str] | None = None,
-    engine: str | None = None,
-    profile: str | None = None,
-    fingerprint: str | None = None,
-    since: datetime | str | None = None,
-    until: datetime | str | None = None,
-) -> pd.DataFrame:
+def _labelled(frame: pd.DataFrame, selection: FilterSelection) -> pd.DataFrame:
+    """Record the filters a frame was selected with in ``frame.attrs["filters"]``.
+
+    Charts read it to say in their default title that a frame is filtered.
+    """
+    frame.attrs["filters"] = dict(selection.given)
+    return frame
+
+
+def select_jobs(queries: FabricQueries, **filters: Unpack[JobFilters]) -> list[IngestedJob]:
+    """The jobs :func:`jobs` shows, as :class:`IngestedJob` objects in Fabric's order.
+
+    Takes the filters of :class:`~fabric_nb.filters.JobFilters`.
+
+    :raises ValueError: unknown status, an empty list, text that is not ISO
+        8601, a naive datetime, or ``since`` later than ``until``.
+    :raises TypeError: an unknown filter name, or a value of the wrong type.
+    """
+    selection = parse_filters(dict(filters), JOB_FILTERS, JOB_STATUSES)
+    items, _ = _ordered_jobs(_selected_jobs(queries, selection))
+    return items
+
+
+def jobs(queries: FabricQueries, **filters: Unpack[JobFilters]) -> pd.DataFrame:
     """The jobs frame of the history behind ``queries``, optionally filtered.
 
-    Each filter keeps the rows whose column equals it: ``status`` is
-    ``final_status`` (one status or several), ``engine`` is ``engine_used``,
-    ``profile`` is ``canonical_proxy_profile``, ``fingerprint`` is
-    ``fingerprint``; ``since`` / ``until`` keep jobs that started in
-    ``[since, until)``, given as aware datetimes or ISO 8601 text with an
-    offset (``"2026-09-01T00:00+00:00"``). Filters combine with AND.
+    Each filter (:class:`~fabric_nb.filters.JobFilters`) keeps the rows whose
+    column equals it, or equals one of its values when given a list:
+    ``status`` is ``final_status``, ``engine`` is ``engine_used``,
+    ``profile`` is ``canonical_proxy_profile``, ``fingerprint`` and
+    ``job_id`` are those columns; ``since`` / ``until`` keep jobs that
+    started in ``[since, until)``: an aware datetime or ``pd.Timestamp``, a
+    ``date``, or ISO 8601 text (``"2026-09-10"``, ``"2026-09-10T12:00Z"``),
+    text and dates without an offset being UTC. Filters combine with AND.
+    The filters are kept in ``frame.attrs["filters"]``.
 
-    :raises ValueError: unknown status, or a bound without a UTC offset.
-    :raises TypeError: a bound is neither a datetime nor text.
+    :raises ValueError: unknown status, an empty list, text that is not ISO
+        8601, a naive datetime, or ``since`` later than ``until``.
+    :raises TypeError: an unknown filter name, or a value of the wrong type.
     """
-    return jobs_frame(
-        select_jobs(
-            queries,
-            status=status,
-            engine=engine,
-            profile=profile,
-            fingerprint=fingerprint,
-            since=since,
-            until=until,
-        )
-    )
+    selection = parse_filters(dict(filters), JOB_FILTERS, JOB_STATUSES)
+    return _labelled(jobs_frame(_selected_jobs(queries, selection)), selection)
 
 
-def outputs(
-    queries: FabricQueries,
-    *,
-    job_id: str | None = None,
-    status: str | Iterable[str] | None = None,
-    engine: str | None = None,
-    profile: str | None = None,
-    since: datetime | str | None = None,
-    until: datetime | str | None = None,
-) -> pd.DataFrame:
+def outputs(queries: FabricQueries, **filters: Unpack[OutputFilters]) -> pd.DataFrame:
     """The outputs frame of the history behind ``queries``, optionally filtered.
 
-    Each filter is a column of the frame it returns: ``job_id`` is the job,
-    ``status`` is the clip's ``status`` (COMPLETED and/or FAILED), ``engine``
-    is the clip's ``engine_used``, ``profile`` its ``proxy_profile_used``;
-    ``since`` / ``until`` keep clips of jobs that started in ``[since, until)``.
+    Each filter (:class:`~fabric_nb.filters.OutputFilters`) is a column of the
+    frame it returns, and takes one value or a list: ``status`` is the clip's
+    ``status`` (COMPLETED and/or FAILED), ``engine`` the clip's
+    ``engine_used``, ``profile`` its ``proxy_profile_used``, ``source_path``
+    and ``failure_reason`` its own; ``job_id``, ``fingerprint`` and
+    ``since`` / ``until`` select by the clip's job, as :func:`jobs` does.
     ``clip_index`` keeps each clip's position in its job, filtered or not.
+    The filters are kept in ``frame.attrs["filters"]``.
 
-    :raises ValueError: unknown status, or a bound without a UTC offset.
-    :raises TypeError: a bound is neither a datetime nor text.
+    :raises ValueError: unknown clip status, an empty list, text that is not
+        ISO 8601, a naive datetime, or ``since`` later than ``until``.
+    :raises TypeError: an unknown filter name, or a value of the wrong type.
     """
-    wanted = _statuses(status, CLIP_STATUSES)
-    start, end = _instant("since", since), _instant("until", until)
-    if job_id is not None:
-        job = queries.get_job(job_id)
-        found = [] if job is None else [job]
-        found = [
-            j
-            for j in found
-            if (start is None or j.started_at >= start) and (end is None or j.started_at < end)
-        ]
-    else:
-        found = queries.get_jobs_started_between(start, end)
-    items, starts = _ordered_jobs(found)
-    if wanted is None and engine is None and profile is None:
-        return _expand(items, starts)
+    selection = parse_filters(dict(filters), OUTPUT_FILTERS, CLIP_STATUSES)
+    job_level = FilterSelection(
+        {k: v for k, v in selection.values.items() if k in ("fingerprint", "job_id")},
+        selection.since,
+        selection.until,
+        {},
+    )
+    if "job_id" not in job_level.values:
+        # Warn about an engine or profile no job has; the clips are filtered below.
+        narrowing = {k: v for k, v in selection.values.items() if k in ("engine", "profile")}
+        if narrowing:
+            _candidates(queries, FilterSelection(narrowing, None, None, {}))
+    items, starts = _ordered_jobs(_selected_jobs(queries, job_level))
+    clip_filters = [
+        (name, selection.get(name))
+        for name in ("status", "engine", "profile", "source_path", "failure_reason")
+        if selection.get(name) is not None
+    ]
+    if not clip_filters:
+        return _labelled(_expand(items, starts), selection)
+    fields = {
+        "status": "status",
+        "engine": "engine_used",
+        "profile": "proxy_profile_used",
+        "source_path": "source_path",
+        "failure_reason": "failure_reason",
+    }
+    checks = [(attrgetter(fields[name]), wanted) for name, wanted in clip_filters]
     kept: list[IngestedOutput | OutputRecord] = []
     kept_ids: list[str] = []
     clip_index: list[int] = []
     kept_starts: list[int] = []
     for job, started in zip(items, starts.tolist(), strict=True):
         for i, o in enumerate(output_records(job)):
-            if (
-                (wanted is None or o.status in wanted)
-                and (engine is None or o.engine_used == engine)
-                and (profile is None or o.proxy_profile_used == profile)
-            ):
+            if all(get(o) in wanted for get, wanted in checks):  # type: ignore[operator]
                 kept.append(o)
                 kept_ids.append(job.job_id)
                 clip_index.append(i)
                 kept_starts.append(started)
     index = np.array(clip_index, dtype=np.int64)
-    return _outputs_columns(
+    frame = _outputs_columns(
         kept_ids,
         kept,
         index,
         np.array(kept_starts, dtype=np.int64),
         lambda row: f"clip {clip_index[row]} of job {kept_ids[row]!r}",
     )
+    return _labelled(frame, selection)

@@ -17,15 +17,13 @@ created, changed or given side files.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Unpack
 
 import pandas as pd
 
 from . import frames, summaries
-from .frames import JobFilters
+from .filters import JobFilters, OutputFilters
 from .index import FabricIndex
 from .models import IngestedJob
 from .persistence import (
@@ -109,53 +107,21 @@ class FabricHistory:
         """What happened to job ``job_id``? ``None`` when Fabric has not seen it."""
         return self._queries.get_job(job_id)
 
-    def jobs(
-        self,
-        *,
-        status: str | Iterable[str] | None = None,
-        engine: str | None = None,
-        profile: str | None = None,
-        fingerprint: str | None = None,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-    ) -> pd.DataFrame:
+    def jobs(self, **filters: Unpack[JobFilters]) -> pd.DataFrame:
         """The jobs frame, filtered as :func:`fabric_nb.frames.jobs` filters.
 
-        :raises ValueError: unknown status, or a bound without a UTC offset.
+        :raises ValueError: unknown status, or a bad ``since`` / ``until``.
+        :raises TypeError: an unknown filter name.
         """
-        return frames.jobs(
-            self._queries,
-            status=status,
-            engine=engine,
-            profile=profile,
-            fingerprint=fingerprint,
-            since=since,
-            until=until,
-        )
+        return frames.jobs(self._queries, **filters)
 
-    def outputs(
-        self,
-        *,
-        job_id: str | None = None,
-        status: str | Iterable[str] | None = None,
-        engine: str | None = None,
-        profile: str | None = None,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-    ) -> pd.DataFrame:
+    def outputs(self, **filters: Unpack[OutputFilters]) -> pd.DataFrame:
         """The outputs frame, filtered as :func:`fabric_nb.frames.outputs` filters.
 
-        :raises ValueError: unknown clip status, or a bound without a UTC offset.
+        :raises ValueError: unknown clip status, or a bad ``since`` / ``until``.
+        :raises TypeError: an unknown filter name.
         """
-        return frames.outputs(
-            self._queries,
-            job_id=job_id,
-            status=status,
-            engine=engine,
-            profile=profile,
-            since=since,
-            until=until,
-        )
+        return frames.outputs(self._queries, **filters)
 
     # -- summaries -------------------------------------------------------------------
 
