@@ -30,10 +30,10 @@ from .queries import FabricQueries
 from .storage import DEFAULT_STORAGE_PATH, STORAGE_SCHEMA_VERSION, FabricStorage
 
 if TYPE_CHECKING:
+    from .filters import JobFilters, OutputFilters, UnknownValueWarning
     from .frames import (
         JOBS_FRAME_DTYPES,
         OUTPUTS_FRAME_DTYPES,
-        JobFilters,
         jobs,
         jobs_frame,
         outputs,
@@ -47,8 +47,18 @@ if TYPE_CHECKING:
         plot_failure_reasons,
         plot_jobs_over_time,
         plot_output_sizes,
+        plot_usage_over_time,
     )
-    from .summaries import daily_counts, engine_profile_table, failure_reasons, status_counts
+    from .summaries import (
+        WEEKS_FROM_MONDAY,
+        daily_counts,
+        engine_profile_table,
+        failure_reasons,
+        repeated_failures,
+        slowest_jobs,
+        status_counts,
+        usage_over_time,
+    )
 
 # The analyst toolkit is imported on first use: `import fabric_nb` stays free of
 # pandas and matplotlib, so tools that only ingest start fast.
@@ -57,7 +67,6 @@ _LAZY: dict[str, str] = {
         (
             "JOBS_FRAME_DTYPES",
             "OUTPUTS_FRAME_DTYPES",
-            "JobFilters",
             "jobs",
             "jobs_frame",
             "outputs",
@@ -66,8 +75,19 @@ _LAZY: dict[str, str] = {
         ),
         "frames",
     ),
+    **dict.fromkeys(("JobFilters", "OutputFilters", "UnknownValueWarning"), "filters"),
     **dict.fromkeys(
-        ("daily_counts", "engine_profile_table", "failure_reasons", "status_counts"), "summaries"
+        (
+            "WEEKS_FROM_MONDAY",
+            "daily_counts",
+            "engine_profile_table",
+            "failure_reasons",
+            "repeated_failures",
+            "slowest_jobs",
+            "status_counts",
+            "usage_over_time",
+        ),
+        "summaries",
     ),
     **dict.fromkeys(("FabricHistory", "open_fabric"), "history"),
     **dict.fromkeys(
@@ -77,7 +97,7 @@ _LAZY: dict[str, str] = {
             "plot_failure_reasons",
             "plot_jobs_over_time",
             "plot_output_sizes",
-            "resolve_storage_path",
+            "plot_usage_over_time",
         ),
         "plots",
     ),
@@ -106,6 +126,7 @@ __all__ = [
     "OUTPUTS_FRAME_DTYPES",
     "STATUS_COLORS",
     "STORAGE_SCHEMA_VERSION",
+    "WEEKS_FROM_MONDAY",
     "FabricError",
     "FabricHistory",
     "FabricIndex",
@@ -116,9 +137,11 @@ __all__ = [
     "IngestedOutput",
     "IngestionError",
     "JobFilters",
+    "OutputFilters",
     "PersistenceError",
     "StorageCorruptionError",
     "StorageError",
+    "UnknownValueWarning",
     "create_persistence",
     "daily_counts",
     "engine_profile_table",
@@ -133,9 +156,13 @@ __all__ = [
     "plot_failure_reasons",
     "plot_jobs_over_time",
     "plot_output_sizes",
+    "plot_usage_over_time",
+    "repeated_failures",
     "resolve_storage_path",
     "select_jobs",
+    "slowest_jobs",
     "status_counts",
+    "usage_over_time",
 ]
 
 __version__ = "0.1.0"

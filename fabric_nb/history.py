@@ -33,6 +33,7 @@ from .persistence import (
     resolve_storage_path,
 )
 from .queries import FabricQueries
+from .summaries import By
 
 __all__ = ["FABRIC_DB_ENV", "FabricHistory", "open_fabric"]
 
@@ -125,23 +126,23 @@ class FabricHistory:
 
     # -- summaries -------------------------------------------------------------------
 
-    def status_counts(self, **filters: Unpack[JobFilters]) -> pd.DataFrame:
+    def status_counts(self, by: By = None, **filters: Unpack[JobFilters]) -> pd.DataFrame:
         """Jobs per final status with their share (:func:`fabric_nb.summaries.status_counts`).
 
-        :raises ValueError: unknown status, or a bound without a UTC offset.
+        :raises ValueError: bad ``by``, unknown status, or a bad ``since`` / ``until``.
         """
-        return summaries.status_counts(self.jobs(**filters))
+        return summaries.status_counts(self.jobs(**filters), by=by)
 
-    def failure_reasons(self, **filters: Unpack[JobFilters]) -> pd.DataFrame:
-        """Recorded failure reasons of the selected jobs and their clips.
+    def failure_reasons(self, by: By = None, **filters: Unpack[JobFilters]) -> pd.DataFrame:
+        """Recorded failure reasons of the selected jobs and their clips, one row per reason.
 
         See :func:`fabric_nb.summaries.failure_reasons`.
 
-        :raises ValueError: unknown status, or a bound without a UTC offset.
+        :raises ValueError: bad ``by``, unknown status, or a bad ``since`` / ``until``.
         """
         selected = frames.select_jobs(self._queries, **filters)
         return summaries.failure_reasons(
-            frames.jobs_frame(selected), frames.outputs_frame(selected)
+            frames.jobs_frame(selected), frames.outputs_frame(selected), by=by
         )
 
     def engine_profile_table(self, **filters: Unpack[JobFilters]) -> pd.DataFrame:
@@ -149,16 +150,54 @@ class FabricHistory:
 
         See :func:`fabric_nb.summaries.engine_profile_table`.
 
-        :raises ValueError: unknown status, or a bound without a UTC offset.
+        :raises ValueError: unknown status, or a bad ``since`` / ``until``.
         """
         return summaries.engine_profile_table(self.jobs(**filters))
 
-    def daily_counts(self, freq: str = "D", **filters: Unpack[JobFilters]) -> pd.DataFrame:
+    def daily_counts(
+        self, freq: str = "D", by: By = None, **filters: Unpack[JobFilters]
+    ) -> pd.DataFrame:
         """Jobs started per period and status (:func:`fabric_nb.summaries.daily_counts`).
 
-        :raises ValueError: bad ``freq``, unknown status, or a naive bound.
+        :raises ValueError: bad ``freq`` or ``by``, unknown status, or a bad bound.
         """
-        return summaries.daily_counts(self.jobs(**filters), freq=freq)
+        return summaries.daily_counts(self.jobs(**filters), freq=freq, by=by)
+
+    def repeated_failures(
+        self, min_jobs: int = 2, **filters: Unpack[OutputFilters]
+    ) -> pd.DataFrame:
+        """Source files that failed in ``min_jobs`` jobs or more.
+
+        See :func:`fabric_nb.summaries.repeated_failures`; the filters select clips.
+
+        :raises ValueError: ``min_jobs`` < 1, unknown status, or a bad bound.
+        """
+        return summaries.repeated_failures(self.outputs(**filters), min_jobs=min_jobs)
+
+    def slowest_jobs(
+        self, top: int = 10, *, per_clip: bool = False, **filters: Unpack[JobFilters]
+    ) -> pd.DataFrame:
+        """The longest jobs, or the longest per clip on average.
+
+        See :func:`fabric_nb.summaries.slowest_jobs`.
+
+        :raises ValueError: ``top`` < 1, unknown status, or a bad bound.
+        """
+        return summaries.slowest_jobs(self.jobs(**filters), top, per_clip=per_clip)
+
+    def usage_over_time(
+        self,
+        by: str = "canonical_proxy_profile",
+        freq: str = "W-MON",
+        **filters: Unpack[JobFilters],
+    ) -> pd.DataFrame:
+        """Jobs per period for each profile (or engine) in use.
+
+        See :func:`fabric_nb.summaries.usage_over_time`.
+
+        :raises ValueError: bad ``by`` or ``freq``, unknown status, or a bad bound.
+        """
+        return summaries.usage_over_time(self.jobs(**filters), by=by, freq=freq)
 
 
 def open_fabric(

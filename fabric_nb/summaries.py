@@ -6,15 +6,22 @@ fixed columns and dtypes, empty when there is nothing to count. The same
 summaries are methods of an open history (``fabric.status_counts()``), where
 they take the filters of ``fabric.jobs()``.
 
+:func:`status_counts`, :func:`daily_counts` and :func:`failure_reasons` take
+``by=``: one jobs-frame column or a list of them (``"engine_used"``,
+``["engine_used", "canonical_proxy_profile"]``), and then count within each
+group. A share is always a count divided by another count, and the count it
+is divided by stands beside it (``total``, ``out_of``).
+
 These are counts of what happened. Nothing here scores, ranks "health",
-predicts or recommends.
+predicts or recommends; an ordering by count or by duration is a sort of
+recorded facts, nothing more.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
-from typing import Any, Final
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -22,16 +29,34 @@ import pandas as pd
 from .models import CLIP_STATUSES, JOB_STATUSES
 
 __all__ = [
+    "WEEKS_FROM_MONDAY",
+    "By",
     "daily_counts",
     "engine_profile_table",
     "failure_reasons",
+    "repeated_failures",
+    "slowest_jobs",
     "status_counts",
+    "usage_over_time",
 ]
 
 _TEXT: Final = pd.StringDtype()
 _INSTANT: Final = pd.DatetimeTZDtype(unit="us", tz="UTC")
 #: Levels a failure reason is recorded at, in the order :func:`failure_reasons` sorts them.
 _LEVELS: Final = pd.CategoricalDtype(["job", "clip"], ordered=False)
+#: Columns to group by: one column name, or a list of them (``None``: no grouping).
+By: TypeAlias = str | Sequence[str] | None
+#: The ``freq`` of :func:`daily_counts` for weeks that START on Monday 00:00 UTC,
+#: each labelled by its Monday (pandas' ``"W-MON"`` means weeks that END on Monday).
+WEEKS_FROM_MONDAY: Final[str] = "weeks-from-monday"
+#: The label of a group whose value was not recorded, where a label must be text.
+_NOT_RECORDED: Final = "(not recorded)"
+#: For a clip, the outputs-frame column that stands for a jobs-frame column.
+_CLIP_COLUMN: Final = {
+    "engine_used": "engine_used",
+    "canonical_proxy_profile": "proxy_profile_used",
+    "resolve_preset_used": "resolve_preset_used",
+}
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -45,15 +70,70 @@ def _values(series: pd.Series) -> list[Any]:
     return [None if pd.isna(v) else v for v in series.astype(object).tolist()]
 
 
-def status_counts(frame: pd.DataFrame) -> pd.DataFrame:
-    """How many rows ended in each status, and their share of all rows.
+def _by(frame: pd.DataFrame, by: By, *, forbidden: Sequence[str] = ()) -> list[str]:
+    """``by`` as a list of columns of ``frame``; an unknown column is a clear error."""
+    if by is None:
+        return []
+    columns = [by] if isinstance(by, str) else list(by)
+    if not columns:
+        raise ValueError("by=[] groups by nothing; pass None for no grouping")
+    for column in columns:
+        if column not in frame.columns or column in forbidden:
+            choices = ", ".join(c for c in frame.columns if c not in forbidden)
+            raise ValueError(f"cannot group by {column!r}: the columns are {choices}")
+    return columns
+
+
+def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Sort key of a group: ascending values, missing last, never comparing None to text."""
+    return tuple((v is None, v if v is not None else "") for v in key)
+
+
+def _group_keys(frame: pd.DataFrame, columns: list[str]) -> list[tuple[Any, ...]]:
+    """Each row's values of ``columns``, as tuples (``None`` for missing)."""
+    if not columns:
+        return [()] * len(frame)
+    return list(zip(*(_values(frame[c]) for c in columns), strict=True))
+
+
+def _group_index(keys: list[tuple[Any, ...]], frame: pd.DataFrame, columns: list[str]) -> Any:
+    """An index of group keys with the dtypes of the grouped columns (text stays ``string``)."""
+    arrays = []
+    for position, column in enumerate(columns):
+        values = [key[position] for key in keys]
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            arrays.append(pd.Categorical(values, dtype=dtype))
+        elif dtype == "object" or isinstance(dtype, pd.StringDtype):
+            arrays.append(pd.array(values, dtype=_TEXT))
+        else:
+            arrays.append(pd.array(values, dtype=dtype))
+    return arrays
+
+
+def _shares(counts: np.ndarray, totals: np.ndarray) -> pd.arrays.FloatingArray:
+    """``counts / totals`` as ``Float64``; ``<NA>`` where the total is 0 (0 of 0 is no share)."""
+    empty = totals == 0
+    return pd.arrays.FloatingArray(
+        np.divide(counts, np.where(empty, 1, totals), dtype=float), empty.copy()
+    )
+
+
+def status_counts(frame: pd.DataFrame, by: By = None) -> pd.DataFrame:
+    """How many rows ended in each status, with the share of all rows (or of their group).
 
     Given a jobs frame, counts jobs by ``final_status`` (COMPLETED, FAILED,
     PARTIAL); given an outputs frame, counts clips by ``status`` (COMPLETED,
-    FAILED). Every status is listed, zero included. ``count`` is ``int64``;
-    ``share`` is ``count / total`` as ``Float64``, ``<NA>`` when there are no rows.
+    FAILED). Every status is listed, zero included. Columns: ``count``
+    (``int64``), ``total`` (``int64``, the rows it is counted out of) and
+    ``share`` (``count / total`` as ``Float64``, ``<NA>`` when ``total`` is 0).
 
-    :raises ValueError: the frame has neither ``final_status`` nor ``status``.
+    With ``by`` (a column or a list of columns of the frame), the index is
+    (``by``..., status): each group lists every status, and ``total`` and
+    ``share`` are the group's. Groups are sorted by value, missing (``<NA>``) last.
+
+    :raises ValueError: the frame has neither ``final_status`` nor ``status``,
+        or ``by`` names no column of it.
     """
     if "final_status" in frame.columns:
         column, statuses = "final_status", JOB_STATUSES
@@ -63,95 +143,139 @@ def status_counts(frame: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(
             "status_counts needs a jobs frame (final_status) or an outputs frame (status)"
         )
-    seen = Counter(_values(frame[column]))
-    counts = np.array([seen.get(status, 0) for status in statuses], dtype=np.int64)
-    total = int(counts.sum())
-    shares = pd.arrays.FloatingArray(
-        counts / total if total else np.zeros(len(statuses)),
-        np.full(len(statuses), total == 0),
-    )
-    index = pd.Index(list(statuses), dtype=_TEXT, name=column)
-    return pd.DataFrame({"count": counts, "share": shares}, index=index)
+    columns = _by(frame, by, forbidden=(column,))
+    keys = _group_keys(frame, columns)
+    seen = Counter(zip(keys, _values(frame[column]), strict=True))
+    groups = sorted(set(keys), key=_key_order) if columns else [()]
+    rows = [(group, status) for group in groups for status in statuses]
+    counts = np.array([seen.get(row, 0) for row in rows], dtype=np.int64)
+    per_group = Counter(keys)
+    totals = np.array([per_group.get(group, 0) for group, _ in rows], dtype=np.int64)
+    data = {"count": counts, "total": totals, "share": _shares(counts, totals)}
+    status_index = pd.array([status for _, status in rows], dtype=_TEXT)
+    if not columns:
+        return pd.DataFrame(data, index=pd.Index(status_index, name=column))
+    arrays = [*_group_index([group for group, _ in rows], frame, columns), status_index]
+    index = pd.MultiIndex.from_arrays(arrays, names=[*columns, column])
+    return pd.DataFrame(data, index=index)
 
 
-def failure_reasons(jobs: pd.DataFrame, outputs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """How often each recorded failure reason occurred, with its stage, engine and profile.
+def _joined(values: Iterable[str | None]) -> str | None:
+    """Distinct recorded values, sorted and joined with ", "; ``None`` when none was recorded."""
+    known = sorted({v for v in values if v is not None})
+    return ", ".join(known) if known else None
 
-    Two kinds of reason are counted, one row per distinct
-    (level, reason, stage, engine, profile):
 
-    - ``level="job"``: a job's ``validation_error``, counted in jobs; stage,
-      engine and profile are the job's ``validation_stage``, ``engine_used``
-      and ``canonical_proxy_profile``.
-    - ``level="clip"``: a clip's ``failure_reason``, counted in clips, for the
-      clips in ``outputs`` whose job is in ``jobs``; engine and profile are
-      the clip's ``engine_used`` and ``proxy_profile_used``; stage is the
-      ``validation_stage`` recorded on its job (clips keep no stage of their own).
+def failure_reasons(
+    jobs: pd.DataFrame, outputs: pd.DataFrame | None = None, by: By = None
+) -> pd.DataFrame:
+    """Recorded failure reasons, one row per reason, with the share of jobs or clips it hit.
+
+    Two kinds of reason are counted:
+
+    - ``level="job"``: a job's ``validation_error``, counted in jobs, out of
+      the jobs in ``jobs``;
+    - ``level="clip"``: a clip's ``failure_reason``, counted in clips, out of
+      the clips in ``outputs`` whose job is in ``jobs``.
+
+    Columns: ``level``, ``reason``, then the ``by`` columns when given, then
+    ``count`` (``int64``), ``out_of`` (``int64``: the jobs or clips counted,
+    in the row's group), ``share`` (``count / out_of``, ``Float64``), and
+    ``stages``, ``engines``, ``profiles`` (``string``): the distinct
+    ``validation_stage`` of the jobs, and engines and profiles (the clip's
+    own for clip rows) the reason was seen with, sorted and joined with
+    ", ", ``<NA>`` when none was recorded.
+
+    ``by`` (jobs-frame columns, e.g. ``"engine_used"`` or
+    ``["engine_used", "canonical_proxy_profile"]``) splits each reason by
+    group. A clip is grouped by its own ``engine_used``,
+    ``proxy_profile_used`` and ``resolve_preset_used`` for those columns, and
+    by its job's value for any other column (``validation_stage``...).
 
     Only recorded reasons are counted: a failure without a reason text does
     not appear here (:func:`status_counts` counts every failure). Rows are
-    sorted by ``count`` descending, then ``reason``, level, stage, engine and
-    profile ascending (missing last), so the order is fully determined.
+    sorted by ``count`` descending, then ``reason``, level (job first) and the
+    ``by`` values ascending (missing last), so the order is fully determined.
 
-    :raises ValueError: a frame lacks the columns this needs.
+    :raises ValueError: a frame lacks the columns this needs, or ``by`` names
+        no column of ``jobs``.
     """
-    _require(
-        jobs,
-        (
-            "job_id",
-            "validation_error",
-            "validation_stage",
-            "engine_used",
-            "canonical_proxy_profile",
-        ),
-        "jobs_frame",
-    )
-    seen: Counter[tuple[str, str, str | None, str | None, str | None]] = Counter()
+    needed = ("job_id", "validation_error", "validation_stage", "engine_used")
+    _require(jobs, (*needed, "canonical_proxy_profile"), "jobs_frame")
+    columns = _by(jobs, by)
     job_ids = _values(jobs["job_id"])
     stages = _values(jobs["validation_stage"])
-    for reason, stage, engine, profile in zip(
+    job_keys = _group_keys(jobs, columns)
+    counts: Counter[tuple[str, str, tuple[Any, ...]]] = Counter()
+    out_of: Counter[tuple[str, tuple[Any, ...]]] = Counter(("job", key) for key in job_keys)
+    seen_with: defaultdict[tuple[str, str, tuple[Any, ...]], list[set[Any]]] = defaultdict(
+        lambda: [set(), set(), set()]
+    )
+    for reason, key, stage, engine, profile in zip(
         _values(jobs["validation_error"]),
+        job_keys,
         stages,
         _values(jobs["engine_used"]),
         _values(jobs["canonical_proxy_profile"]),
         strict=True,
     ):
         if reason is not None:
-            seen["job", reason, stage, engine, profile] += 1
+            row = ("job", reason, key)
+            counts[row] += 1
+            for found, value in zip(seen_with[row], (stage, engine, profile), strict=True):
+                found.add(value)
     if outputs is not None:
         _require(
             outputs,
             ("job_id", "failure_reason", "engine_used", "proxy_profile_used"),
             "outputs_frame",
         )
-        stage_of = dict(zip(job_ids, stages, strict=True))
-        for job_id, reason, engine, profile in zip(
-            _values(outputs["job_id"]),
-            _values(outputs["failure_reason"]),
-            _values(outputs["engine_used"]),
-            _values(outputs["proxy_profile_used"]),
-            strict=True,
+        position = {job_id: i for i, job_id in enumerate(job_ids)}
+        own = {c: _values(outputs[_CLIP_COLUMN[c]]) for c in columns if c in _CLIP_COLUMN}
+        clip_jobs = [position.get(job_id) for job_id in _values(outputs["job_id"])]
+        for row_number, (where, reason, engine, profile) in enumerate(
+            zip(
+                clip_jobs,
+                _values(outputs["failure_reason"]),
+                _values(outputs["engine_used"]),
+                _values(outputs["proxy_profile_used"]),
+                strict=True,
+            )
         ):
-            if reason is not None and job_id in stage_of:
-                seen["clip", reason, stage_of[job_id], engine, profile] += 1
+            if where is None:
+                continue  # a clip of a job that is not selected
+            key = tuple(
+                own[c][row_number] if c in own else job_keys[where][i]
+                for i, c in enumerate(columns)
+            )
+            out_of["clip", key] += 1
+            if reason is not None:
+                row = ("clip", reason, key)
+                counts[row] += 1
+                for found, value in zip(
+                    seen_with[row], (stages[where], engine, profile), strict=True
+                ):
+                    found.add(value)
 
-    def order(item: tuple[tuple[Any, ...], int]) -> tuple[Any, ...]:
-        (level, reason, *rest), count = item
-        # (is-missing, value) pairs put missing values last without comparing None to str.
-        return (-count, reason, level != "job", *((v is None, v or "") for v in rest))
+    def order(item: tuple[tuple[str, str, tuple[Any, ...]], int]) -> tuple[Any, ...]:
+        (level, reason, key), count = item
+        return (-count, reason, level != "job", *_key_order(key))
 
-    rows = sorted(seen.items(), key=order)
-    keys = [key for key, _ in rows]
-    return pd.DataFrame(
-        {
-            "level": pd.Categorical([k[0] for k in keys], dtype=_LEVELS),
-            "reason": pd.array([k[1] for k in keys], dtype=_TEXT),
-            "stage": pd.array([k[2] for k in keys], dtype=_TEXT),
-            "engine": pd.array([k[3] for k in keys], dtype=_TEXT),
-            "profile": pd.array([k[4] for k in keys], dtype=_TEXT),
-            "count": np.array([count for _, count in rows], dtype=np.int64),
-        }
-    )
+    rows = [row for row, _ in sorted(counts.items(), key=order)]
+    found_counts = np.array([counts[row] for row in rows], dtype=np.int64)
+    totals = np.array([out_of[level, key] for level, _, key in rows], dtype=np.int64)
+    data: dict[str, Any] = {
+        "level": pd.Categorical([level for level, _, _ in rows], dtype=_LEVELS),
+        "reason": pd.array([reason for _, reason, _ in rows], dtype=_TEXT),
+    }
+    keys = [key for _, _, key in rows]
+    data.update(zip(columns, _group_index(keys, jobs, columns), strict=True))
+    data["count"] = found_counts
+    data["out_of"] = totals
+    data["share"] = _shares(found_counts, totals)
+    for i, name in enumerate(("stages", "engines", "profiles")):
+        data[name] = pd.array([_joined(seen_with[row][i]) for row in rows], dtype=_TEXT)
+    return pd.DataFrame(data)
 
 
 def engine_profile_table(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -190,34 +314,227 @@ def engine_profile_table(jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def daily_counts(jobs: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
-    """Jobs started per period and final status; one row per period, gaps included.
+def _resample(one_hot: pd.DataFrame, freq: str) -> pd.DataFrame:
+    """Counts per period, as pandas' ``resample(freq)`` makes them (or Monday-start weeks)."""
+    if freq == WEEKS_FROM_MONDAY:
+        return one_hot.resample("W-MON", closed="left", label="left").sum()
+    return one_hot.resample(freq).sum()
 
-    Periods are UTC: with the default ``freq="D"`` each row is one UTC day.
-    Any pandas offset alias works (``"h"``, ``"W-MON"``, ``"MS"``...); every
-    row is labelled by the start of its period, a period being
-    ``[start, next start)``. Periods between the first and the last job that
-    saw no job are rows of zeros, so a chart of them has an honest time axis.
-    The index is ``period`` (``datetime64[us, UTC]``); the columns are one
-    ``int64`` count per status (COMPLETED, FAILED, PARTIAL) and ``total``.
 
-    :raises ValueError: the frame lacks the columns this needs, or ``freq``
-        is not a pandas frequency.
+def _check_freq(freq: str) -> None:
+    if freq == WEEKS_FROM_MONDAY:
+        return
+    try:
+        pd.tseries.frequencies.to_offset(freq)
+    except ValueError as exc:
+        raise ValueError(f"freq={freq!r} is not a pandas frequency: {exc}") from None
+
+
+def daily_counts(jobs: pd.DataFrame, freq: str = "D", by: By = None) -> pd.DataFrame:
+    """Jobs started per period and final status, with each status's share of the period.
+
+    Periods are those of pandas' ``jobs.set_index("started_at").resample(freq)``,
+    in UTC, with pandas' meaning of the alias and pandas' labels: ``"D"``
+    (the default) is UTC days, ``"h"`` hours, ``"MS"`` months labelled by
+    their first day; ``"W-MON"`` is weeks that END on Monday, each labelled
+    by that Monday, as in pandas. For weeks that START on Monday 00:00 UTC,
+    labelled by their Monday, pass :data:`WEEKS_FROM_MONDAY`. Periods between
+    the first and the last job that saw no job are rows of zeros.
+
+    Columns: one ``int64`` count per status (COMPLETED, FAILED, PARTIAL),
+    ``total``, then ``COMPLETED_share``, ``FAILED_share``, ``PARTIAL_share``
+    (``Float64``: the status's count divided by ``total``, ``<NA>`` when the
+    period has no job). The index is ``period`` (``datetime64[us, UTC]``).
+
+    With ``by`` (a column or a list of columns), the index is (``by``...,
+    ``period``) and every group lists the same periods (the whole frame's),
+    so groups compare row by row: ``daily_counts(jobs, "W-MON",
+    by="engine_used").loc["ffmpeg"]`` and ``.loc["resolve"]`` have one index.
+
+    :raises ValueError: the frame lacks the columns this needs, ``freq`` is
+        not a pandas frequency, or ``by`` names no column.
     """
     _require(jobs, ("started_at", "final_status"), "jobs_frame")
+    _check_freq(freq)
+    columns = _by(jobs, by, forbidden=("started_at", "final_status"))
     started = pd.DatetimeIndex(jobs["started_at"]).tz_convert("UTC").as_unit("us")
     statuses = _values(jobs["final_status"])
     one_hot = pd.DataFrame(
         {s: np.array([v == s for v in statuses], dtype=np.int64) for s in JOB_STATUSES},
         index=started,
     )
-    if len(one_hot):
-        counts = one_hot.resample(freq, label="left", closed="left").sum()
+    whole = _resample(one_hot, freq) if len(one_hot) else one_hot
+    periods = pd.DatetimeIndex(whole.index, name="period").tz_convert("UTC").as_unit("us")
+    if not columns:
+        return _with_totals(whole.set_axis(periods))
+    keys = _group_keys(jobs, columns)
+    groups = sorted(set(keys), key=_key_order)
+    pieces = []
+    for group in groups:
+        mine = one_hot[np.array([k == group for k in keys], dtype=bool)]
+        counts = _resample(mine, freq)
+        counts.index = pd.DatetimeIndex(counts.index).tz_convert("UTC").as_unit("us")
+        pieces.append(counts.reindex(periods, fill_value=0))
+    group_rows = [group for group in groups for _ in range(len(periods))]
+    arrays = _group_index(group_rows, jobs, columns)
+    tiled = periods[np.tile(np.arange(len(periods)), len(groups))]
+    index = pd.MultiIndex.from_arrays(
+        [*arrays, tiled],
+        names=[*columns, "period"],
+    )
+    if pieces:
+        stacked = pd.concat(pieces, ignore_index=True)
     else:
-        pd.tseries.frequencies.to_offset(freq)  # a bad freq fails on empty input too
-        counts = one_hot
-    counts = counts.astype(np.int64)
-    counts["total"] = counts[list(JOB_STATUSES)].sum(axis=1).astype(np.int64)
-    counts.index = pd.DatetimeIndex(counts.index, name="period").tz_convert("UTC").as_unit("us")
+        stacked = pd.DataFrame({s: np.zeros(0, dtype=np.int64) for s in JOB_STATUSES})
+    return _with_totals(stacked.set_axis(index))
+
+
+def _with_totals(counts: pd.DataFrame) -> pd.DataFrame:
+    """Status counts as ``int64``, then ``total``, then each status's share of the total."""
+    counts = counts[list(JOB_STATUSES)].astype(np.int64)
+    total = counts.sum(axis=1).to_numpy(dtype=np.int64)
+    counts["total"] = total
+    for status in JOB_STATUSES:
+        counts[f"{status}_share"] = _shares(counts[status].to_numpy(), total)
     counts.columns = pd.Index(list(counts.columns))
     return counts
+
+
+# -- one-call answers ---------------------------------------------------------------
+
+
+def repeated_failures(outputs: pd.DataFrame, *, min_jobs: int = 2) -> pd.DataFrame:
+    """Source files whose clip failed in at least ``min_jobs`` different jobs.
+
+    One row per ``source_path`` (as recorded) that failed in ``min_jobs`` or
+    more jobs. Columns: ``source_path`` (``string``), ``failed_jobs`` (jobs
+    in which a clip of it failed), ``failed_clips`` and ``completed_clips``
+    (its clips in each status, across all jobs of ``outputs``), ``jobs``
+    (jobs it appeared in), all ``int64``; ``first_seen`` and ``last_seen``
+    (``started_at`` of the first and last job it appeared in); ``reasons``
+    (the distinct ``failure_reason`` texts, sorted, joined with " | ").
+    Sorted by ``failed_jobs`` descending, then ``source_path``.
+
+    :raises ValueError: ``outputs`` is not an outputs frame, or ``min_jobs`` < 1.
+    """
+    _require(
+        outputs,
+        ("job_id", "source_path", "status", "failure_reason", "started_at"),
+        "outputs_frame",
+    )
+    if min_jobs < 1:
+        raise ValueError(f"min_jobs must be >= 1, got {min_jobs}")
+    failed = outputs["status"].astype(object) == "FAILED"
+    clips = pd.DataFrame(
+        {
+            "source_path": outputs["source_path"].astype(object),
+            "job_id": outputs["job_id"].astype(object),
+            "failed": failed.to_numpy(dtype=bool),
+            "started_at": outputs["started_at"],
+            "reason": outputs["failure_reason"].astype(object).where(failed, None),
+        }
+    ).dropna(subset=["source_path"])
+    grouped = clips.groupby("source_path", sort=True)
+    failed_jobs = clips[clips["failed"]].groupby("source_path")["job_id"].nunique()
+    table = pd.DataFrame(
+        {
+            "failed_jobs": failed_jobs.reindex(grouped.size().index, fill_value=0),
+            "failed_clips": grouped["failed"].sum(),
+            "completed_clips": grouped.size() - grouped["failed"].sum(),
+            "jobs": grouped["job_id"].nunique(),
+            "first_seen": grouped["started_at"].min(),
+            "last_seen": grouped["started_at"].max(),
+            "reasons": grouped["reason"].agg(
+                lambda rs: " | ".join(sorted({r for r in rs if isinstance(r, str)})) or None
+            ),
+        }
+    )
+    table = table[table["failed_jobs"] >= min_jobs]
+    table = table.rename_axis("source_path").reset_index()
+    table = table.sort_values(
+        ["failed_jobs", "source_path"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "source_path": pd.array(table["source_path"].tolist(), dtype=_TEXT),
+            **{
+                name: table[name].to_numpy(dtype=np.int64)
+                for name in ("failed_jobs", "failed_clips", "completed_clips", "jobs")
+            },
+            "first_seen": pd.array(table["first_seen"], dtype=_INSTANT),
+            "last_seen": pd.array(table["last_seen"], dtype=_INSTANT),
+            "reasons": pd.array(table["reasons"].tolist(), dtype=_TEXT),
+        }
+    )
+
+
+#: The columns :func:`slowest_jobs` keeps from the jobs frame, in order.
+_SLOWEST_COLUMNS: Final = (
+    "job_id",
+    "final_status",
+    "started_at",
+    "engine_used",
+    "canonical_proxy_profile",
+    "total_clips",
+    "duration_seconds",
+)
+
+
+def slowest_jobs(jobs: pd.DataFrame, top: int = 10, *, per_clip: bool = False) -> pd.DataFrame:
+    """The ``top`` jobs with the longest ``duration_seconds``, longest first.
+
+    Columns: ``job_id``, ``final_status``, ``started_at``, ``engine_used``,
+    ``canonical_proxy_profile``, ``total_clips``, ``duration_seconds``, and
+    ``average_seconds_per_clip`` (``Float64``): the job's duration divided by
+    its ``total_clips``, an AVERAGE over the job, since Fabric keeps no
+    per-clip times (``<NA>`` for a job without clips). With ``per_clip=True``
+    jobs are sorted by that average instead. Jobs without a duration (no
+    ``completed_at``) are left out; ties keep Fabric's job order. A negative
+    duration (a clock that went wrong) is a recorded fact and sorts last.
+
+    :raises ValueError: ``jobs`` is not a jobs frame, or ``top`` < 1.
+    """
+    _require(jobs, _SLOWEST_COLUMNS, "jobs_frame")
+    if top < 1:
+        raise ValueError(f"top must be >= 1, got {top}")
+    table = jobs.loc[:, list(_SLOWEST_COLUMNS)]
+    clips = table["total_clips"].astype("Int64")
+    average = table["duration_seconds"].astype("Float64") / clips.where(clips > 0).astype("Float64")
+    table = table.assign(average_seconds_per_clip=average)
+    key = "average_seconds_per_clip" if per_clip else "duration_seconds"
+    table = table[table[key].notna()]
+    table = table.sort_values(key, ascending=False, kind="stable")
+    return table.head(top).reset_index(drop=True)
+
+
+def usage_over_time(
+    jobs: pd.DataFrame, by: str = "canonical_proxy_profile", freq: str = "W-MON"
+) -> pd.DataFrame:
+    """Jobs started per period for each value of ``by``: which profiles (or engines) were in use.
+
+    One row per period (as :func:`daily_counts` makes them: pandas' meaning of
+    ``freq``, or :data:`WEEKS_FROM_MONDAY`), one ``int64`` column per value of
+    ``by`` seen in ``jobs`` (sorted; a job that recorded none is counted in
+    "(not recorded)", last), then ``total``. Index ``period``
+    (``datetime64[us, UTC]``). ``usage_over_time(jobs)["proxy_h264_low"]``
+    equals ``daily_counts(jobs, freq, by="canonical_proxy_profile")["total"]``
+    for that profile.
+
+    :raises ValueError: ``jobs`` is not a jobs frame, ``by`` names no column,
+        or ``freq`` is not a pandas frequency.
+    """
+    counts = daily_counts(jobs, freq, by=by)["total"]
+    if counts.empty:
+        empty = pd.DatetimeIndex([], dtype=_INSTANT, name="period")
+        return pd.DataFrame({"total": np.zeros(0, dtype=np.int64)}, index=empty)
+    labels = [_NOT_RECORDED if v is pd.NA else str(v) for v in counts.index.get_level_values(0)]
+    periods = counts.index.get_level_values("period")
+    table = pd.DataFrame({"value": labels, "period": periods, "count": counts.to_numpy()})
+    wide = table.pivot(index="period", columns="value", values="count")
+    order = sorted(c for c in wide.columns if c != _NOT_RECORDED)
+    order += [_NOT_RECORDED] if _NOT_RECORDED in wide.columns else []
+    wide = wide[order].astype(np.int64)
+    wide["total"] = wide.sum(axis=1).astype(np.int64)
+    wide.columns = pd.Index(list(wide.columns), name=by)
+    wide.index = pd.DatetimeIndex(wide.index, name="period").tz_convert("UTC").as_unit("us")
+    return wide

@@ -26,6 +26,7 @@ from fabric_nb import (
     FabricHistory,
     StorageCorruptionError,
     StorageError,
+    daily_counts,
     failure_reasons,
     jobs_frame,
     open_fabric,
@@ -245,7 +246,13 @@ def test_helpers_hand_counted(counted_store: Path) -> None:
         failed = fabric.engine_profile_table(status="FAILED")
         assert failed[["FAILED", "total"]].to_numpy().tolist() == [[2, 2], [2, 2]]
         assert failed["engine_used"].isna().tolist() == [False, True]
-        assert fabric.daily_counts("W-MON").to_numpy().tolist() == [[2, 4, 1, 7]]
+        weekly = fabric.daily_counts("W-MON")[["COMPLETED", "FAILED", "PARTIAL", "total"]]
+        assert weekly.to_numpy().tolist() == [[2, 4, 1, 7]]
+        by_engine = fabric.status_counts(by="engine_used", status="FAILED")
+        assert by_engine.loc[("ffmpeg", "FAILED"), "count"] == 2
+        assert fabric.slowest_jobs(top=1)["job_id"].tolist() == ["job_b"]
+        assert fabric.repeated_failures(min_jobs=1)["failed_jobs"].tolist() == [1, 1, 1, 1]
+        assert fabric.usage_over_time(by="engine_used")["total"].tolist() == [7]
         assert fabric.daily_counts(since="2026-09-05T00:00+00:00")["FAILED"].tolist() == [2]
 
 
@@ -256,6 +263,10 @@ def test_helpers_equal_the_summaries_of_the_frames(sample_store: Path) -> None:
         )
         pd.testing.assert_frame_equal(
             fabric.failure_reasons(), failure_reasons(fabric.jobs(), fabric.outputs())
+        )
+        pd.testing.assert_frame_equal(
+            fabric.daily_counts("W-MON", by="engine_used", status="FAILED"),
+            daily_counts(fabric.jobs(status="FAILED"), "W-MON", by="engine_used"),
         )
         with pytest.raises(ValueError, match="unknown status"):
             fabric.status_counts(status="DONE")
