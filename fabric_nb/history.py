@@ -23,9 +23,9 @@ from typing import Unpack
 import pandas as pd
 
 from . import frames, summaries
-from .filters import JobFilters, OutputFilters
+from .filters import JOB_FILTERS, JobFilters, OutputFilters, parse_filters
 from .index import FabricIndex
-from .models import IngestedJob
+from .models import JOB_STATUSES, IngestedJob
 from .persistence import (
     FABRIC_DB_ENV,
     FabricPersistence,
@@ -141,9 +141,12 @@ class FabricHistory:
         :raises ValueError: bad ``by``, unknown status, or a bad ``since`` / ``until``.
         """
         selected = frames.select_jobs(self._queries, **filters)
-        return summaries.failure_reasons(
+        table = summaries.failure_reasons(
             frames.jobs_frame(selected), frames.outputs_frame(selected), by=by
         )
+        # Charts of this table say it was filtered, as they do for a filtered frame.
+        table.attrs["filters"] = parse_filters(dict(filters), JOB_FILTERS, JOB_STATUSES).given
+        return table
 
     def engine_profile_table(self, **filters: Unpack[JobFilters]) -> pd.DataFrame:
         """Job counts by engine, profile and status.

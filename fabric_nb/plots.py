@@ -3,17 +3,22 @@
 Each function takes a frame from :mod:`fabric_nb.frames` (or, for failure
 reasons, the table of :func:`fabric_nb.summaries.failure_reasons`), draws on
 ``ax`` (a new figure when ``None``) and returns the ``Axes``. Every chart has
-axis labels with units, a title and a legend saying what is drawn; statuses
+axis labels with units, a title (``title=``, else a default that says when
+the frame was filtered) and a legend listing only what is drawn; statuses
 always have the colours of :data:`STATUS_COLORS`. Times are UTC. Titles are
-left-aligned (``ax.get_title("left")``); legends sit where they cover no data.
-Charts show counts and distributions of what happened; they do not score or
-rank.
+left-aligned (``ax.get_title("left")``).
+
+The legend sits above the plot area and the title above the legend, measured
+when the chart is made: they never overlap each other or the data, at any
+figure size and in subplots. Charts show counts and distributions of what
+happened; they do not score or rank.
 
 Importing this module imports matplotlib; ``import fabric_nb`` does not.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -22,11 +27,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .filters import describe_filters
 from .frames import DocumentedMapping
 from .models import JOB_STATUSES
-from .summaries import daily_counts
+from .summaries import WEEKS_FROM_MONDAY, daily_counts, usage_over_time
 
 __all__ = [
     "STATUS_COLORS",
@@ -34,6 +41,7 @@ __all__ = [
     "plot_failure_reasons",
     "plot_jobs_over_time",
     "plot_output_sizes",
+    "plot_usage_over_time",
 ]
 
 STATUS_COLORS: Final[Mapping[str, str]] = DocumentedMapping(
@@ -44,8 +52,8 @@ STATUS_COLORS: Final[Mapping[str, str]] = DocumentedMapping(
 # Failure-reason bars: clip failures in the FAILED colour, job validation errors in blue.
 _LEVEL_COLORS: Final = {"job": "#0072B2", "clip": STATUS_COLORS["FAILED"]}
 _LEVEL_LABELS: Final = {
-    "job": "job validation_error (count of jobs)",
-    "clip": "clip failure_reason (count of clips)",
+    "job": "job validation_error (in jobs)",
+    "clip": "clip failure_reason (in clips)",
 }
 _NOT_RECORDED: Final = "(not recorded)"
 _MAX_LABEL: Final = 60
@@ -58,9 +66,77 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (9.0, 4.5)) -> Axes:
     return new
 
 
-def _legend_above(ax: Axes, **options: Any) -> None:
-    """The legend above the plot area, on the right (titles sit on the left): never over data."""
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3, **options)
+def _default_title(base: str, frame: pd.DataFrame) -> str:
+    """``base``, plus the filters the frame was selected with (``frame.attrs["filters"]``)."""
+    filters = describe_filters(dict(frame.attrs.get("filters") or {}))
+    return f"{base} (filtered: {filters})" if filters else base
+
+
+def _renderer(ax: Axes) -> Any:
+    return ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+
+
+def _fit_title(ax: Axes, title: str, pad: float) -> None:
+    """Set the left title, wrapped onto more lines when it is wider than the axes."""
+    text = ax.set_title(title, loc="left", pad=pad)
+    renderer = _renderer(ax)
+    room = ax.get_window_extent(renderer).width * _ROOM
+    width = text.get_window_extent(renderer).width
+    if width > room and len(title) > 20:
+        per_line = max(int(len(title) * room / width), 20)
+        text.set_text("\n".join(textwrap.wrap(title, per_line)))
+
+
+#: Share of the axes' current width a legend or title may take: constrained
+#: layout may still narrow the axes a little when the figure is drawn.
+_ROOM: Final = 0.92
+#: Space between the plot area and the legend, in font sizes.
+_LEGEND_GAP: Final = 0.4
+#: Legend font sizes (points) tried, in order, when one column is still too wide.
+_SMALLER_FONTS: Final = (8.0, 7.0, 6.0)
+
+
+def _legend_and_title(
+    ax: Axes, title: str, handles: Sequence[Any] = (), legend_title: str | None = None
+) -> None:
+    """The legend just above the plot area, the title above the legend.
+
+    The legend gets as many columns as fit in the axes' width (one entry per
+    row at worst); the title's padding is the legend's measured height, so
+    the two never overlap and neither covers the data.
+    """
+    if not handles:
+        _fit_title(ax, title, pad=6.0)
+        return
+    renderer = _renderer(ax)
+    room = ax.get_window_extent(renderer).width * _ROOM
+    # Fewest rows that fit the width; in a narrow chart, a smaller font as well.
+    tries = [(n, None) for n in range(len(handles), 0, -1)]
+    tries += [(1, size) for size in _SMALLER_FONTS]
+    for ncols, fontsize in tries:
+        legend = ax.legend(
+            handles=list(handles),
+            title=legend_title,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            borderaxespad=_LEGEND_GAP,
+            ncols=ncols,
+            alignment="left",
+            fontsize=fontsize,
+            title_fontsize=fontsize,
+        )
+        if legend.get_window_extent(renderer).width <= room:
+            break
+    extent = legend.get_window_extent(renderer)
+    points = ax.figure.dpi / 72.0
+    gap = _LEGEND_GAP * legend.prop.get_size_in_points()
+    pad = extent.height / points + gap + 4.0
+    _fit_title(ax, title, pad=pad)
+    # Measure: a wrapped title's descent can still reach the legend; lift it clear.
+    text = ax.title if not ax.get_title("left") else ax._left_title
+    below = text.get_window_extent(renderer).y0 - extent.y1
+    if below < 2.0 * points:
+        ax.set_title(text.get_text(), loc="left", pad=pad + (2.0 * points - below) / points)
 
 
 def _nothing_to_draw(ax: Axes, what: str) -> None:
@@ -71,40 +147,49 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
 
 
-def plot_jobs_over_time(jobs: pd.DataFrame, *, freq: str = "D", ax: Axes | None = None) -> Axes:
-    """Jobs started per period (UTC days by default), as bars stacked by final status.
+def _bins(periods: pd.DatetimeIndex, freq: str) -> tuple[pd.DatetimeIndex, pd.TimedeltaIndex]:
+    """Where each period starts and how long it is, whichever side pandas labels it by."""
+    naive = periods.tz_convert("UTC").tz_localize(None)
+    if freq == WEEKS_FROM_MONDAY:
+        return naive, pd.TimedeltaIndex([pd.Timedelta(days=7)] * len(naive))
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if pd.Grouper(freq=freq).label == "right":  # e.g. "W-MON", "ME": labelled by the end
+        starts = naive - offset
+        return starts, naive - starts
+    return naive, (naive + offset) - naive
 
-    Uses :func:`fabric_nb.summaries.daily_counts`; periods without jobs are
-    drawn as empty slots. One bar segment per status per period, bottom to
-    top COMPLETED, FAILED, PARTIAL.
 
-    :raises ValueError: ``jobs`` is not a jobs frame, or ``freq`` is invalid.
+def _stacked_periods(
+    ax: Axes,
+    counts: pd.DataFrame,
+    freq: str,
+    colors: Mapping[str, str],
+    legend_title: str,
+    title: str,
+) -> None:
+    """Bars per period stacked by column, drawn bottom to top in column order.
+
+    Columns that are zero in every period are not drawn and not in the legend.
     """
-    ax = _axes(ax)
-    counts = daily_counts(jobs, freq=freq)
-    per = "day" if freq == "D" else f"period ({freq})"
-    ax.set_title(f"Jobs started per {per}, by final status", loc="left")
-    ax.set_xlabel("day (UTC)" if freq == "D" else f"start of period (UTC), freq={freq}")
-    ax.set_ylabel("jobs started (count)")
-    if counts.empty:
-        _nothing_to_draw(ax, "jobs")
-        return ax
-    starts = counts.index.tz_convert("UTC").tz_localize(None)
-    lengths = (starts + pd.tseries.frequencies.to_offset(freq)) - starts
+    starts, lengths = _bins(pd.DatetimeIndex(counts.index), freq)
     left = (starts + lengths * 0.1).to_pydatetime()
     widths = (lengths * 0.8).to_pytimedelta()
     bottom = np.zeros(len(counts), dtype=np.int64)
-    for status in JOB_STATUSES:
-        heights = counts[status].to_numpy()
-        ax.bar(
+    handles = []
+    for column in counts.columns:
+        heights = counts[column].to_numpy(dtype=np.int64)
+        if not heights.any():
+            continue
+        drawn = ax.bar(
             left,
             heights,
             width=widths,
             bottom=bottom,
             align="edge",
-            color=STATUS_COLORS[status],
-            label=status,
+            color=colors[column],
+            label=str(column),
         )
+        handles.append(drawn)
         bottom = bottom + heights
     # Stacked bars pin the axis to their bottoms; leave headroom above the tallest.
     ax.set_ylim(0, max(int(bottom.max()), 1) * 1.06)
@@ -112,18 +197,101 @@ def plot_jobs_over_time(jobs: pd.DataFrame, *, freq: str = "D", ax: Axes | None 
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.yaxis.get_major_locator().set_params(integer=True)
-    _legend_above(ax, title="final status", ncols=len(JOB_STATUSES))
+    _legend_and_title(ax, title, handles, legend_title)
+
+
+def _period_words(freq: str) -> tuple[str, str]:
+    """How a title and an x label name the periods of ``freq``."""
+    if freq == "D":
+        return "day", "day (UTC)"
+    if freq == WEEKS_FROM_MONDAY:
+        return "week (from Monday)", "week starting Monday 00:00 UTC"
+    side = "end" if pd.Grouper(freq=freq).label == "right" else "start"
+    return f"period ({freq})", f"period {side} (UTC, {freq})"
+
+
+def plot_jobs_over_time(
+    jobs: pd.DataFrame, *, freq: str = "D", title: str | None = None, ax: Axes | None = None
+) -> Axes:
+    """Jobs started per period (UTC days by default), as bars stacked by final status.
+
+    Uses :func:`fabric_nb.summaries.daily_counts`, so ``freq`` has pandas'
+    meaning (``"W-MON"``: weeks ending on Monday) or is
+    :data:`~fabric_nb.summaries.WEEKS_FROM_MONDAY`; each bar spans its period.
+    Periods without jobs are empty slots. Bottom to top COMPLETED, FAILED,
+    PARTIAL; a status with no job in the frame is neither drawn nor in the legend.
+
+    :raises ValueError: ``jobs`` is not a jobs frame, or ``freq`` is invalid.
+    """
+    ax = _axes(ax)
+    counts = daily_counts(jobs, freq=freq)
+    per, xlabel = _period_words(freq)
+    title = title or _default_title(f"Jobs started per {per}, by final status", jobs)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("jobs started (count)")
+    if counts.empty:
+        _nothing_to_draw(ax, "jobs")
+        _legend_and_title(ax, title)
+        return ax
+    _stacked_periods(ax, counts[list(JOB_STATUSES)], freq, STATUS_COLORS, "final status", title)
     return ax
 
 
-def plot_failure_reasons(reasons: pd.DataFrame, *, top: int = 10, ax: Axes | None = None) -> Axes:
+#: Colours of the values of :func:`plot_usage_over_time` (Okabe-Ito, then tab10), in order.
+_VALUE_COLORS: Final = (
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+)  # fmt: skip
+_NOT_RECORDED_COLOR: Final = "#999999"
+
+
+def plot_usage_over_time(
+    jobs: pd.DataFrame,
+    *,
+    by: str = "canonical_proxy_profile",
+    freq: str = "W-MON",
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Jobs started per period, stacked by the value of ``by``: which profiles (or engines) ran.
+
+    Draws :func:`fabric_nb.summaries.usage_over_time`: one colour per value,
+    in sorted order, "(not recorded)" last in grey.
+
+    :raises ValueError: ``jobs`` is not a jobs frame, ``by`` names no
+        column, or ``freq`` is invalid.
+    """
+    ax = _axes(ax)
+    table = usage_over_time(jobs, by=by, freq=freq)
+    per, xlabel = _period_words(freq)
+    title = title or _default_title(f"Jobs started per {per}, by {by}", jobs)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("jobs started (count)")
+    values = [c for c in table.columns if c != "total"]
+    if not values:
+        _nothing_to_draw(ax, "jobs")
+        _legend_and_title(ax, title)
+        return ax
+    colors = {
+        value: _NOT_RECORDED_COLOR
+        if value == _NOT_RECORDED
+        else _VALUE_COLORS[i % len(_VALUE_COLORS)]
+        for i, value in enumerate(values)
+    }
+    _stacked_periods(ax, table[values], freq, colors, by, title)
+    return ax
+
+
+def plot_failure_reasons(
+    reasons: pd.DataFrame, *, top: int = 10, title: str | None = None, ax: Axes | None = None
+) -> Axes:
     """The ``top`` most frequent failure reasons, as horizontal bars, largest on top.
 
     Takes the table of :func:`fabric_nb.summaries.failure_reasons`. A reason
-    recorded under several stages, engines or profiles is one bar with their
-    counts added; job validation errors (counted in jobs) and clip failure
-    reasons (counted in clips) are separate bars in different colours. Long
-    reasons are shortened with "…" on the axis; the table has the full text.
+    split by ``by=`` is one bar with its counts added; job validation errors
+    (counted in jobs) and clip failure reasons (counted in clips) are
+    separate bars in different colours. Long reasons are shortened with "…"
+    on the axis; the table has the full text.
 
     :raises ValueError: ``reasons`` lacks ``level``, ``reason`` or ``count``,
         or ``top`` < 1.
@@ -144,11 +312,13 @@ def plot_failure_reasons(reasons: pd.DataFrame, *, top: int = 10, ax: Axes | Non
         totals[level, reason] = totals.get((level, reason), 0) + int(count)
     ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0][1], item[0][0] != "job"))
     shown = ranked[:top]
-    ax.set_title(f"Top {len(shown)} failure reasons" if shown else "Failure reasons", loc="left")
+    base = f"Top {len(shown)} failure reasons" if shown else "Failure reasons"
+    title = title or _default_title(base, reasons)
     ax.set_xlabel("occurrences (count of jobs or clips, see legend)")
     ax.set_ylabel("recorded reason")
     if not shown:
         _nothing_to_draw(ax, "recorded failure reasons")
+        _legend_and_title(ax, title)
         return ax
     positions = np.arange(len(shown))
     bars = ax.barh(
@@ -159,15 +329,11 @@ def plot_failure_reasons(reasons: pd.DataFrame, *, top: int = 10, ax: Axes | Non
     ax.bar_label(bars, padding=3)
     ax.set_yticks(positions, [_short(reason) for (_, reason), _ in shown])
     ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylim(len(shown) - 0.5, -0.5)  # largest on top
+    ax.set_xlim(0, max(count for _, count in shown) * 1.12)  # room for the counts
     levels = [level for level in _LEVEL_COLORS if any(lv == level for (lv, _), _ in shown)]
-    # Largest on top; below the last bar, an empty band one bar high per legend
-    # entry holds the legend, so it never covers a bar whatever the counts.
-    ax.set_ylim(len(shown) - 0.5 + len(levels), -0.5)
-    ax.set_xlim(0, max(count for _, count in shown) * 1.08)  # room for the counts
-    ax.legend(
-        handles=[Patch(color=_LEVEL_COLORS[lv], label=_LEVEL_LABELS[lv]) for lv in levels],
-        loc="lower right",
-    )
+    handles = [Patch(color=_LEVEL_COLORS[lv], label=_LEVEL_LABELS[lv]) for lv in levels]
+    _legend_and_title(ax, title, handles)
     return ax
 
 
@@ -190,7 +356,13 @@ def _groups(frame: pd.DataFrame, by: str | Sequence[str], values: pd.Series) -> 
     return {label: np.array(groups[label]) for label in sorted(groups)}
 
 
-def _box_plot(ax: Axes, groups: dict[str, Any], scale: float, legend: str, rotate: bool) -> None:
+_BOX_COLOR: Final = "#56B4E9"
+
+
+def _box_plot(
+    ax: Axes, groups: dict[str, Any], scale: float, legend: str, rotate: bool
+) -> list[Any]:
+    """One box per group; returns the legend handles of what was drawn."""
     positions = np.arange(1, len(groups) + 1)
     drawn = ax.boxplot(
         [values / scale for values in groups.values()],
@@ -200,14 +372,20 @@ def _box_plot(ax: Axes, groups: dict[str, Any], scale: float, legend: str, rotat
         medianprops={"color": "black", "gid": "median"},
     )
     for box in drawn["boxes"]:
-        box.set_facecolor("#56B4E9")
+        box.set_facecolor(_BOX_COLOR)
     ax.set_xticks(
         positions, list(groups), rotation=30 if rotate else 0, ha="right" if rotate else "center"
     )
-    _legend_above(ax, handles=[Patch(facecolor="#56B4E9", edgecolor="black", label=legend)])
+    return [Patch(facecolor=_BOX_COLOR, edgecolor="black", label=legend)]
 
 
 _DURATION_UNITS: Final = {"s": 1.0, "min": 60.0, "h": 3600.0}
+#: Longest duration :func:`plot_durations` draws to scale by default: one day.
+_MAX_DURATION: Final = 86_400.0
+
+
+def _plain_number(value: float) -> str:
+    return f"{value:g}"
 
 
 def plot_durations(
@@ -215,6 +393,8 @@ def plot_durations(
     *,
     by: str | Sequence[str] = "engine_used",
     unit: str | None = None,
+    max_seconds: float = _MAX_DURATION,
+    title: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Job durations (``duration_seconds``) as one box per group of ``by``.
@@ -228,26 +408,77 @@ def plot_durations(
     Boxes span the quartiles, the line is the median, whiskers reach the
     furthest point within 1.5 times the IQR, points beyond are drawn singly.
 
-    :raises ValueError: ``by`` names no column, or ``unit`` is unknown.
+    A negative duration, or one longer than ``max_seconds`` (a day by
+    default), is a clock gone wrong or a job stuck for days: such jobs are
+    kept out of the boxes, so they cannot flatten the chart, and shown as
+    counted outliers: a marker on the top (too long) or bottom (negative)
+    edge of their group, counted in the legend.
+
+    :raises ValueError: ``by`` names no column, ``unit`` is unknown, or
+        ``max_seconds`` is not positive.
     """
     if unit is not None and unit not in _DURATION_UNITS:
         raise ValueError(f"unit must be one of {', '.join(_DURATION_UNITS)}, got {unit!r}")
+    if not max_seconds > 0:
+        raise ValueError(f"max_seconds must be positive, got {max_seconds}")
     ax = _axes(ax)
-    groups = _groups(jobs, by, jobs["duration_seconds"])
+    every = _groups(jobs, by, jobs["duration_seconds"])
+    groups = {label: v[(v >= 0) & (v <= max_seconds)] for label, v in every.items()}
+    negative = {label: int((v < 0).sum()) for label, v in every.items()}
+    too_long = {label: int((v > max_seconds).sum()) for label, v in every.items()}
+    groups = {
+        label: v for label, v in groups.items() if len(v) or negative[label] or too_long[label]
+    }
     n = sum(len(values) for values in groups.values())
     if unit is None:
-        median = float(np.median(np.concatenate(list(groups.values())))) if n else 0.0
+        kept = [v for v in groups.values() if len(v)]
+        median = float(np.median(np.concatenate(kept))) if kept else 0.0
         unit = "s" if median < 120 else "min" if median < 7200 else "h"
     what = by if isinstance(by, str) else " / ".join(by)
-    ax.set_title(f"Job duration by {what}", loc="left")
+    title = title or _default_title(f"Job duration by {what}", jobs)
     ax.set_xlabel(what)
     ax.set_ylabel(f"duration ({unit}, completed_at - started_at)")
-    if not n:
+    if not groups:
         _nothing_to_draw(ax, "job durations")
+        _legend_and_title(ax, title)
         return ax
-    _box_plot(
-        ax, groups, _DURATION_UNITS[unit], f"jobs with a completed_at (n={n})", len(groups) > 3
-    )
+    scale = _DURATION_UNITS[unit]
+    handles = []
+    if n:
+        handles = _box_plot(ax, groups, scale, f"jobs drawn to scale (n={n})", len(groups) > 3)
+    else:
+        positions = np.arange(1, len(groups) + 1)
+        ax.set_xticks(positions, list(groups))
+        ax.set_xlim(0.5, len(groups) + 0.5)
+        ax.set_ylim(0, max_seconds / scale)
+    low, high = ax.get_ylim()
+    span = high - low
+    ax.set_ylim(low - span * 0.08, high + span * 0.08)  # the edges that hold the outliers
+    limit = _plain_number(max_seconds / scale)
+    for marker, counts, y, label in (
+        ("^", too_long, high + span * 0.04, f"longer than {limit} {unit}"),
+        ("v", negative, low - span * 0.04, "negative duration"),
+    ):
+        positions = [i + 1 for i, g in enumerate(groups) if counts[g]]
+        if not positions:
+            continue
+        total = sum(counts.values())
+        ax.plot(positions, [y] * len(positions), linestyle="none", marker=marker, color="black")
+        for x, g in zip(positions, (g for g in groups if counts[g]), strict=True):
+            ax.annotate(
+                str(counts[g]), (x, y), xytext=(6, 0), textcoords="offset points", va="center"
+            )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker=marker,
+                color="black",
+                label=f"{label}: {total} job{'s' if total != 1 else ''}, not to scale",
+            )
+        )
+    _legend_and_title(ax, title, handles)
     return ax
 
 
@@ -259,6 +490,7 @@ def plot_output_sizes(
     *,
     by: str | Sequence[str] = "proxy_profile_used",
     unit: str | None = None,
+    title: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Output file sizes (``output_size_bytes``) as one box per group of ``by``.
@@ -282,11 +514,14 @@ def plot_output_sizes(
         unit = "GB" if median >= 1e9 else "MB"
     what = by if isinstance(by, str) else " / ".join(by)
     power = "10⁹" if unit == "GB" else "10⁶"
-    ax.set_title(f"Output size by {what}", loc="left")
+    title = title or _default_title(f"Output size by {what}", outputs)
     ax.set_xlabel(what)
     ax.set_ylabel(f"output size ({unit}, 1 {unit} = {power} bytes)")
     if not n:
         _nothing_to_draw(ax, "output sizes")
+        _legend_and_title(ax, title)
         return ax
-    _box_plot(ax, groups, _SIZE_UNITS[unit], f"clip outputs with a recorded size (n={n})", True)
+    legend = f"clip outputs with a recorded size (n={n})"
+    handles = _box_plot(ax, groups, _SIZE_UNITS[unit], legend, True)
+    _legend_and_title(ax, title, handles)
     return ax

@@ -6,8 +6,9 @@ table of those jobs), so bar heights and box medians are known by hand.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -15,22 +16,27 @@ matplotlib.use("Agg", force=True)
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
-from conftest import counted_jobs, make_job, run_python_code, sample_jobs
+from conftest import build_store, counted_jobs, make_job, run_python_code, sample_jobs
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Rectangle
 
 from fabric_nb import (
     STATUS_COLORS,
+    WEEKS_FROM_MONDAY,
     failure_reasons,
     jobs_frame,
+    open_fabric,
     outputs_frame,
     plot_durations,
     plot_failure_reasons,
     plot_jobs_over_time,
     plot_output_sizes,
+    plot_usage_over_time,
 )
 
 
@@ -48,6 +54,11 @@ def job_rows() -> pd.DataFrame:
 @pytest.fixture
 def clip_rows() -> pd.DataFrame:
     return outputs_frame(counted_jobs())
+
+
+@pytest.fixture
+def counted_store(tmp_path: Path) -> Path:
+    return build_store(tmp_path / "fabric.db", counted_jobs())
 
 
 def legend_texts(ax: Axes) -> list[str]:
@@ -142,11 +153,11 @@ def test_failure_reasons_bars(job_rows: pd.DataFrame, clip_rows: pd.DataFrame) -
     colours = [to_hex(bar.get_facecolor()) for bar in bars(ax)]
     assert colours == [clip_red, job_blue, clip_red, job_blue]
     assert legend_texts(ax) == [
-        "job validation_error (count of jobs)",
-        "clip failure_reason (count of clips)",
+        "job validation_error (in jobs)",
+        "clip failure_reason (in clips)",
     ]
     assert ax.yaxis_inverted()  # the largest on top
-    assert ax.get_ylim() == (4 - 0.5 + 2, -0.5)  # an empty band of two rows for the legend
+    assert ax.get_ylim() == (4 - 0.5, -0.5)
     assert [t.get_text() for t in ax.texts] == ["3", "2", "1", "1"]  # counts on the bars
 
 
@@ -154,7 +165,7 @@ def test_failure_reasons_top_n_and_long_text(job_rows: pd.DataFrame) -> None:
     reasons = failure_reasons(job_rows)  # job level only: two reasons
     ax = plot_failure_reasons(reasons, top=1)
     assert ax.get_title("left") == "Top 1 failure reasons"
-    assert len(bars(ax)) == 1 and legend_texts(ax) == ["job validation_error (count of jobs)"]
+    assert len(bars(ax)) == 1 and legend_texts(ax) == ["job validation_error (in jobs)"]
     long = "x" * 80
     table = reasons.assign(reason=pd.array([long, "short"], dtype="string"))
     labels = tick_labels(plot_failure_reasons(table), "y")
@@ -185,7 +196,7 @@ def test_durations_by_engine(job_rows: pd.DataFrame) -> None:
     assert len(boxes(ax)) == 3
     # job_f: 2 s; job_a, job_d: 600 and 1800 s; job_b, job_e: 1800 and 30 s.
     assert medians(ax) == pytest.approx([2 / 60, 1200 / 60, 915 / 60])
-    assert legend_texts(ax) == ["jobs with a completed_at (n=5)"]
+    assert legend_texts(ax) == ["jobs drawn to scale (n=5)"]
 
 
 def test_durations_by_profile_and_by_two_columns(job_rows: pd.DataFrame) -> None:
@@ -260,22 +271,183 @@ def test_every_plot_renders_the_sample(tmp_path: Path) -> None:
     assert len(boxes(axes[2])) == 7  # the sample's seven profiles
 
 
-def test_legends_cover_no_data() -> None:
+# -- layout: measured on the drawn figure ----------------------------------------------------
+
+
+def sample_charts() -> dict[str, Callable[[Axes | None], Axes]]:
     jobs = sample_jobs(300)
     frame, outs = jobs_frame(jobs), outputs_frame(jobs)
-    for ax in (
-        plot_jobs_over_time(frame),
-        plot_failure_reasons(failure_reasons(frame, outs)),
-        plot_failure_reasons(failure_reasons(frame, outs).assign(count=5)),  # equal bars
-        plot_durations(frame),
-        plot_output_sizes(outs),
+    reasons = failure_reasons(frame, outs)
+    skewed = frame.assign(duration_seconds=frame["duration_seconds"].where(frame.index != 3, -5.0))
+    return {
+        "jobs over time": lambda ax: plot_jobs_over_time(frame, ax=ax),
+        "weekly": lambda ax: plot_jobs_over_time(frame, freq="W-MON", ax=ax),
+        "usage": lambda ax: plot_usage_over_time(frame, ax=ax),
+        "reasons": lambda ax: plot_failure_reasons(reasons, ax=ax),
+        "equal reasons": lambda ax: plot_failure_reasons(reasons.assign(count=5), ax=ax),
+        "durations": lambda ax: plot_durations(skewed, ax=ax),
+        "sizes": lambda ax: plot_output_sizes(outs, ax=ax),
+    }
+
+
+def titles(ax: Axes) -> list[Any]:
+    return [t for t in (ax.title, ax._left_title, ax._right_title) if t.get_text()]
+
+
+def drawn_data(ax: Axes) -> list[Any]:
+    """What the chart drew inside its plot area (a group without data draws nothing)."""
+    artists = [*ax.patches, *(line for line in ax.lines if len(line.get_xdata())), *ax.collections]
+    return [a for a in artists if np.isfinite(a.get_window_extent().get_points()).all()]
+
+
+def assert_nothing_collides(fig: Figure) -> None:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    axes = fig.get_axes()
+    for ax in axes:
+        legend = ax.get_legend()
+        assert legend is not None
+        box = legend.get_window_extent(renderer)
+        for title in titles(ax):
+            assert not box.overlaps(title.get_window_extent(renderer)), title.get_text()
+        for artist in drawn_data(ax):
+            assert not box.overlaps(artist.get_window_extent(renderer)), artist
+        # Nor does it reach into a neighbouring chart: its plot area, title or legend.
+        for other in axes:
+            if other is ax:
+                continue
+            assert not box.overlaps(other.get_window_extent(renderer))
+            for title in titles(other):
+                assert not box.overlaps(title.get_window_extent(renderer))
+            assert not box.overlaps(other.get_legend().get_window_extent(renderer))
+
+
+@pytest.mark.parametrize("name", list(sample_charts()))
+def test_the_legend_never_covers_the_title_or_the_data_at_the_default_size(name: str) -> None:
+    ax = sample_charts()[name](None)
+    assert_nothing_collides(ax.figure)
+
+
+# At the smallest sizes matplotlib itself warns that long tick labels leave the
+# plot area no room; the legend and the title must still keep clear of everything.
+@pytest.mark.filterwarnings("ignore:constrained_layout not applied")
+@pytest.mark.parametrize("size", [(3.5, 2.5), (4.5, 3.0), (6.0, 2.5)])
+@pytest.mark.parametrize("name", list(sample_charts()))
+def test_the_legend_never_covers_the_title_or_the_data_at_small_sizes(
+    name: str, size: tuple[float, float]
+) -> None:
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    sample_charts()[name](ax)
+    assert_nothing_collides(fig)
+
+
+@pytest.mark.parametrize("layout", [None, "constrained"])
+@pytest.mark.parametrize("name", list(sample_charts()))
+def test_the_legend_never_covers_the_title_or_the_data_in_subplots(
+    name: str, layout: str | None
+) -> None:
+    fig, (left, right) = plt.subplots(1, 2, layout=layout)  # matplotlib's default size
+    chart = sample_charts()[name]
+    chart(left)
+    chart(right)
+    assert_nothing_collides(fig)
+
+
+def test_two_different_charts_side_by_side_in_a_grid() -> None:
+    charts = sample_charts()
+    fig, grid = plt.subplots(2, 2, figsize=(8, 6), layout="constrained")
+    for ax, name in zip(
+        grid.flat, ["jobs over time", "reasons", "durations", "usage"], strict=True
     ):
-        ax.figure.canvas.draw()
-        legend = ax.get_legend().get_window_extent()
-        drawn = [p.get_window_extent() for p in ax.patches] + [
-            line.get_window_extent() for line in ax.lines if len(line.get_xdata())
-        ]
-        assert drawn and not any(legend.overlaps(box) for box in drawn), ax.get_title("left")
+        charts[name](ax)
+    assert_nothing_collides(fig)
+
+
+# -- titles and legends say what is drawn --------------------------------------------------------
+
+
+def test_every_plot_takes_a_title(job_rows: pd.DataFrame, clip_rows: pd.DataFrame) -> None:
+    for ax in (
+        plot_jobs_over_time(job_rows, title="Mine"),
+        plot_usage_over_time(job_rows, title="Mine"),
+        plot_failure_reasons(failure_reasons(job_rows, clip_rows), title="Mine"),
+        plot_durations(job_rows, title="Mine"),
+        plot_output_sizes(clip_rows, title="Mine"),
+    ):
+        assert ax.get_title("left") == "Mine"
+
+
+def test_a_filtered_frame_says_so_in_the_default_title(counted_store: Path) -> None:
+    with open_fabric(counted_store) as fabric:
+        failed = fabric.jobs(status=["FAILED", "PARTIAL"])
+        ax = plot_jobs_over_time(failed)
+        assert ax.get_title("left") == (
+            "Jobs started per day, by final status (filtered: status FAILED, PARTIAL)"
+        )
+        # The failures-only chart lists only the statuses it draws.
+        assert legend_texts(ax) == ["FAILED", "PARTIAL"]
+        sizes = plot_output_sizes(fabric.outputs(status="COMPLETED", engine="ffmpeg"))
+        shown = sizes.get_title("left").replace("\n", " ")  # long titles wrap
+        assert shown.endswith("(filtered: status COMPLETED; engine ffmpeg)")
+        reasons = plot_failure_reasons(fabric.failure_reasons(engine="resolve"))
+        assert reasons.get_title("left").replace("\n", " ").endswith("(filtered: engine resolve)")
+        whole = plot_jobs_over_time(fabric.jobs())
+        assert "filtered" not in whole.get_title("left")
+
+
+def test_a_long_title_wraps_to_the_width_of_its_chart(job_rows: pd.DataFrame) -> None:
+    fig, ax = plt.subplots(figsize=(3, 2.5), layout="constrained")
+    plot_jobs_over_time(job_rows, title="A title far too long for a chart this small " * 2, ax=ax)
+    assert "\n" in ax.get_title("left")
+    assert_nothing_collides(fig)
+
+
+def test_weekly_bars_span_the_weeks_pandas_counts(job_rows: pd.DataFrame) -> None:
+    # pandas' "W-MON" week holding 1-5 September ends on Monday 7 September.
+    ax = plot_jobs_over_time(job_rows, freq="W-MON")
+    bar = ax.containers[0][0]
+    start = mdates.num2date(bar.get_x()).replace(tzinfo=None)
+    end = mdates.num2date(bar.get_x() + bar.get_width()).replace(tzinfo=None)
+    assert pd.Timestamp("2026-08-31") < pd.Timestamp(start) < pd.Timestamp("2026-09-01")
+    assert pd.Timestamp("2026-09-06") < pd.Timestamp(end) < pd.Timestamp("2026-09-07")
+    monday = plot_jobs_over_time(job_rows, freq=WEEKS_FROM_MONDAY)
+    first = mdates.num2date(monday.containers[0][0].get_x()).replace(tzinfo=None)
+    assert pd.Timestamp("2026-08-31") < pd.Timestamp(first) < pd.Timestamp("2026-09-01")
+
+
+def test_usage_over_time_stacks_each_value(job_rows: pd.DataFrame) -> None:
+    ax = plot_usage_over_time(job_rows, by="engine_used", freq="D")
+    assert legend_texts(ax) == ["ffmpeg", "resolve", "(not recorded)"]
+    assert ax.get_legend().get_title().get_text() == "engine_used"
+    heights = [[bar.get_height() for bar in c] for c in ax.containers]
+    assert heights == [[1, 1, 1, 0, 0], [1, 0, 1, 0, 0], [0, 0, 0, 0, 2]]
+    empty = plot_usage_over_time(job_rows.iloc[:0])
+    assert [t.get_text() for t in empty.texts] == ["no jobs to show"]
+
+
+def test_absurd_and_negative_durations_are_counted_outliers(job_rows: pd.DataFrame) -> None:
+    durations = job_rows["duration_seconds"].copy()
+    durations.iloc[0] = -3600.0  # job_a: a clock set back an hour
+    durations.iloc[2] = 3 * 365 * 86400.0  # job_c: three years
+    durations.iloc[3] = 90_000.0  # job_d: just over a day
+    skewed = job_rows.assign(duration_seconds=durations)
+    ax = plot_durations(skewed, unit="min")
+    assert legend_texts(ax) == [
+        "jobs drawn to scale (n=3)",
+        "longer than 1440 min: 2 jobs, not to scale",
+        "negative duration: 1 job, not to scale",
+    ]
+    # The axis keeps the scale of the plausible durations (at most 30 min here).
+    low, high = ax.get_ylim()
+    assert high < 40 and low > -10
+    markers = [line for line in ax.lines if line.get_marker() in ("^", "v")]
+    assert sorted(len(line.get_xdata()) for line in markers) == [1, 1]
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "2"]  # counted at each group
+    assert_nothing_collides(ax.figure)
+    limited = plot_durations(skewed, max_seconds=4 * 365 * 86400.0, unit="min")
+    assert legend_texts(limited)[1] == "negative duration: 1 job, not to scale"
+    with pytest.raises(ValueError, match="max_seconds must be positive"):
+        plot_durations(skewed, max_seconds=0)
 
 
 def test_status_colours_are_one_per_status() -> None:
@@ -302,5 +474,5 @@ def test_importing_the_package_does_not_import_matplotlib(tmp_path: Path) -> Non
 def test_a_single_job_plots(tmp_path: Path) -> None:
     frame = jobs_frame([make_job()])
     ax = plot_jobs_over_time(frame)
-    assert len(bars(ax)) == 3 and legend_texts(ax) == ["COMPLETED", "FAILED", "PARTIAL"]
+    assert len(bars(ax)) == 1 and legend_texts(ax) == ["COMPLETED"]  # only what is drawn
     assert len(boxes(plot_durations(frame))) == 1
