@@ -73,11 +73,12 @@ database:
 
 exit codes:
   {EXIT_OK}    all well
-  {EXIT_FAILED}    ingest: files rejected or not read; check: the check failed
+  {EXIT_FAILED}    ingest: files rejected or not read; check: the check failed;
+       report: a notebook cell failed
   {EXIT_USAGE}    bad arguments (unknown option, missing PATH, OUTDIR not empty)
   {EXIT_DATABASE}    database missing, unreadable, corrupt, of another schema version,
        or a write failed
-  {EXIT_OUTPUT}    export/sample cannot write OUTDIR
+  {EXIT_OUTPUT}    export/sample cannot write OUTDIR; report cannot write OUT.html
   {EXIT_INTERRUPTED}  interrupted
 
 See docs/cli.md."""
@@ -240,6 +241,23 @@ machine. Does not touch the database.""",
         help=f"random seed (default: {SAMPLE_SEED})",
     )
     sample.set_defaults(handler=_cmd_sample)
+
+    report = commands.add_parser(
+        "report",
+        parents=[with_db],
+        formatter_class=_Formatter,
+        help="the overview notebook of the history as one HTML file (read-only)",
+        description="""\
+Run the overview notebook (01_quickstart) against the database, opened
+read-only, and write it as one self-contained HTML file: tables and plots
+embedded, nothing loaded from the web, so it can be mailed to someone who does
+not use Jupyter. Code cells are left out unless --code is given. OUT.html is
+replaced if it exists; on failure nothing is written. Needs the notebooks
+extra: pip install 'fabric-nb[notebooks]'.""",
+    )
+    report.add_argument("out", metavar="OUT.html", help="the HTML file to write")
+    report.add_argument("--code", action="store_true", help="show the code cells as well")
+    report.set_defaults(handler=_cmd_report)
     return parser
 
 
@@ -403,6 +421,42 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(EXIT_OUTPUT, f"{PROG} sample: cannot write {args.outdir}: {exc}")
     print(f"wrote {len(paths)} synthetic result files to {args.outdir} (seed {args.seed})")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .history import open_fabric
+    from .render import OVERVIEW_NOTEBOOK, RenderError, missing_packages, render_notebook
+
+    missing = missing_packages()
+    if missing:
+        return _fail(
+            EXIT_USAGE,
+            f"{PROG} report: needs {', '.join(missing)}: pip install 'fabric-nb[notebooks]'",
+        )
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        why = "is a folder" if out.is_dir() else f"folder {out.parent} does not exist"
+        return _fail(EXIT_OUTPUT, f"{PROG} report: cannot write {out}: {why}")
+    if not OVERVIEW_NOTEBOOK.is_file():
+        return _fail(
+            EXIT_USAGE, f"{PROG} report: the overview notebook is missing: {OVERVIEW_NOTEBOOK}"
+        )
+    db = resolve_storage_path(args.db)
+    try:  # the checks of open_fabric, here, so a bad database is exit 3 with its reason
+        with open_fabric(db) as fabric:
+            jobs = len(fabric)
+    except StorageError as exc:
+        return _fail(EXIT_DATABASE, f"{PROG} report: {exc}")
+    try:
+        render_notebook(
+            OVERVIEW_NOTEBOOK, out, fabric_db=db, code=args.code, title=f"Fabric history: {db}"
+        )
+    except RenderError as exc:
+        return _fail(EXIT_FAILED, f"{PROG} report: {exc}")
+    except OSError as exc:
+        return _fail(EXIT_OUTPUT, f"{PROG} report: cannot write {out}: {exc}")
+    print(f"wrote {out}: the overview of {db} ({jobs} jobs)")
     return EXIT_OK
 
 

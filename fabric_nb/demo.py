@@ -10,8 +10,9 @@ Two library helpers, used by the notebooks, the demo and the tests:
 
 ``python -m fabric_nb.demo`` (what ``make demo`` runs) writes the sample
 results to ``./demo/results/``, ingests them into ``./demo/fabric.db``,
-executes the example notebooks against that database and writes each as HTML
-to ``./demo/``. The notebooks themselves are never modified.
+and renders the example notebooks against that database as HTML into
+``./demo/`` with :func:`fabric_nb.render.render_notebook`, the rendering
+``fabric-nb report`` uses. The notebooks themselves are never modified.
 
 Re-running the demo does not start from scratch: it rewrites the same result
 files and ingests them again into the same database. Ingestion is idempotent
@@ -24,7 +25,6 @@ start over, delete the ``demo/`` folder (``make clean`` does).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import sqlite3
@@ -36,49 +36,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .bulk import IngestReport, ingest_files
-from .errors import FabricError, StorageError
+from .errors import StorageError
 from .persistence import create_persistence
+from .render import NOTEBOOKS_DIR, RenderError, missing_packages, render_notebook
 from .samples import SAMPLE_SEED, write_results
 
 if TYPE_CHECKING:
-    from jupyter_client import AsyncKernelManager
-    from nbformat import NotebookNode
-
     from .history import FabricHistory
 
 __all__ = [
     "DEFAULT_DEMO_DIR",
-    "NOTEBOOKS_DIR",
     "SAMPLE_JOBS",
-    "DemoError",
     "build_sample_database",
     "main",
     "open_example_history",
-    "render_notebook",
 ]
 
 #: Result files in the standard sample (as :func:`fabric_nb.samples.write_sample_history`).
 SAMPLE_JOBS: Final[int] = 400
 #: Where ``python -m fabric_nb.demo`` writes, relative to the working directory.
 DEFAULT_DEMO_DIR: Final[Path] = Path("demo")
-#: The example notebooks of a source checkout (``notebooks/`` beside the package).
-NOTEBOOKS_DIR: Final[Path] = Path(__file__).resolve().parent.parent / "notebooks"
-#: Seconds one notebook cell may run before the demo gives up on it.
-_CELL_TIMEOUT: Final[int] = 300
-# What executing and rendering notebooks needs (the ``notebooks`` extra).
-_NOTEBOOK_PACKAGES: Final = ("ipykernel", "jupyter_client", "nbclient", "nbconvert", "nbformat")
 
 _EXIT_OK: Final = 0
 _EXIT_NOTEBOOK: Final = 1
 _EXIT_USAGE: Final = 2
 _EXIT_DATABASE: Final = 3
-
-
-class DemoError(FabricError):
-    """A notebook failed while the demo ran it (a cell raised or timed out).
-
-    The message names the notebook and the failing cell's error.
-    """
 
 
 # -- the sample history -------------------------------------------------------------
@@ -142,80 +124,6 @@ def open_example_history(*, n_jobs: int = SAMPLE_JOBS, seed: int = SAMPLE_SEED) 
     return history
 
 
-# -- notebooks ----------------------------------------------------------------------
-
-
-def _this_python_kernel_manager() -> type[AsyncKernelManager]:
-    """A kernel manager class whose kernels run this interpreter.
-
-    Whatever kernels the machine has installed, the notebooks then run with
-    the same Python and the same installed ``fabric_nb`` as the demo itself.
-    """
-    import ipykernel.kernelspec
-    from jupyter_client import AsyncKernelManager
-    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-    from traitlets import default
-
-    class ThisPythonSpecs(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-            return KernelSpec(
-                resource_dir=ipykernel.kernelspec.RESOURCES,
-                **ipykernel.kernelspec.get_kernel_dict(),
-            )
-
-    class ThisPythonKernelManager(AsyncKernelManager):
-        @default("kernel_spec_manager")
-        def _kernel_spec_manager_default(self) -> KernelSpecManager:
-            return ThisPythonSpecs(data_dir=self.data_dir)
-
-    return ThisPythonKernelManager
-
-
-def render_notebook(
-    notebook: str | os.PathLike[str],
-    html_path: str | os.PathLike[str],
-    *,
-    fabric_db: str | os.PathLike[str],
-) -> None:
-    """Execute ``notebook`` with ``FABRIC_DB=fabric_db`` and write it as HTML to ``html_path``.
-
-    The notebook runs in a fresh kernel of this Python interpreter, in the
-    notebook's own folder. It is read into memory and executed there; the
-    ``.ipynb`` file is never written.
-
-    :raises DemoError: a cell raised or timed out (the message names the notebook
-        and the error).
-    :raises OSError: the notebook cannot be read or the HTML cannot be written.
-    """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
-    from nbconvert import HTMLExporter
-
-    source = Path(notebook)
-    nb: NotebookNode = nbformat.read(source, as_version=4)
-    env = dict(os.environ)
-    env["FABRIC_DB"] = str(Path(fabric_db).resolve())
-    client = NotebookClient(
-        nb,
-        kernel_manager_class=_this_python_kernel_manager(),
-        timeout=_CELL_TIMEOUT,
-        record_timing=False,
-        # The kernel's own start-up notices (e.g. that it talks to this process
-        # over local TCP) are not about the notebook; cell errors still surface.
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        resources={"metadata": {"path": str(source.resolve().parent)}},
-    )
-    try:
-        client.execute(env=env)
-    except CellExecutionError as exc:
-        raise DemoError(f"{source}: a cell failed: {exc.ename}: {exc.evalue}") from exc
-    except CellTimeoutError as exc:
-        raise DemoError(f"{source}: a cell ran longer than {_CELL_TIMEOUT} s") from exc
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    Path(html_path).write_text(body, encoding="utf-8")
-
-
 # -- python -m fabric_nb.demo --------------------------------------------------------
 
 
@@ -259,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not notebooks:
         print(f"demo: no example notebooks (NN_name.ipynb) in {args.notebooks}", file=sys.stderr)
         return _EXIT_USAGE
-    missing = [name for name in _NOTEBOOK_PACKAGES if importlib.util.find_spec(name) is None]
+    missing = missing_packages()
     if missing:
         print(
             f"demo: running the notebooks needs {', '.join(missing)}: "
@@ -290,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"executing {notebook.name} with FABRIC_DB={db_path} ...", flush=True)
         try:
             render_notebook(notebook, html, fabric_db=db_path)
-        except DemoError as exc:
+        except RenderError as exc:
             print(f"demo: {exc}", file=sys.stderr)
             return _EXIT_NOTEBOOK
         pages.append(html)

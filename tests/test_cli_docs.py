@@ -28,7 +28,7 @@ COMMANDS = command_names()
 
 
 def test_the_commands_are_the_documented_ones() -> None:
-    assert COMMANDS == ["ingest", "info", "check", "export", "sample"]
+    assert COMMANDS == ["ingest", "info", "check", "export", "sample", "report"]
     for name in COMMANDS:
         assert f"\n## `fabric-nb {name}`\n" in DOC, f"docs/cli.md has no section for {name}"
 

@@ -29,11 +29,11 @@ from conftest import (
 
 from fabric_nb import StorageError, create_persistence
 from fabric_nb.demo import (
-    NOTEBOOKS_DIR,
     SAMPLE_JOBS,
     build_sample_database,
     open_example_history,
 )
+from fabric_nb.render import NOTEBOOKS_DIR
 from fabric_nb.samples import SAMPLE_SEED, generate_results
 
 DEMO_TIMEOUT = 300  # seconds; a demo run takes about 20 s on a laptop

@@ -1,0 +1,116 @@
+"""``fabric-nb report``: the overview notebook of a history as one self-contained HTML page.
+
+Run as a user runs it (a fresh process, real kernels, real SQLite files):
+on the sample history and on an empty one, read-only, with nothing fetched
+from the web, and with clear exits when the database or the target is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import RunCli, build_store, sample_jobs, sha256_of
+
+from fabric_nb import create_persistence
+from fabric_nb.render import render_notebook
+
+REPORT_TIMEOUT = 300  # seconds; a report takes about 7 s
+
+
+def external_references(html: str) -> list[str]:
+    """``src`` / ``href`` attributes of tags that would load something from the web."""
+    return re.findall(r"<(?:script|link|img|iframe)\b[^>]*(?:src|href)=\"(https?:[^\"]*)\"", html)
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_store(tmp_path_factory.mktemp("report") / "fabric.db", sample_jobs(120))
+
+
+def test_report_of_the_sample_history(run_cli: RunCli, sample_db: Path, tmp_path: Path) -> None:
+    before = sha256_of(sample_db)
+    side_files = sorted(p.name for p in sample_db.parent.iterdir())
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    out = pages / "history.html"
+
+    done = run_cli("report", "--db", sample_db, out, timeout=REPORT_TIMEOUT)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {out}: the overview of {sample_db} (")
+    html = out.read_text(encoding="utf-8")
+    assert f"<title>Fabric history: {sample_db}</title>" in html
+    assert re.search(r"<img [^>]*src=\"data:image/png;base64,", html)  # the plot, embedded
+    assert "COMPLETED" in html and "engine_used" in html  # the tables
+    assert external_references(html) == []
+    assert "open_example_history" not in html  # no code cells without --code
+    assert "Traceback" not in html
+    # Read-only: the database and its folder are exactly as they were.
+    assert sha256_of(sample_db) == before
+    assert sorted(p.name for p in sample_db.parent.iterdir()) == side_files
+    assert [p.name for p in pages.iterdir()] == ["history.html"]  # no temporary left
+
+
+def test_report_with_code_shows_the_code(run_cli: RunCli, sample_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "with-code.html"
+    done = run_cli("--db", sample_db, "report", "--code", out, timeout=REPORT_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "open_example_history" in html
+    assert external_references(html) == []
+
+
+def test_report_of_an_empty_history(run_cli: RunCli, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    with create_persistence(empty):
+        pass
+    out = tmp_path / "empty.html"
+    done = run_cli("report", out, env={"FABRIC_DB": str(empty)}, timeout=REPORT_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    assert "(0 jobs)" in done.stdout
+    html = out.read_text(encoding="utf-8")
+    assert "This history holds no job yet" in html
+    assert "Traceback" not in html and external_references(html) == []
+
+
+def test_a_missing_database_is_exit_3_and_writes_nothing(run_cli: RunCli, tmp_path: Path) -> None:
+    out = tmp_path / "out.html"
+    done = run_cli("report", "--db", tmp_path / "nope.db", out)
+    assert done.returncode == 3
+    assert "nope.db" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "nope.db").exists()
+
+
+def test_a_damaged_database_is_exit_3_and_left_alone(run_cli: RunCli, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"this is not a database" * 100)
+    before = sha256_of(damaged)
+    done = run_cli("report", "--db", damaged, tmp_path / "out.html")
+    assert done.returncode == 3 and "damaged.db" in done.stderr
+    assert sha256_of(damaged) == before and not (tmp_path / "out.html").exists()
+
+
+def test_an_unwritable_target_is_exit_4(run_cli: RunCli, sample_db: Path, tmp_path: Path) -> None:
+    done = run_cli("report", "--db", sample_db, tmp_path / "no" / "such" / "out.html")
+    assert done.returncode == 4 and "does not exist" in done.stderr
+    done = run_cli("report", "--db", sample_db, tmp_path)
+    assert done.returncode == 4 and "is a folder" in done.stderr
+
+
+def test_a_failing_notebook_leaves_no_page(sample_db: Path, tmp_path: Path) -> None:
+    import nbformat
+
+    from fabric_nb.render import RenderError
+
+    notebook = tmp_path / "broken.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("raise RuntimeError('boom')")]
+    nbformat.write(nb, notebook)
+    out = tmp_path / "page.html"
+    out.write_text("the previous page", encoding="utf-8")
+    with pytest.raises(RenderError, match=r"broken.ipynb: a cell failed: RuntimeError: boom"):
+        render_notebook(notebook, out, fabric_db=sample_db)
+    assert out.read_text(encoding="utf-8") == "the previous page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.ipynb", "page.html"]
