@@ -421,6 +421,8 @@ def _candidates(queries: FabricQueries, selection: FilterSelection) -> list[Inge
 def _selected_jobs(queries: FabricQueries, selection: FilterSelection) -> list[IngestedJob]:
     """The jobs of ``selection`` in Fabric's order, every job-level filter applied."""
     statuses = selection.get("status")
+    if not selection.values:  # only a time window, or nothing: the look-up applied it
+        return _candidates(queries, selection)
     return [
         job
         for job in _candidates(queries, selection)

@@ -29,6 +29,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 
 from .filters import describe_filters
 from .frames import DocumentedMapping
@@ -73,10 +74,14 @@ def _default_title(base: str, frame: pd.DataFrame) -> str:
 
 
 def _renderer(ax: Axes) -> Any:
-    return ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    """The renderer that will draw ``ax``, for measuring text before it is drawn."""
+    canvas = ax.figure.canvas
+    if hasattr(canvas, "get_renderer"):  # Agg and the inline backend of notebooks
+        return canvas.get_renderer()
+    return ax.figure._get_renderer()  # type: ignore[attr-defined]  # other backends
 
 
-def _fit_title(ax: Axes, title: str, pad: float) -> None:
+def _fit_title(ax: Axes, title: str, pad: float) -> Text:
     """Set the left title, wrapped onto more lines when it is wider than the axes."""
     text = ax.set_title(title, loc="left", pad=pad)
     renderer = _renderer(ax)
@@ -85,6 +90,7 @@ def _fit_title(ax: Axes, title: str, pad: float) -> None:
     if width > room and len(title) > 20:
         per_line = max(int(len(title) * room / width), 20)
         text.set_text("\n".join(textwrap.wrap(title, per_line)))
+    return text
 
 
 #: Share of the axes' current width a legend or title may take: constrained
@@ -131,9 +137,8 @@ def _legend_and_title(
     points = ax.figure.dpi / 72.0
     gap = _LEGEND_GAP * legend.prop.get_size_in_points()
     pad = extent.height / points + gap + 4.0
-    _fit_title(ax, title, pad=pad)
+    text = _fit_title(ax, title, pad=pad)
     # Measure: a wrapped title's descent can still reach the legend; lift it clear.
-    text = ax.title if not ax.get_title("left") else ax._left_title
     below = text.get_window_extent(renderer).y0 - extent.y1
     if below < 2.0 * points:
         ax.set_title(text.get_text(), loc="left", pad=pad + (2.0 * points - below) / points)

@@ -369,9 +369,11 @@ def daily_counts(jobs: pd.DataFrame, freq: str = "D", by: By = None) -> pd.DataF
         return _with_totals(whole.set_axis(periods))
     keys = _group_keys(jobs, columns)
     groups = sorted(set(keys), key=_key_order)
+    position = {group: i for i, group in enumerate(groups)}
+    codes = np.fromiter(map(position.__getitem__, keys), dtype=np.int64, count=len(keys))
     pieces = []
-    for group in groups:
-        mine = one_hot[np.array([k == group for k in keys], dtype=bool)]
+    for code in range(len(groups)):
+        mine = one_hot[codes == code]
         counts = _resample(mine, freq)
         counts.index = pd.DatetimeIndex(counts.index).tz_convert("UTC").as_unit("us")
         pieces.append(counts.reindex(periods, fill_value=0))

@@ -341,6 +341,7 @@ def test_the_legend_never_covers_the_title_or_the_data_at_small_sizes(
     assert_nothing_collides(fig)
 
 
+@pytest.mark.filterwarnings("ignore:constrained_layout not applied")
 @pytest.mark.parametrize("layout", [None, "constrained"])
 @pytest.mark.parametrize("name", list(sample_charts()))
 def test_the_legend_never_covers_the_title_or_the_data_in_subplots(
@@ -353,6 +354,7 @@ def test_the_legend_never_covers_the_title_or_the_data_in_subplots(
     assert_nothing_collides(fig)
 
 
+@pytest.mark.filterwarnings("ignore:constrained_layout not applied")
 def test_two_different_charts_side_by_side_in_a_grid() -> None:
     charts = sample_charts()
     fig, grid = plt.subplots(2, 2, figsize=(8, 6), layout="constrained")
