@@ -67,7 +67,8 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
 
 def _values(series: pd.Series) -> list[Any]:
     """Plain Python values with ``None`` for missing, so counting never meets ``pd.NA``."""
-    return [None if pd.isna(v) else v for v in series.astype(object).tolist()]
+    values = series.astype(object)
+    return values.where(series.notna().to_numpy(), None).tolist()
 
 
 def _by(frame: pd.DataFrame, by: By, *, forbidden: Sequence[str] = ()) -> list[str]:
@@ -426,48 +427,62 @@ def repeated_failures(outputs: pd.DataFrame, *, min_jobs: int = 2) -> pd.DataFra
     )
     if min_jobs < 1:
         raise ValueError(f"min_jobs must be >= 1, got {min_jobs}")
-    failed = outputs["status"].astype(object) == "FAILED"
+    failed = (outputs["status"].astype(object) == "FAILED").to_numpy(dtype=bool)
+    known = outputs["source_path"].notna().to_numpy()
+    # Count failed jobs per source on the failed clips only (usually few), then
+    # look at every clip of the sources that qualify.
+    failing = outputs.loc[failed & known, ["source_path", "job_id"]].astype(object)
+    failed_jobs = failing.groupby("source_path", sort=False)["job_id"].nunique()
+    failed_jobs = failed_jobs[failed_jobs >= min_jobs]
+    mine = outputs["source_path"].isin(failed_jobs.index).to_numpy() & known
     clips = pd.DataFrame(
         {
-            "source_path": outputs["source_path"].astype(object),
-            "job_id": outputs["job_id"].astype(object),
-            "failed": failed.to_numpy(dtype=bool),
-            "started_at": outputs["started_at"],
-            "reason": outputs["failure_reason"].astype(object).where(failed, None),
+            "source_path": outputs["source_path"].to_numpy(dtype=object)[mine],
+            "job_id": outputs["job_id"].to_numpy(dtype=object)[mine],
+            "failed": failed[mine],
+            "started_at": outputs["started_at"].array[mine],
+            "reason": _values(outputs["failure_reason"][mine]),
         }
-    ).dropna(subset=["source_path"])
+    )
     grouped = clips.groupby("source_path", sort=True)
-    failed_jobs = clips[clips["failed"]].groupby("source_path")["job_id"].nunique()
+    reasons = {
+        source: " | ".join(sorted({r for r in rs if r is not None})) or None
+        for source, rs in clips[clips["failed"]].groupby("source_path")["reason"]
+    }
     table = pd.DataFrame(
         {
-            "failed_jobs": failed_jobs.reindex(grouped.size().index, fill_value=0),
+            "failed_jobs": failed_jobs.reindex(grouped.size().index),
             "failed_clips": grouped["failed"].sum(),
             "completed_clips": grouped.size() - grouped["failed"].sum(),
             "jobs": grouped["job_id"].nunique(),
             "first_seen": grouped["started_at"].min(),
             "last_seen": grouped["started_at"].max(),
-            "reasons": grouped["reason"].agg(
-                lambda rs: " | ".join(sorted({r for r in rs if isinstance(r, str)})) or None
-            ),
         }
     )
-    table = table[table["failed_jobs"] >= min_jobs]
     table = table.rename_axis("source_path").reset_index()
     table = table.sort_values(
         ["failed_jobs", "source_path"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
+    sources = table["source_path"].tolist()
     return pd.DataFrame(
         {
-            "source_path": pd.array(table["source_path"].tolist(), dtype=_TEXT),
+            "source_path": pd.array(sources, dtype=_TEXT),
             **{
                 name: table[name].to_numpy(dtype=np.int64)
                 for name in ("failed_jobs", "failed_clips", "completed_clips", "jobs")
             },
-            "first_seen": pd.array(table["first_seen"], dtype=_INSTANT),
-            "last_seen": pd.array(table["last_seen"], dtype=_INSTANT),
-            "reasons": pd.array(table["reasons"].tolist(), dtype=_TEXT),
+            "first_seen": _instants_of(table["first_seen"]),
+            "last_seen": _instants_of(table["last_seen"]),
+            "reasons": pd.array([reasons.get(s) for s in sources], dtype=_TEXT),
         }
     )
+
+
+def _instants_of(values: pd.Series) -> Any:
+    """A column of instants as ``datetime64[us, UTC]``, whatever unit or zone it came in."""
+    index = pd.DatetimeIndex(values)
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    return index.as_unit("us").array
 
 
 #: The columns :func:`slowest_jobs` keeps from the jobs frame, in order.
