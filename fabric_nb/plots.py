@@ -78,7 +78,7 @@ def _renderer(ax: Axes) -> Any:
     canvas = ax.figure.canvas
     if hasattr(canvas, "get_renderer"):  # Agg and the inline backend of notebooks
         return canvas.get_renderer()
-    return ax.figure._get_renderer()  # type: ignore[attr-defined]  # other backends
+    return ax.figure._get_renderer()  # type: ignore[union-attr]  # other backends
 
 
 def _fit_title(ax: Axes, title: str, pad: float) -> Text:
@@ -117,7 +117,7 @@ def _legend_and_title(
     renderer = _renderer(ax)
     room = ax.get_window_extent(renderer).width * _ROOM
     # Fewest rows that fit the width; in a narrow chart, a smaller font as well.
-    tries = [(n, None) for n in range(len(handles), 0, -1)]
+    tries: list[tuple[int, float | None]] = [(n, None) for n in range(len(handles), 0, -1)]
     tries += [(1, size) for size in _SMALLER_FONTS]
     for ncols, fontsize in tries:
         legend = ax.legend(
@@ -464,12 +464,12 @@ def plot_durations(
         ("^", too_long, high + span * 0.04, f"longer than {limit} {unit}"),
         ("v", negative, low - span * 0.04, "negative duration"),
     ):
-        positions = [i + 1 for i, g in enumerate(groups) if counts[g]]
-        if not positions:
+        at = [i + 1 for i, g in enumerate(groups) if counts[g]]
+        if not at:
             continue
         total = sum(counts.values())
-        ax.plot(positions, [y] * len(positions), linestyle="none", marker=marker, color="black")
-        for x, g in zip(positions, (g for g in groups if counts[g]), strict=True):
+        ax.plot(at, [y] * len(at), linestyle="none", marker=marker, color="black")
+        for x, g in zip(at, (g for g in groups if counts[g]), strict=True):
             ax.annotate(
                 str(counts[g]), (x, y), xytext=(6, 0), textcoords="offset points", va="center"
             )

@@ -99,10 +99,10 @@ def _group_keys(frame: pd.DataFrame, columns: list[str]) -> list[tuple[Any, ...]
 
 def _group_index(keys: list[tuple[Any, ...]], frame: pd.DataFrame, columns: list[str]) -> Any:
     """An index of group keys with the dtypes of the grouped columns (text stays ``string``)."""
-    arrays = []
+    arrays: list[Any] = []
     for position, column in enumerate(columns):
         values = [key[position] for key in keys]
-        dtype = frame[column].dtype
+        dtype: Any = frame[column].dtype
         if isinstance(dtype, pd.CategoricalDtype):
             arrays.append(pd.Categorical(values, dtype=dtype))
         elif dtype == "object" or isinstance(dtype, pd.StringDtype):
