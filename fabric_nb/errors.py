@@ -14,6 +14,7 @@ __all__ = [
     "PersistenceError",
     "StorageCorruptionError",
     "StorageError",
+    "UnstorableJobError",
 ]
 
 
@@ -39,6 +40,20 @@ class StorageCorruptionError(StorageError):
 
     Fabric never repairs it: restore from a backup or delete the file.
     """
+
+
+class UnstorableJobError(StorageError):
+    """Some jobs of a write hold a value SQLite cannot store (too big, not UTF-8).
+
+    Nothing of the write was stored. :attr:`positions` are the indexes of
+    those jobs in the batch given, :attr:`reasons` what is wrong with each, so
+    a caller can refuse them by name and store the rest.
+    """
+
+    def __init__(self, message: str, positions: tuple[int, ...], reasons: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.positions: tuple[int, ...] = positions
+        self.reasons: tuple[str, ...] = reasons
 
 
 class PersistenceError(FabricError):

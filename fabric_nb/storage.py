@@ -17,33 +17,45 @@ import contextlib
 import os
 import re
 import sqlite3
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
 from ._collector import collector_paused
-from .errors import StorageCorruptionError, StorageError
+from .errors import StorageCorruptionError, StorageError, UnstorableJobError
 from .models import IngestedJob, job_order_key
 from .rows import decode_job, encode_job
+from .regular_files import file_kind
 from .schema import (
     INDEX_STATEMENTS,
     JOB_COLUMNS,
     STORAGE_SCHEMA_VERSION,
     TABLE_STATEMENT,
 )
+from .schema_shape import schema_differences
 
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
     "DEFAULT_STORAGE_PATH",
+    "MAX_STORED_VALUE_BYTES",
     "STORAGE_SCHEMA_VERSION",
     "FabricStorage",
+    "InterruptedWrite",
 ]
 
 #: Where Fabric keeps its history unless told otherwise (``~`` expanded on use).
 DEFAULT_STORAGE_PATH: Final[Path] = Path("~/.proxx/fabric/fabric.db")
 #: How long a connection waits for another process's lock before giving up.
 BUSY_TIMEOUT_SECONDS: Final[float] = 60.0
+#: The largest value (and row) Fabric writes: 64 MiB, far below SQLite's own
+#: limit of about 1 GB, which a job could otherwise reach: ``outputs_json``
+#: repeats the job id in every output, so a 16 MiB result file with a long id
+#: can become a gigabyte of text. A job over it is refused by name
+#: (:class:`~fabric_nb.errors.UnstorableJobError`) and the jobs around it
+#: can still be stored.
+MAX_STORED_VALUE_BYTES: Final[int] = 64 * 1024 * 1024
 
 _COLUMN_NAMES: Final[tuple[str, ...]] = tuple(name for name, _ in JOB_COLUMNS)
 _INSERT: Final[str] = (
@@ -51,6 +63,22 @@ _INSERT: Final[str] = (
     f"VALUES ({', '.join('?' for _ in _COLUMN_NAMES)})"
 )
 _SELECT_ALL: Final[str] = f"SELECT {', '.join(_COLUMN_NAMES)} FROM jobs"
+
+
+class InterruptedWrite(KeyboardInterrupt):
+    """Ctrl-C arrived during a write; :attr:`committed` says whether it was stored.
+
+    Python raises the interrupt only once the call in progress returns, so
+    one that arrives while SQLite commits is raised after the commit
+    succeeded: the write is then stored although it was interrupted. It is a
+    ``KeyboardInterrupt``, so code that does not know it still stops.
+    """
+
+    def __init__(self, committed: bool, jobs: int) -> None:
+        state = "committed" if committed else "not stored"
+        super().__init__(f"interrupted during a write of {jobs} job(s): {state}")
+        self.committed: bool = committed
+        self.jobs: int = jobs
 
 
 class FabricStorage:
@@ -71,6 +99,7 @@ class FabricStorage:
         self.path: Path = Path(DEFAULT_STORAGE_PATH if db_path is None else db_path).expanduser()
         self.readonly: bool = readonly
         self._conn: sqlite3.Connection | None = None
+        self._rows_checked = False
 
     @property
     def db_path(self) -> Path:
@@ -96,6 +125,7 @@ class FabricStorage:
         """
         if self._conn is not None:
             return
+        self._rows_checked = False
         conn = self._connect()
         try:
             self._check_version(conn)
@@ -146,15 +176,22 @@ class FabricStorage:
             except sqlite3.DatabaseError as exc:
                 raise _read_error(self.path, exc) from exc
             jobs.sort(key=job_order_key)
+        self._rows_checked = True
         return jobs
 
     def load_job_ids(self) -> set[str]:
         """The ids of every stored job, read without decoding the rows.
 
         Cheap next to :meth:`load_all_jobs`: bulk ingestion uses it to tell a
-        new job from one that replaces a stored job.
+        new job from one that replaces a stored job. The first call on a
+        read-write storage that has not loaded its jobs decodes every row
+        instead, as the first write would (see :meth:`persist_jobs`).
+
+        :raises StorageCorruptionError: (read-write) a stored row does not decode.
         """
         conn = self._connection()
+        if not self.readonly and not self._rows_checked:
+            return self._check_rows(conn)
         try:
             return {row[0] for row in conn.execute("SELECT job_id FROM jobs")}
         except sqlite3.DatabaseError as exc:
@@ -165,8 +202,17 @@ class FabricStorage:
     def persist_job(self, job: IngestedJob) -> None:
         """Store one job in one transaction, replacing any job with the same id.
 
+        The first write of a read-write storage decodes every stored row once
+        (unless :meth:`load_all_jobs` already did): a store that would fail to
+        load is never written to.
+
         :raises StorageError: ``Failed to persist job: <SQLite's message> (job 'ID')``;
             nothing of the job is stored.
+        :raises UnstorableJobError: a value of the job is too big for SQLite
+            (over :data:`MAX_STORED_VALUE_BYTES`) or cannot be stored at all.
+        :raises StorageCorruptionError: a stored row does not decode.
+        :raises InterruptedWrite: Ctrl-C arrived during the write; its
+            ``committed`` says whether the job was stored.
         """
         self._write([job])
 
@@ -175,6 +221,11 @@ class FabricStorage:
 
         :raises StorageError: ``Failed to persist job: <SQLite's message> (jobs ...,
             none stored)``; none is stored.
+        :raises UnstorableJobError: some jobs cannot be stored; its
+            ``positions`` says which (indexes into ``jobs``); none is stored.
+        :raises StorageCorruptionError: a stored row does not decode.
+        :raises InterruptedWrite: Ctrl-C arrived during the write; its
+            ``committed`` says whether the whole batch was stored.
         """
         self._write(list(jobs))
 
@@ -185,19 +236,64 @@ class FabricStorage:
         what = _describe(jobs)
         if self.readonly:
             raise StorageError(f"{_PERSIST_FAILED}: storage {self.path} is read-only ({what})")
+        if not self._rows_checked:
+            self._check_rows(conn)
         rows = [encode_job(job) for job in jobs]
+        began = committed = False
+        limit = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_STORED_VALUE_BYTES)
         try:
-            conn.execute("BEGIN IMMEDIATE")
             try:
+                conn.execute("BEGIN IMMEDIATE")
+                began = True
                 conn.executemany(_INSERT, rows)
                 conn.execute("COMMIT")
             except BaseException:
+                # An interrupt (Ctrl-C) that arrived during COMMIT is raised once
+                # COMMIT has returned: then the transaction is over and the jobs
+                # are stored, and whoever reports the interrupt must say so.
+                committed = began and not conn.in_transaction
                 _rollback(conn)
                 raise
+        except KeyboardInterrupt as exc:
+            raise InterruptedWrite(committed, len(jobs)) from exc
         # Binding also refuses values SQLite cannot hold: text with lone surrogates
-        # (not UTF-8) and integers beyond its 64-bit INTEGER.
+        # (not UTF-8), integers beyond its 64-bit INTEGER, and values too big.
         except (sqlite3.Error, UnicodeEncodeError, OverflowError) as exc:
+            unstorable = _unstorable_rows(rows) if _row_error(exc) else []
+            if unstorable:
+                positions = tuple(position for position, _ in unstorable)
+                reasons = tuple(reason for _, reason in unstorable)
+                shown = "; ".join(
+                    f"job {jobs[position].job_id!r} {reason}" for position, reason in unstorable
+                )
+                raise UnstorableJobError(
+                    f"{_PERSIST_FAILED}: {shown} ({what})", positions, reasons
+                ) from exc
             raise StorageError(f"{_PERSIST_FAILED}: {exc} ({what})") from exc
+        finally:
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
+
+    def _check_rows(self, conn: sqlite3.Connection) -> set[str]:
+        """Decode every stored row once before the first write; their ids.
+
+        A store the index would refuse (a row that does not decode) is refused
+        for writing too, whatever path writes to it.
+
+        :raises StorageCorruptionError: a row cannot be decoded.
+        """
+        ids = set()
+        with collector_paused():
+            try:
+                cursor = conn.execute(_SELECT_ALL)
+                try:
+                    for row in cursor:
+                        ids.add(self._decode_row(row).job_id)
+                finally:
+                    cursor.close()
+            except sqlite3.DatabaseError as exc:
+                raise _read_error(self.path, exc) from exc
+        self._rows_checked = True
+        return ids
 
     # -- internals ---------------------------------------------------------------
 
@@ -208,20 +304,23 @@ class FabricStorage:
 
     def _connect(self) -> sqlite3.Connection:
         path = self.path
-        if path.is_dir():
-            raise StorageError(f"Cannot open storage {path}: it is a directory")
+        _refuse_special(path)
         if self.readonly:
             if not path.exists():
                 raise StorageError(
                     f"Storage file not found: {path} (read-only mode never creates it)"
                 )
-            target, uri = f"file:{quote(str(path.resolve()))}?mode=ro", True
+            mode = "ro"
         else:
             _create_private(path)
-            target, uri = str(path), False
+            mode = "rw"  # the file exists now: SQLite must never create it (mode 0644)
+        _refuse_wal(path)
+        # Always a ``file:`` URI of the absolute path: a name SQLite would treat
+        # specially (``:memory:``, ``""``) is a file like any other.
+        target = f"file:{quote(os.path.abspath(path))}?mode={mode}"
         try:
             conn = sqlite3.connect(
-                target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+                target, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
             )
         except sqlite3.Error as exc:
             raise StorageError(f"Cannot open storage {path}: {exc}") from exc
@@ -277,16 +376,17 @@ class FabricStorage:
     def _check_integrity(self, conn: sqlite3.Connection) -> None:
         try:
             problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-            columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
+            entries = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
         except sqlite3.DatabaseError as exc:
             raise _read_error(self.path, exc) from exc
         if problems != ["ok"]:
             shown = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
             raise StorageCorruptionError(f"Database corruption detected in {self.path}: {shown}")
-        if tuple(columns) != _COLUMN_NAMES:
+        differences = schema_differences(entries)
+        if differences:
             raise StorageCorruptionError(
                 f"Database corruption detected in {self.path}: schema version "
-                f"{STORAGE_SCHEMA_VERSION} but the jobs table is missing or has other columns"
+                f"{STORAGE_SCHEMA_VERSION} but not Fabric's schema: {'; '.join(differences)}"
             )
 
     def _decode_row(self, row: Sequence[Any]) -> IngestedJob:
@@ -324,11 +424,61 @@ def _read_error(path: Path, exc: sqlite3.Error) -> StorageError:
     if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY_ROLLBACK:
         # SQLite's own message ("attempt to write a readonly database") hides the cause.
         return StorageError(
-            f"Cannot read storage {path} in read-only mode: a write to it was interrupted "
-            f"and its journal {path}-journal must be rolled back first; opening it once "
-            "in read-write mode lets SQLite finish that rollback"
+            f"Cannot read storage {path} in read-only mode: it has a hot journal, "
+            f"{path}-journal, left by a write that was interrupted (a crash or a kill). "
+            "The journal holds the pages that write changed; opening the store once "
+            "read-write rolls it back, which returns the store to its last committed "
+            f"state. But if {path} was replaced since (restored from a backup, copied "
+            "over), the journal belongs to the old file and rolling it back would damage "
+            f"the new one: then delete {path}-journal first. See 'Restoring a backup' "
+            "in docs/persistence.md"
         )
     return StorageError(f"Cannot read storage {path}: {exc}")
+
+
+def _row_error(exc: BaseException) -> bool:
+    """Whether a failed write was refused because of a value, not of the store."""
+    if isinstance(exc, (UnicodeEncodeError, OverflowError)):
+        return True
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_TOOBIG
+
+
+def _unstorable_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[int, str]]:
+    """The jobs of a failed batch that SQLite cannot store, and why; found after the fact.
+
+    Only run when a write failed with a value error, so the cost of measuring
+    every value never falls on a write that succeeds.
+    """
+    found = []
+    for position, row in enumerate(rows):
+        total = 0
+        problem = None
+        for name, value in zip(_COLUMN_NAMES, row, strict=True):
+            if isinstance(value, str):
+                try:
+                    size = len(value.encode("utf-8"))
+                except UnicodeEncodeError:
+                    problem = f"cannot be stored: {name} is not valid Unicode text"
+                    break
+                if size > MAX_STORED_VALUE_BYTES:
+                    problem = (
+                        f"is too big to store: {name} is {size} bytes, "
+                        f"the limit is {MAX_STORED_VALUE_BYTES}"
+                    )
+                    break
+                total += size
+            elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+                problem = f"cannot be stored: {name} is beyond SQLite's 64-bit integers"
+                break
+        # A record also holds a header of up to 9 bytes per column.
+        if problem is None and total + 9 * len(row) > MAX_STORED_VALUE_BYTES:
+            problem = (
+                f"is too big to store: its row is {total} bytes, "
+                f"the limit is {MAX_STORED_VALUE_BYTES}"
+            )
+        if problem is not None:
+            found.append((position, problem))
+    return found
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -349,8 +499,55 @@ def _describe(jobs: Sequence[IngestedJob]) -> str:
     return f"jobs {jobs[0].job_id!r} ... {jobs[-1].job_id!r}, {len(jobs)} jobs, none stored"
 
 
+def _refuse_special(path: Path) -> None:
+    """Refuse a path that is not a regular file (a FIFO would hang, a device never end)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StorageError(f"Cannot open storage {path}: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(mode):
+        raise StorageError(f"Cannot open storage {path}: it is a directory")
+    if not stat.S_ISREG(mode):
+        raise StorageError(
+            f"Cannot open storage {path}: it is {file_kind(mode)}, not a regular file"
+        )
+
+
+_SQLITE_MAGIC: Final[bytes] = b"SQLite format 3\x00"
+
+
+def _refuse_wal(path: Path) -> None:
+    """Refuse a file another tool switched to WAL, before SQLite opens it.
+
+    SQLite would open it in WAL mode and create ``-wal``/``-shm`` side files,
+    even read-only; and the ``-wal`` may hold committed jobs that are not in
+    the file itself, so nothing Fabric does may make an operator delete it.
+    Bytes 18 and 19 of the header are 2 in WAL mode, 1 with a rollback journal.
+    """
+    try:
+        with open(path, "rb") as file:
+            header = file.read(20)
+    except OSError as exc:
+        raise StorageError(f"Cannot open storage {path}: {exc.strerror or exc}") from exc
+    if header[:16] == _SQLITE_MAGIC and 2 in header[18:20]:
+        raise StorageError(
+            f"Cannot open storage {path}: it is in WAL journal mode (set by another tool); "
+            "Fabric uses the rollback journal and leaves the file as it is. Switch it back "
+            "to the rollback journal with SQLite's own tools (see 'A store in WAL mode' in "
+            f"docs/persistence.md), which also moves the jobs committed in {path}-wal into "
+            f"the file; never delete {path}-wal by hand: it may hold committed jobs"
+        )
+
+
 def _create_private(path: Path) -> None:
-    """Create missing folders (0700) and an empty file (0600) for a new store."""
+    """Create missing folders (0700) and an empty file (0600) for a new store.
+
+    A dangling symlink is followed: the file it points to is created, 0600 too.
+    """
+    if path.is_symlink() and not path.exists():
+        path = Path(os.path.realpath(path))
     missing = []
     parent = path.parent
     while not parent.exists():

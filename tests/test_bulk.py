@@ -1,7 +1,7 @@
 """Bulk ingestion (``fabric_nb.bulk``): batches, rejected files, replaced jobs, failures.
 
 Everything runs on real files and a real SQLite database. The storage failure
-is a real one too: a trigger in the database makes SQLite refuse one job, so
+is a real one too: a trigger another process adds makes SQLite refuse one job, so
 the write path fails exactly as it would on a full disk.
 """
 
@@ -270,16 +270,29 @@ def test_batch_size_must_be_positive(tmp_path: Path, db_path: Path) -> None:
 
 
 def refuse_job(db: Path, job_id: str) -> None:
-    """Make the database refuse to store ``job_id``: a real SQLite write error."""
+    """Make the database refuse to store ``job_id``: a real SQLite write error.
+
+    Called while the store is open: a trigger is not Fabric's schema, so an
+    open refuses a file that has one, but one added by another process later
+    fires like any other write error.
+    """
     import sqlite3
 
-    with create_persistence(db):  # creates the schema
-        pass
     conn = sqlite3.connect(db)
     conn.execute(
         "CREATE TRIGGER refuse BEFORE INSERT ON jobs "
         f"WHEN NEW.job_id = '{job_id}' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
     )
+    conn.commit()
+    conn.close()
+
+
+def accept_all(db: Path) -> None:
+    """Remove the trigger of :func:`refuse_job`, so the store is Fabric's again."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TRIGGER refuse")
     conn.commit()
     conn.close()
 
@@ -290,9 +303,9 @@ def test_a_storage_failure_stops_the_run_rolls_back_its_batch_and_says_what_land
     for i in range(1, 9):
         write_result(tmp_path, result(f"job-{i}", i), f"{i}.json")
     write_result(tmp_path, b"{}", "0_bad.json")
-    refuse_job(db_path, "job-5")
 
     with create_persistence(db_path) as persistence, pytest.raises(IngestAborted) as caught:
+        refuse_job(db_path, "job-5")
         ingest_paths([tmp_path], persistence, batch_size=3)
 
     # Batches: [1,2,3] committed; [4,5,6] refused as a whole; 7 and 8 never read.
@@ -309,6 +322,7 @@ def test_a_storage_failure_stops_the_run_rolls_back_its_batch_and_says_what_land
     message = str(caught.value)
     assert "database or disk is full" in message
     assert "3 files stored before the failure, 3 rolled back, 2 not read" in message
+    accept_all(db_path)
     assert sorted(stored(db_path)) == ["job-1", "job-2", "job-3"]
 
 
@@ -317,14 +331,15 @@ def test_a_storage_failure_through_an_index_leaves_memory_as_storage(
 ) -> None:
     for i in range(1, 5):
         write_result(tmp_path, result(f"job-{i}", i), f"{i}.json")
-    refuse_job(db_path, "job-4")
 
     with create_persistence(db_path) as persistence:
         index = FabricIndex(persistence)
+        refuse_job(db_path, "job-4")
         with pytest.raises(IngestAborted):
             ingest_paths([tmp_path], index, batch_size=2)
         in_memory = [job.job_id for job in index.get_all_jobs()]
 
+    accept_all(db_path)
     assert in_memory == ["job-1", "job-2"] == sorted(stored(db_path))
 
 

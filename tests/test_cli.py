@@ -12,6 +12,8 @@ import fcntl
 import json
 import os
 import pty
+import resource
+import signal
 import sqlite3
 import struct
 import subprocess
@@ -240,25 +242,37 @@ def test_a_storage_failure_mid_run_exits_3_with_what_landed(
 ) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
-    for i in range(1, 7):
-        write_result(folder, result(f"job-{i}", i), f"{i}.json")
+    for i in range(1, 7):  # about 20 kB a job: a batch of two is some 45 kB of pages
+        doc = result(f"job-{i}", i)
+        doc["_metadata"] = {"validation_error": "x" * 20_000}
+        write_result(folder, doc, f"{i}.json")
     with create_persistence(db):
         pass
-    conn = sqlite3.connect(db)  # a real SQLite write error on job-4, as a full disk gives
-    conn.execute(
-        "CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.job_id = 'job-4' "
-        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
-    )
-    conn.commit()
-    conn.close()
+    room = db.stat().st_size + 50_000  # the first batch fits, the second does not
 
-    done = run_cli("ingest", folder, "--db", db, "--batch-size", "2")
+    def limit_file_size() -> None:  # a real write error, as a full disk gives
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
+
+    env = {k: v for k, v in os.environ.items() if k != "FABRIC_DB"}
+    env.update(PYTHONPATH=str(REPO_ROOT), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "fabric_nb", "ingest", str(folder), "--db", str(db)]
+        + ["--batch-size", "2"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit_file_size,
+        check=False,
+    )
 
     assert done.returncode == 3
     assert_one_error_line(
         done.stderr,
-        "Failed to persist job: database or disk is full (jobs 'job-3' ... 'job-4'",
-        "database or disk is full",
+        "Failed to persist job: ",
+        "(jobs 'job-3' ... 'job-4', 2 jobs, none stored)",
         "2 files stored before the failure, 2 rolled back, 2 not read",
     )
     summary = " ".join(done.stdout.split())

@@ -58,7 +58,7 @@ ALLOWED_STATEMENTS = [
     r"PRAGMA user_version",
     r"PRAGMA user_version = 1",
     r"PRAGMA integrity_check",
-    r"PRAGMA table_info\(jobs\)",
+    r"SELECT type, name, tbl_name, sql FROM sqlite_master",
     r"SELECT count\(\*\) FROM sqlite_master",
     r"SELECT [a-z_, ]+ FROM jobs",
     r"BEGIN IMMEDIATE",

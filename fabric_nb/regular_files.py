@@ -1,0 +1,101 @@
+"""Read only regular files, and only up to a size: FIFOs and devices never hang a run.
+
+Opening a FIFO for reading blocks until a writer comes; reading ``/dev/zero``
+(or a symlink to it) never ends. Anything Fabric reads from a path given to
+it goes through :func:`read_regular_file`, which looks at what the path is
+before reading, opens it without blocking, checks again on the open file (the
+path may have been swapped in between) and reads at most ``limit`` bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Final
+
+from .errors import FabricError
+
+__all__ = [
+    "MAX_RESULT_FILE_BYTES",
+    "FileRefusedError",
+    "FileTooLargeError",
+    "NotRegularFileError",
+    "file_kind",
+    "read_regular_file",
+]
+
+#: The largest result file ingestion reads: 16 MiB. A JobExecutionResult is a
+#: few kilobytes (about 400 bytes per clip); 16 MiB is some 40 000 clips, far
+#: beyond any real job, and small enough that a run never exhausts memory.
+MAX_RESULT_FILE_BYTES: Final[int] = 16 * 1024 * 1024
+
+_KINDS: Final[tuple[tuple[int, str], ...]] = (
+    (stat.S_IFREG, "a regular file"),
+    (stat.S_IFDIR, "a directory"),
+    (stat.S_IFIFO, "a FIFO (named pipe)"),
+    (stat.S_IFCHR, "a character device"),
+    (stat.S_IFBLK, "a block device"),
+    (stat.S_IFSOCK, "a socket"),
+    (stat.S_IFLNK, "a symbolic link"),
+)
+
+
+class FileRefusedError(FabricError):
+    """A path was not read: it is not a regular file, or it is too large."""
+
+
+class NotRegularFileError(FileRefusedError):
+    """The path is a FIFO, a device, a socket or a directory, not a regular file."""
+
+
+class FileTooLargeError(FileRefusedError):
+    """The file is larger than the limit it was read with."""
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, in words: ``"a FIFO (named pipe)"``, ``"a regular file"``..."""
+    kind = stat.S_IFMT(mode)
+    for flag, words in _KINDS:
+        if kind == flag:
+            return words
+    return "not a regular file"
+
+
+def read_regular_file(path: str | os.PathLike[str], *, limit: int) -> bytes:
+    """The bytes of ``path`` (symlinks followed), if it is a regular file of at most ``limit`` bytes.
+
+    Never blocks on a FIFO and never reads more than ``limit + 1`` bytes.
+
+    :raises NotRegularFileError: ``path`` is not a regular file (message: what it is).
+    :raises FileTooLargeError: the file holds more than ``limit`` bytes.
+    :raises OSError: the file cannot be opened or read (missing, no permission...).
+    """
+    before = os.stat(path)
+    if not stat.S_ISREG(before.st_mode):
+        raise NotRegularFileError(f"is {file_kind(before.st_mode)}, not a regular file")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise NotRegularFileError(f"is {file_kind(opened.st_mode)}, not a regular file")
+        if opened.st_size > limit:
+            raise FileTooLargeError(
+                f"is too large: {opened.st_size} bytes, the limit is {limit} bytes"
+            )
+        chunks = []
+        size = 0
+        want = opened.st_size + 1  # one read for the whole file, one more to see its end
+        while size <= limit:
+            chunk = os.read(fd, min(limit + 1 - size, want))
+            want = 1 << 16
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:  # it grew while being read
+            raise FileTooLargeError(f"is too large: it grew beyond the limit of {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+

@@ -1,0 +1,127 @@
+"""A database path is always a regular file on disk, whatever its name or what it is.
+
+``:memory:`` is a file named ``:memory:``; a FIFO, a device or a socket is
+refused at once (read-only or not) instead of hanging; a dangling symlink
+gets its target created ``0600``, like any new store. Every command runs in a
+real process with a timeout, so a hang fails the test instead of stalling it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_result, write_result
+
+from ._support import REPO_ROOT, child_env
+
+TIMEOUT = 60
+
+
+def fabric_nb(cwd: Path, *args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fabric_nb", *map(str, args)],
+        env=child_env(cwd),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,  # a hang is a failure, not a stalled suite
+        check=False,
+    )
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        write_result(folder, make_result(job_id=f"job-{i}"), f"{i}.json")
+    return folder
+
+
+@pytest.mark.parametrize("name", [":memory:", "file:x.db?mode=memory", "file::memory:"])
+def test_names_sqlite_treats_specially_are_plain_files(
+    tmp_path: Path, results: Path, name: str
+) -> None:
+    ingest = fabric_nb(tmp_path, "--db", name, "ingest", results)
+    assert ingest.returncode == 0, ingest.stderr
+    stored = tmp_path / name
+    assert stored.is_file() and stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert stored.stat().st_size > 0
+
+    check = fabric_nb(tmp_path, "--db", name, "check")
+    assert check.returncode == 0, check.stderr
+    assert "3 jobs decoded" in check.stdout
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _socket(path: Path) -> Path:
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.close()  # the socket file stays
+    return path
+
+
+def _symlink_to_dev_zero(path: Path) -> Path:
+    path.symlink_to("/dev/zero")
+    return path
+
+
+SPECIAL = {
+    "a FIFO": (_fifo, "FIFO"),
+    "a socket": (_socket, "socket"),
+    "a symlink to /dev/zero": (_symlink_to_dev_zero, "character device"),
+    "/dev/null": (lambda _path: Path("/dev/null"), "character device"),
+}
+
+
+@pytest.mark.parametrize("kind", SPECIAL, ids=list(SPECIAL))
+@pytest.mark.parametrize("command", ["check", "info", "ingest", "export"])
+def test_a_non_regular_database_path_is_refused_without_hanging(
+    tmp_path: Path, results: Path, kind: str, command: str
+) -> None:
+    make, words = SPECIAL[kind]
+    db = make(tmp_path / "fabric.db")
+    extra: list[object] = {"ingest": [results], "export": [tmp_path / "out"]}.get(command, [])
+
+    done = fabric_nb(tmp_path, "--db", db, command, *extra)
+
+    assert done.returncode in (1, 3), done.stderr
+    assert f"Cannot open storage {db}: it is a" in done.stderr
+    assert words in done.stderr
+    assert "not a regular file" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_dangling_symlink_creates_its_target_private(tmp_path: Path, results: Path) -> None:
+    link = tmp_path / "fabric.db"
+    link.symlink_to(tmp_path / "real" / "history.db")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "fabric_nb", "--db", str(link), "ingest", str(results)],
+        env=child_env(tmp_path),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        preexec_fn=lambda: os.umask(0o022),
+    )
+
+    assert done.returncode == 0, done.stderr
+    target = tmp_path / "real" / "history.db"
+    assert link.is_symlink() and target.is_file()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    check = fabric_nb(tmp_path, "--db", link, "check")
+    assert "3 jobs decoded" in check.stdout
