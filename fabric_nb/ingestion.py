@@ -25,6 +25,12 @@ import msgspec
 
 from .errors import IngestionError
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, shared_output
+from .regular_files import (
+    MAX_RESULT_FILE_BYTES,
+    FileTooLargeError,
+    NotRegularFileError,
+    read_regular_file,
+)
 
 __all__ = ["clip_id_for", "ingest_execution_result", "parse_execution_result"]
 
@@ -112,16 +118,25 @@ def clip_id_for(source_path: str) -> str:
 def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
     """Read and strictly validate one JobExecutionResult file.
 
-    :raises IngestionError: the file is missing, unreadable, not UTF-8, not
-        JSON (NaN and Infinity included), or any value fails validation.
+    Only a regular file is read (a FIFO or a device is refused without being
+    opened for long), and only up to
+    :data:`~fabric_nb.regular_files.MAX_RESULT_FILE_BYTES`.
+
+    :raises IngestionError: the file is missing, unreadable, not a regular
+        file, too large, not UTF-8, not JSON (NaN and Infinity included), or
+        any value fails validation.
     """
     source = path if isinstance(path, Path) else Path(path)
     try:
-        raw = source.read_bytes()
+        raw = read_regular_file(source, limit=MAX_RESULT_FILE_BYTES)
     except FileNotFoundError:
         raise IngestionError(f"{source}: File not found") from None
-    except IsADirectoryError:
-        raise IngestionError(f"{source}: is a directory, expected a JSON file") from None
+    except (IsADirectoryError, NotRegularFileError) as exc:
+        if source.is_dir():
+            raise IngestionError(f"{source}: is a directory, expected a JSON file") from None
+        raise IngestionError(f"{source}: {exc}") from None
+    except FileTooLargeError as exc:
+        raise IngestionError(f"{source}: {exc}") from None
     except OSError as exc:
         raise IngestionError(f"{source}: cannot read file: {exc.strerror or exc}") from None
     try:
