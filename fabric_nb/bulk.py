@@ -19,6 +19,11 @@ What happens to each file:
   run started, or was ingested from an earlier file of the same run (files
   are handled in order, so the later file wins, as ``INSERT OR REPLACE``
   does).
+- a file SQLite cannot hold (a value over
+  :data:`~fabric_nb.storage.MAX_STORED_VALUE_BYTES`) is rejected by name when
+  its batch is stored, and the rest of the batch is stored without it.
+- Ctrl-C raises :class:`IngestInterrupted`, whose report counts a batch as
+  ingested exactly when its transaction committed.
 - a storage failure (disk full, locked database, read-only file) is not a
   rejected file: the batch being written rolls back, the run stops and
   :class:`IngestAborted` is raised, carrying the report of what landed before.
@@ -38,7 +43,7 @@ from pathlib import Path
 from typing import Final
 
 from ._collector import collector_paused
-from .errors import FabricError, IngestionError, StorageError
+from .errors import FabricError, IngestionError, StorageError, UnstorableJobError
 from .index import FabricIndex
 from .ingestion import ingest_execution_result
 from .models import IngestedJob
@@ -47,6 +52,7 @@ from .persistence import FabricPersistence
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "IngestAborted",
+    "IngestInterrupted",
     "IngestPathError",
     "IngestReport",
     "ProgressWrapper",
@@ -87,6 +93,24 @@ class IngestAborted(StorageError):
         self.report: IngestReport = report
 
 
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run; :attr:`report` says exactly what was stored.
+
+    A batch counts as ingested when its transaction committed, even when the
+    interrupt arrived during the commit (Python raises it once the commit has
+    returned). ``report.rolled_back`` counts the files read whose batch did
+    not commit; ``report.not_attempted`` the files never read. It stays a
+    ``KeyboardInterrupt``, so code that does not know it still stops.
+    """
+
+    def __init__(self, report: IngestReport) -> None:
+        super().__init__(
+            f"interrupted: {report.ingested} files stored, {report.rolled_back} read but "
+            f"not stored, {report.not_attempted} not read"
+        )
+        self.report: IngestReport = report
+
+
 @dataclass(frozen=True, slots=True)
 class RejectedFile:
     """A file that failed validation: nothing of it was stored."""
@@ -104,8 +128,9 @@ class IngestReport:
     :ivar replaced: of ``ingested``, files whose ``job_id`` was stored when the
         run started or came from an earlier file of this run.
     :ivar rejected: files that failed validation, in the order they were read.
-    :ivar rolled_back: files read whose batch a storage failure rolled back
-        (0 unless :class:`IngestAborted` was raised).
+    :ivar rolled_back: files read whose batch a storage failure or Ctrl-C
+        rolled back, or that were read but not yet sent (0 unless
+        :class:`IngestAborted` or :class:`IngestInterrupted` was raised).
     :ivar not_attempted: files never read because the run stopped early
         (``fail_fast``, or a storage failure).
     :ivar transactions: batches committed.
@@ -222,6 +247,9 @@ def ingest_files(
     :raises ValueError: ``batch_size`` is less than 1.
     :raises IngestAborted: a batch could not be stored; it rolled back, the
         run stopped, and ``.report`` tells what landed before.
+    :raises IngestInterrupted: Ctrl-C; ``.report`` tells what was stored.
+    :raises StorageCorruptionError: a stored row does not decode (checked
+        before any file is read when ``target`` is a persistence).
     :raises PersistenceError: ``target`` (or its persistence) is not open.
     """
     if batch_size < 1:
@@ -245,6 +273,10 @@ def ingest_files(
                 if fail_fast and run.rejected:
                     break
             run.flush()
+    except IngestAborted:
+        raise
+    except KeyboardInterrupt as exc:
+        raise IngestInterrupted(run.interrupted_report()) from exc
     finally:
         close = getattr(iterator, "close", None)
         if callable(close):
@@ -275,6 +307,7 @@ class _Run:
         self.rejected: list[RejectedFile] = []
         self.landed: set[str] = set()  # job ids committed by this run
         self.batch: list[IngestedJob] = []
+        self.batch_paths: list[Path] = []
         self.batch_ids: set[str] = set()
         self.batch_replaced = 0
 
@@ -289,29 +322,71 @@ class _Run:
         if job_id in self.batch_ids or job_id in self.landed or self.stored_before(job_id):
             self.batch_replaced += 1
         self.batch.append(job)
+        self.batch_paths.append(path)
         self.batch_ids.add(job_id)
         if len(self.batch) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
-        if not self.batch:
-            return
-        try:
-            self.store(self.batch)
-        except StorageError as exc:
-            self.rolled_back = len(self.batch)
-            self.batch, self.batch_ids, self.batch_replaced = [], set(), 0
-            report = self.report()
-            raise IngestAborted(
-                f"{exc} -- run stopped: {report.ingested} files stored before the failure, "
-                f"{report.rolled_back} rolled back, {report.not_attempted} not read",
-                report,
-            ) from exc
+        while self.batch:
+            try:
+                self.store(self.batch)
+            except UnstorableJobError as exc:
+                # One file SQLite cannot hold must not keep the others out:
+                # refuse it by name and store the rest of the batch.
+                self.refuse(exc.positions, exc.reasons)
+                continue
+            except StorageError as exc:
+                self.rolled_back = len(self.batch)
+                self.clear_batch()
+                report = self.report()
+                raise IngestAborted(
+                    f"{exc} -- run stopped: {report.ingested} files stored before the "
+                    f"failure, {report.rolled_back} rolled back, {report.not_attempted} not read",
+                    report,
+                ) from exc
+            except KeyboardInterrupt as exc:
+                if getattr(exc, "committed", False):
+                    self.landed_batch()
+                raise
+            self.landed_batch()
+
+    def landed_batch(self) -> None:
+        """The batch's transaction committed: count it."""
         self.ingested += len(self.batch)
         self.replaced += self.batch_replaced
         self.transactions += 1
         self.landed |= self.batch_ids
-        self.batch, self.batch_ids, self.batch_replaced = [], set(), 0
+        self.clear_batch()
+
+    def clear_batch(self) -> None:
+        self.batch, self.batch_paths, self.batch_ids, self.batch_replaced = [], [], set(), 0
+
+    def refuse(self, positions: Sequence[int], reasons: Sequence[str]) -> None:
+        """Reject the files at ``positions`` of the batch, and count the rest again."""
+        refused = dict(zip(positions, reasons, strict=True))
+        kept = []
+        for position, (path, job) in enumerate(zip(self.batch_paths, self.batch, strict=True)):
+            if position in refused:
+                self.rejected.append(RejectedFile(path, refused[position]))
+            else:
+                kept.append((path, job))
+        self.clear_batch()
+        for path, job in kept:
+            if (
+                job.job_id in self.batch_ids
+                or job.job_id in self.landed
+                or self.stored_before(job.job_id)
+            ):
+                self.batch_replaced += 1
+            self.batch.append(job)
+            self.batch_paths.append(path)
+            self.batch_ids.add(job.job_id)
+
+    def interrupted_report(self) -> IngestReport:
+        """The report after Ctrl-C: what was read and not committed is rolled back."""
+        self.rolled_back = self.handled - self.ingested - len(self.rejected)
+        return self.report()
 
     def report(self) -> IngestReport:
         return IngestReport(

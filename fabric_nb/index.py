@@ -90,7 +90,12 @@ class FabricIndex:
         :raises StorageError: the write failed; the index is unchanged.
         """
         if self._persistence is not None:
-            self._persistence.persist_ingested_job(job)
+            try:
+                self._persistence.persist_ingested_job(job)
+            except KeyboardInterrupt as exc:
+                if getattr(exc, "committed", False):  # stored: memory follows storage
+                    self._remember((job,))
+                raise
         self._remember((job,))
 
     def add_jobs(self, jobs: Iterable[IngestedJob]) -> None:
@@ -103,7 +108,12 @@ class FabricIndex:
         """
         batch = list(jobs)
         if self._persistence is not None:
-            self._persistence.persist_ingested_jobs(batch)
+            try:
+                self._persistence.persist_ingested_jobs(batch)
+            except KeyboardInterrupt as exc:
+                if getattr(exc, "committed", False):  # stored: memory follows storage
+                    self._remember(batch)
+                raise
         self._remember(batch)
 
     def _remember(self, jobs: Iterable[IngestedJob]) -> None:
