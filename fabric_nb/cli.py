@@ -21,6 +21,7 @@ from . import __version__
 from .bulk import (
     DEFAULT_BATCH_SIZE,
     IngestAborted,
+    IngestInterrupted,
     IngestPathError,
     IngestReport,
     collect_json_files,
@@ -299,6 +300,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         return tqdm(items, unit="file", file=sys.stderr, disable=not show_bar, leave=False)
 
     persistence = create_persistence(resolve_storage_path(args.db))
+    report: IngestReport | None = None
     try:
         with persistence:
             report = ingest_files(
@@ -313,11 +315,22 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         return _fail(EXIT_DATABASE, f"{PROG} ingest: {exc}")
     except (StorageError, sqlite3.Error) as exc:
         return _fail(EXIT_DATABASE, f"{PROG} ingest: {exc}")
-    except KeyboardInterrupt:
+    except IngestInterrupted as exc:
+        report = exc.report
+        _print_ingest_report(report, persistence.path, fail_fast=args.fail_fast)
         return _fail(
             EXIT_INTERRUPTED,
-            f"{PROG} ingest: interrupted; batches already committed stay stored, "
-            "the batch in progress was not stored",
+            f"{PROG} ingest: interrupted: {report.ingested} files stored, "
+            f"{report.rolled_back} read but not stored, {report.not_attempted} not read "
+            "(a batch is stored whole or not at all)",
+        )
+    except KeyboardInterrupt:
+        if report is None:
+            return _fail(EXIT_INTERRUPTED, f"{PROG} ingest: interrupted before any file was stored")
+        _print_ingest_report(report, persistence.path, fail_fast=args.fail_fast)
+        return _fail(
+            EXIT_INTERRUPTED,
+            f"{PROG} ingest: interrupted after the run; {report.ingested} files stored",
         )
     _print_ingest_report(report, persistence.path, fail_fast=args.fail_fast)
     return EXIT_OK if report.clean else EXIT_FAILED
