@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 from typing import Final
 
 from .errors import FabricError
@@ -98,4 +97,3 @@ def read_regular_file(path: str | os.PathLike[str], *, limit: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
-

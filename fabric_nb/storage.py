@@ -26,8 +26,8 @@ from urllib.parse import quote
 from ._collector import collector_paused
 from .errors import StorageCorruptionError, StorageError, UnstorableJobError
 from .models import IngestedJob, job_order_key
-from .rows import decode_job, encode_job
 from .regular_files import file_kind
+from .rows import decode_job, encode_job
 from .schema import (
     INDEX_STATEMENTS,
     JOB_COLUMNS,

@@ -120,7 +120,9 @@ VARIANTS = {
         TABLE_STATEMENT.replace("\n    ", "\n\t  ").replace(",", " ,  -- a column\n")
         + " /* Fabric */",
     ),
-    "lower-case keywords": (TABLE_STATEMENT.replace("TEXT", "text").replace("NOT NULL", "not null"),),
+    "lower-case keywords": (
+        TABLE_STATEMENT.replace("TEXT", "text").replace("NOT NULL", "not null"),
+    ),
     "quoted names": (
         TABLE_STATEMENT.replace("jobs (", '"jobs" (')
         .replace("job_id TEXT", "[job_id] TEXT")

@@ -47,9 +47,7 @@ def wal_store(tmp_path: Path) -> Path:
     db = tmp_path / "fabric.db"
     with create_persistence(db) as persistence:
         persistence.persist_ingested_job(make_job("before"))
-    code = FOREIGN_WRITER.format(
-        tests=str(REPO_ROOT / "tests"), db=str(db), insert=INSERT
-    )
+    code = FOREIGN_WRITER.format(tests=str(REPO_ROOT / "tests"), db=str(db), insert=INSERT)
     done = subprocess.run(
         [sys.executable, "-c", code], env=child_env(tmp_path), timeout=60, check=False
     )

@@ -1,0 +1,157 @@
+"""Ctrl-C during ingest: the message says exactly what was stored.
+
+The interrupt is a real SIGINT sent to a real ``fabric-nb ingest`` at a
+moment the test controls with SQLite's own locks, not with timing:
+
+- *during the commit*: another connection holds a read lock, so the
+  writer's ``COMMIT`` waits inside SQLite for its exclusive lock (holding
+  the PENDING lock, which ``/proc/locks`` shows: that is how the test knows). SIGINT arrives
+  there; the reader lets go; the commit completes and Python raises the
+  interrupt after it. The batch is stored, and the message must say so.
+- *before the transaction*: another connection holds the write lock, so the
+  writer cannot begin. SIGINT arrives; the lock is released; nothing is
+  stored, and the message must say that.
+
+Every wait has a deadline, so a regression fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import make_result, write_result
+
+from fabric_nb import create_persistence
+
+from ._support import child_env
+
+DEADLINE = 60.0
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, Path]:
+    db = tmp_path / "fabric.db"
+    with create_persistence(db):
+        pass
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        write_result(folder, make_result(job_id=f"job-{i}"), f"{i}.json")
+    return db, folder
+
+
+def start_ingest(db: Path, folder: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "fabric_nb", "--db", str(db), "ingest", str(folder), "-q"],
+        env=child_env(db.parent),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], child: subprocess.Popen[str], what: str) -> None:
+    end = time.monotonic() + DEADLINE
+    while not condition():
+        if child.poll() is not None:
+            pytest.fail(f"the writer exited before {what}: {child.communicate()}")
+        if time.monotonic() > end:
+            child.kill()
+            pytest.fail(f"never saw {what}")
+        time.sleep(0.005)
+
+
+PENDING_BYTE = 0x40000000  # SQLite's lock bytes in the file: PENDING, RESERVED, SHARED...
+
+
+def holds_pending_lock(pid: int) -> bool:
+    """Whether ``pid`` holds SQLite's PENDING lock: it is inside COMMIT, waiting for readers.
+
+    Read from ``/proc/locks`` (POSIX locks are per process, so a probe
+    connection from this process would not see it).
+    """
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 7 and fields[3] == "WRITE" and fields[4] == str(pid):
+            if int(fields[6]) == PENDING_BYTE:
+                return True
+    return False
+
+
+def sigint_delivered(pid: int) -> bool:
+    """No SIGINT pending any more: the process ran its C-level handler."""
+    bit = 1 << (signal.SIGINT - 1)
+    status = Path(f"/proc/{pid}/status").read_text()
+    pending = [int(line.split()[1], 16) for line in status.splitlines() if "Pnd:" in line]
+    return all(not mask & bit for mask in pending)
+
+
+def sleeping_with_db_open(pid: int, db: Path) -> bool:
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        opened = any(os.readlink(fd) == str(db) for fd in fds.iterdir())
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return opened and state == "S"
+
+
+def stored(db: Path) -> list[str]:
+    with create_persistence(db, readonly=True) as persistence:
+        return sorted(job.job_id for job in persistence.load_all_jobs())
+
+
+def test_interrupt_during_the_commit_reports_the_batch_as_stored(
+    setup: tuple[Path, Path],
+) -> None:
+    db, folder = setup
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM jobs").fetchone()  # holds a read lock
+    child = start_ingest(db, folder)
+    try:
+        wait_for(lambda: holds_pending_lock(child.pid), child, "the writer waiting inside COMMIT")
+        child.send_signal(signal.SIGINT)
+        wait_for(lambda: sigint_delivered(child.pid), child, "the SIGINT delivered")
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    out, err = child.communicate(timeout=DEADLINE)
+
+    assert child.returncode == 130, (out, err)
+    assert stored(db) == ["job-0", "job-1", "job-2"]
+    assert "interrupted: 3 files stored, 0 read but not stored, 0 not read" in err
+    assert "not stored" not in err.replace("0 read but not stored", "")
+    assert "ingested:    3 (3 new, 0 replaced)" in out
+    assert "Traceback" not in err
+
+
+def test_interrupt_before_the_transaction_reports_nothing_stored(
+    setup: tuple[Path, Path],
+) -> None:
+    db, folder = setup
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # holds the write lock
+    child = start_ingest(db, folder)
+    try:
+        wait_for(lambda: sleeping_with_db_open(child.pid, db), child, "the writer waiting")
+        child.send_signal(signal.SIGINT)
+        wait_for(lambda: sigint_delivered(child.pid), child, "the SIGINT delivered")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    out, err = child.communicate(timeout=DEADLINE)
+
+    assert child.returncode == 130, (out, err)
+    assert stored(db) == []
+    assert "interrupted" in err and "Traceback" not in err
+    assert "0 files stored" in err or "before any file was stored" in err
