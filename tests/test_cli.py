@@ -248,7 +248,7 @@ def test_a_storage_failure_mid_run_exits_3_with_what_landed(
         write_result(folder, doc, f"{i}.json")
     with create_persistence(db):
         pass
-    room = db.stat().st_size + 50_000  # the first batch fits, the second does not
+    room = db.stat().st_size + 50_000  # the first batch of two fits, the second does not
 
     def limit_file_size() -> None:  # a real write error, as a full disk gives
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -256,9 +256,9 @@ def test_a_storage_failure_mid_run_exits_3_with_what_landed(
 
     env = {k: v for k, v in os.environ.items() if k != "FABRIC_DB"}
     env.update(PYTHONPATH=str(REPO_ROOT), PYTHONDONTWRITEBYTECODE="1")
+    ingest = [sys.executable, "-m", "fabric_nb", "ingest", str(folder), "--db", str(db)]
     done = subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "ingest", str(folder), "--db", str(db)]
-        + ["--batch-size", "2"],
+        [*ingest, "--batch-size", "2"],
         env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,

@@ -81,9 +81,9 @@ def holds_pending_lock(pid: int) -> bool:
     """
     for line in Path("/proc/locks").read_text().splitlines():
         fields = line.split()
-        if len(fields) >= 7 and fields[3] == "WRITE" and fields[4] == str(pid):
-            if int(fields[6]) == PENDING_BYTE:
-                return True
+        mine = len(fields) >= 7 and fields[3:5] == ["WRITE", str(pid)]
+        if mine and int(fields[6]) == PENDING_BYTE:
+            return True
     return False
 
 
