@@ -264,7 +264,8 @@ class FabricStorage:
                 positions = tuple(position for position, _ in unstorable)
                 reasons = tuple(reason for _, reason in unstorable)
                 shown = "; ".join(
-                    f"job {jobs[position].job_id!r} {reason}" for position, reason in unstorable
+                    f"job {_short(jobs[position].job_id)} {reason}"
+                    for position, reason in unstorable
                 )
                 raise UnstorableJobError(
                     f"{_PERSIST_FAILED}: {shown} ({what})", positions, reasons
@@ -479,6 +480,12 @@ def _unstorable_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[int, str]]:
         if problem is not None:
             found.append((position, problem))
     return found
+
+
+def _short(job_id: str) -> str:
+    """A job id for a message: quoted, and cut to 60 characters when longer."""
+    shown = repr(job_id)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

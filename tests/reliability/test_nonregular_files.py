@@ -1,0 +1,90 @@
+"""Ingest reads only regular files, and none larger than the documented limit.
+
+A FIFO named ``x.json`` used to hang ingest forever; a symlink to
+``/dev/zero`` read until memory ran out. Each now gets a one-line rejection
+naming it, and the good files around it are stored. The command runs in a
+real process with a timeout, so if the hang comes back the test fails
+instead of stalling the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import make_result, write_result
+
+from fabric_nb import create_persistence
+from fabric_nb.regular_files import MAX_RESULT_FILE_BYTES
+
+from ._support import child_env
+
+TIMEOUT = 60
+
+
+def run_ingest(tmp_path: Path, *paths: Path) -> subprocess.CompletedProcess[str]:
+    db = tmp_path / "fabric.db"
+    return subprocess.run(
+        [sys.executable, "-m", "fabric_nb", "--db", str(db), "ingest", *map(str, paths)],
+        env=child_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,  # the FIFO hang would otherwise stall the suite
+        check=False,
+    )
+
+
+def stored(db: Path) -> list[str]:
+    with create_persistence(db, readonly=True) as persistence:
+        return sorted(job.job_id for job in persistence.load_all_jobs())
+
+
+def test_fifos_devices_sockets_and_huge_files_are_rejected_by_name(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    write_result(folder, make_result(job_id="a"), "a.json")
+    os.mkfifo(folder / "b_fifo.json")
+    (folder / "c_zero.json").symlink_to("/dev/zero")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(folder / "d_socket.json"))
+    sock.close()
+    with open(folder / "e_huge.json", "wb") as huge:  # sparse: costs no disk
+        huge.truncate(MAX_RESULT_FILE_BYTES + 1)
+    write_result(folder, make_result(job_id="f"), "f.json")
+    given_fifo = tmp_path / "given.json"
+    os.mkfifo(given_fifo)
+
+    done = run_ingest(tmp_path, folder, given_fifo)
+
+    assert done.returncode == 1, done.stderr
+    rejected = [line for line in done.stderr.splitlines() if line.startswith("rejected: ")]
+    assert len(rejected) == len(done.stderr.splitlines()) == 5
+    expected = {
+        "b_fifo.json": "is a FIFO (named pipe), not a regular file",
+        "c_zero.json": "is a character device, not a regular file",
+        "d_socket.json": "is a socket, not a regular file",
+        "e_huge.json": f"is too large: {MAX_RESULT_FILE_BYTES + 1} bytes, "
+        f"the limit is {MAX_RESULT_FILE_BYTES} bytes",
+    }
+    for name, reason in expected.items():
+        assert f"rejected: {folder / name}: {reason}" in rejected
+    assert f"rejected: {given_fifo}: is a FIFO (named pipe), not a regular file" in rejected
+    assert stored(tmp_path / "fabric.db") == ["a", "f"]
+
+
+def test_a_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    path = write_result(folder, make_result(job_id="padded"), "padded.json")
+    text = path.read_bytes()
+    path.write_bytes(text + b" " * (MAX_RESULT_FILE_BYTES - len(text)))  # JSON allows the spaces
+    assert path.stat().st_size == MAX_RESULT_FILE_BYTES
+
+    done = run_ingest(tmp_path, folder)
+
+    assert done.returncode == 0, done.stderr
+    assert stored(tmp_path / "fabric.db") == ["padded"]

@@ -1,0 +1,88 @@
+"""One result too big for SQLite never keeps the good files of its batch out.
+
+``outputs_json`` repeats the job id in every output, so a valid file of a few
+hundred kilobytes (a 64 KiB job id, 1 100 clips) becomes a row of 72 MB,
+over :data:`~fabric_nb.storage.MAX_STORED_VALUE_BYTES`. It used to fail its
+whole batch with SQLite's "string or blob too big", naming no file, on every
+re-run. Now it is rejected by name and the rest of the batch is stored.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_clip, make_job, make_result, write_result
+
+from fabric_nb import create_persistence
+from fabric_nb.errors import UnstorableJobError
+from fabric_nb.storage import MAX_STORED_VALUE_BYTES
+
+from ._support import child_env
+
+BIG_ID = "j" * (64 * 1024)
+
+
+def oversized_result() -> dict[str, object]:
+    clips = [make_clip(i) for i in range(1100)]
+    return make_result(job_id=BIG_ID, clips=clips)
+
+
+def run_ingest(tmp_path: Path, folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fabric_nb",
+            "--db",
+            str(tmp_path / "fabric.db"),
+            "ingest",
+            str(folder),
+        ],
+        env=child_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def stored(db: Path) -> list[str]:
+    with create_persistence(db, readonly=True) as persistence:
+        return sorted(job.job_id for job in persistence.load_all_jobs())
+
+
+def test_the_oversized_file_is_rejected_by_name_and_the_rest_is_stored(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    write_result(folder, make_result(job_id="a"), "a.json")
+    big = write_result(folder, oversized_result(), "b.json")
+    write_result(folder, make_result(job_id="c"), "c.json")
+    assert big.stat().st_size < 1024 * 1024
+
+    for _ in range(2):  # a re-run behaves the same: nothing blocks for good
+        done = run_ingest(tmp_path, folder)
+
+        assert done.returncode == 1, done.stderr
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"rejected: {big}: is too big to store: outputs_json is ")
+        assert f"the limit is {MAX_STORED_VALUE_BYTES}" in lines[0]
+        assert stored(tmp_path / "fabric.db") == ["a", "c"]
+
+
+def test_storage_names_the_unstorable_jobs_and_stores_none(tmp_path: Path) -> None:
+    db = tmp_path / "fabric.db"
+    good = make_job("good")
+    big = make_job(BIG_ID, outputs=[make_job(BIG_ID).outputs[0]] * 1100)
+    with create_persistence(db) as persistence:
+        with pytest.raises(UnstorableJobError) as caught:
+            persistence.persist_ingested_jobs([good, big, good])
+        assert caught.value.positions == (1,)
+        assert "is too big to store: outputs_json" in caught.value.reasons[0]
+        assert len(str(caught.value)) < 500  # the 64 KiB id is not printed whole
+        assert persistence.load_job_ids() == set()
+        persistence.persist_ingested_jobs([good])  # the connection is still usable
