@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import msgspec
 
@@ -32,8 +33,28 @@ from .regular_files import (
     read_regular_file,
 )
 
-__all__ = ["clip_id_for", "ingest_execution_result", "parse_execution_result"]
+__all__ = [
+    "EARLIEST_TIMESTAMP",
+    "END_OF_TIMESTAMPS",
+    "clip_id_for",
+    "ingest_execution_result",
+    "parse_execution_result",
+]
 
+#: The earliest ``started_at``/``completed_at`` ingestion accepts, and the first
+#: instant past the latest: the range of 64-bit nanosecond timestamps (pandas'
+#: default unit, numpy, Arrow ``timestamp[ns]``, DuckDB ``TIMESTAMP_NS``) in
+#: whole years, so every tool downstream can hold every accepted instant.
+EARLIEST_TIMESTAMP: Final[datetime] = datetime(1678, 1, 1, tzinfo=UTC)
+#: See :data:`EARLIEST_TIMESTAMP`.
+END_OF_TIMESTAMPS: Final[datetime] = datetime(2262, 1, 1, tzinfo=UTC)
+_RANGE_TEXT = (
+    "a timestamp from 1678-01-01T00:00:00Z to before 2262-01-01T00:00:00Z "
+    "(the instants every tool downstream can hold)"
+)
+#: A fraction of a second with digits beyond the microsecond (``fromisoformat``
+#: would drop them without a word).
+_SUB_MICROSECOND: Final[re.Pattern[str]] = re.compile(r"[.,]\d{6}(\d+)")
 _JOB_STATUS_TEXT = ", ".join(JOB_STATUSES)
 _CLIP_STATUS_TEXT = ", ".join(CLIP_STATUSES)
 _MISSING = object()
@@ -153,6 +174,11 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
         raise IngestionError(
             f"{source}: Invalid JSON: {exc.args[0]} is not a JSON number"
         ) from None
+    except _DuplicateKeyError as exc:
+        raise IngestionError(
+            f"{source}: ambiguous JSON: the key {_show(exc.args[0])} appears twice in one "
+            "object (Fabric does not pick one of the values)"
+        ) from None
     except json.JSONDecodeError as exc:
         raise IngestionError(
             f"{source}: Invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
@@ -180,13 +206,35 @@ class _ConstantError(ValueError):
     pass
 
 
+class _DuplicateKeyError(ValueError):
+    """One JSON object names the same key twice; ``args[0]`` is the key."""
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's pairs as a dict, refusing a key written twice (json keeps the last)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return obj
+
+
 def _reject_constant(name: str) -> NoReturn:
     raise _ConstantError(name)
 
 
-#: ``json.loads(text, parse_constant=_reject_constant)`` without building a decoder per file.
-_json_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
+#: ``json.loads(text, parse_constant=_reject_constant)`` without building a decoder
+#: per file; an object that names a key twice raises ``_DuplicateKeyError``.
+_json_decode = json.JSONDecoder(
+    parse_constant=_reject_constant, object_pairs_hook=_unique_object
+).decode
 _fast_decode = msgspec.json.Decoder().decode
+#: The end of every key in JSON text: a closing quote, JSON whitespace, a colon.
+#: Inside a string a quote is escaped (``\"``), so this can only over-count keys.
+_KEY_END: Final[re.Pattern[str]] = re.compile(r'"[ \t\n\r]*:')
 
 
 def _decode_document(text: str) -> Any:
@@ -198,9 +246,47 @@ def _decode_document(text: str) -> Any:
     (a lone surrogate escape, ``1e400``), which validation then judges.
     """
     try:
-        return _fast_decode(text)
+        document = _fast_decode(text)
     except (msgspec.DecodeError, RecursionError):
         return _json_decode(text)
+    # msgspec, like json, keeps the last of two equal keys without a word. The
+    # text has at least as many key ends as the document has keys, and the
+    # decoded document has fewer keys than the text exactly when a key was
+    # repeated: when the counts agree, no key was. Otherwise json decides.
+    keys_in_text = len(_KEY_END.findall(text))
+    if keys_in_text != _known_keys(document) and keys_in_text != _all_keys(document):
+        _json_decode(text)  # raises _DuplicateKeyError naming the key, if there is one
+    return document
+
+
+def _known_keys(document: Any) -> int:
+    """The keys of the objects a result usually has (top level, ``_metadata``, clips)."""
+    if type(document) is not dict:
+        return -1
+    count = len(document)
+    meta = document.get("_metadata")
+    if type(meta) is dict:
+        count += len(meta)
+    clips = document.get("clips")
+    if type(clips) is list:
+        for clip in clips:
+            if type(clip) is dict:
+                count += len(clip)
+    return count
+
+
+def _all_keys(document: Any) -> int:
+    """The keys of every object in ``document``, however deep."""
+    count = 0
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if type(value) is dict:
+            count += len(value)
+            pending.extend(value.values())
+        elif type(value) is list:
+            pending.extend(value)
+    return count
 
 
 def _show(value: Any) -> str:
@@ -291,6 +377,15 @@ class _Parser:
                 "a timestamp with a UTC offset (Fabric does not guess a time zone)",
                 value,
             )
+        fraction = _SUB_MICROSECOND.search(value)
+        if fraction is not None and fraction.group(1).strip("0"):
+            self.fail(
+                where,
+                "a timestamp precise to the microsecond at most (Fabric does not round)",
+                value,
+            )
+        if not EARLIEST_TIMESTAMP <= parsed < END_OF_TIMESTAMPS:
+            self.fail(where, _RANGE_TEXT, value)
         return parsed
 
     # -- structure ---------------------------------------------------------------
