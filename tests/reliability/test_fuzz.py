@@ -43,7 +43,7 @@ from fabric_nb import (
     create_persistence,
     ingest_execution_result,
 )
-from fabric_nb.ingestion import clip_id_for
+from fabric_nb.ingestion import EARLIEST_TIMESTAMP, END_OF_TIMESTAMPS, clip_id_for
 from fabric_nb.models import CLIP_STATUSES, JOB_STATUSES
 from fabric_nb.samples import generate_results
 
@@ -316,6 +316,11 @@ def _timestamp(value: Any, location: str, *, required: bool) -> datetime | None:
         raise _Rejected(location) from None
     if parsed.tzinfo is None:
         raise _Rejected(location)
+    fraction = re.search(r"[.,]\d{6}(\d+)", value)
+    if fraction is not None and fraction.group(1).strip("0"):
+        raise _Rejected(location)  # finer than a microsecond: never rounded
+    if not EARLIEST_TIMESTAMP <= parsed < END_OF_TIMESTAMPS:
+        raise _Rejected(location)  # outside what tools downstream can hold
     return parsed
 
 
