@@ -22,7 +22,7 @@ from conftest import make_result
 from fabric_nb import IngestionError, ingest_execution_result
 from fabric_nb.export import write_export
 from fabric_nb.frames import jobs_frame, outputs_frame
-from fabric_nb.ingestion import END_OF_TIMESTAMPS, EARLIEST_TIMESTAMP
+from fabric_nb.ingestion import EARLIEST_TIMESTAMP, END_OF_TIMESTAMPS
 from fabric_nb.plots import plot_jobs_over_time
 
 matplotlib.use("Agg")
