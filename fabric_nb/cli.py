@@ -29,6 +29,7 @@ from .bulk import (
 )
 from .errors import FabricError, StorageError
 from .persistence import create_persistence, resolve_storage_path
+from .safe_text import escape_control, escape_json_text
 from .storage import DEFAULT_STORAGE_PATH
 
 __all__ = [
@@ -338,7 +339,10 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 def _print_ingest_report(report: IngestReport, db: Path, *, fail_fast: bool) -> None:
     for rejected in report.rejected:
-        print(f"rejected: {rejected.path}: {rejected.reason}", file=sys.stderr)
+        print(
+            f"rejected: {escape_control(str(rejected.path))}: {escape_control(rejected.reason)}",
+            file=sys.stderr,
+        )
     lines = {
         "database": str(db),
         "files found": str(report.files),
@@ -361,7 +365,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     except (StorageError, sqlite3.Error, OSError) as exc:
         return _fail(EXIT_DATABASE, f"{PROG} info: {exc}")
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        print(escape_json_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)))
         return EXIT_OK
     summary = report.summary
     first, last = summary.first_started_at, summary.last_started_at
@@ -396,7 +400,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return _fail(EXIT_FAILED, f"{PROG} check: FAILED: {exc}")
     if not args.quiet:
         print(
-            f"ok: {report.path}: schema version {report.schema_version}, "
+            f"ok: {escape_control(str(report.path))}: schema version {report.schema_version}, "
             f"integrity {report.integrity}, {report.summary.jobs} jobs decoded"
         )
     return EXIT_OK
@@ -433,7 +437,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         paths = write_results(args.outdir, args.jobs, seed=args.seed)
     except OSError as exc:
         return _fail(EXIT_OUTPUT, f"{PROG} sample: cannot write {args.outdir}: {exc}")
-    print(f"wrote {len(paths)} synthetic result files to {args.outdir} (seed {args.seed})")
+    shown = escape_control(str(args.outdir))
+    print(f"wrote {len(paths)} synthetic result files to {shown} (seed {args.seed})")
     return EXIT_OK
 
 
@@ -477,14 +482,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _fail(code: int, message: str) -> int:
-    """Print ``message`` as one line on stderr and return ``code``."""
-    print(" ".join(message.split()), file=sys.stderr)
+    """Print ``message`` as one line on stderr, control characters escaped; return ``code``."""
+    print(" ".join(escape_control(message).split()), file=sys.stderr)
     return code
 
 
 def _print_fields(fields: Mapping[str, str]) -> None:
-    width = max(len(name) for name in fields) + 2
-    for name, value in fields.items():
+    """``name: value`` lines, aligned; values come from data, so they are escaped."""
+    shown = {name: escape_control(value) for name, value in fields.items()}
+    width = max(len(name) for name in shown) + 2
+    for name, value in shown.items():
         print(f"{name + ':':<{width}}{value}")
 
 
@@ -492,7 +499,7 @@ def _print_counts(counts: Mapping[str | None, int]) -> None:
     if not counts:
         print("  -")
         return
-    names = ["(none)" if key is None else key for key in counts]
+    names = ["(none)" if key is None else escape_control(key) for key in counts]
     width = max(len(name) for name in names) + 2
     for name, value in zip(names, counts.values(), strict=True):
         print(f"  {name:<{width}}{value}")
