@@ -16,15 +16,25 @@ Spark or Dask read the whole history or prune by month::
 ``started_month`` lives in the folder name only, as Hive does it; readers
 add it back as a column. CSV: ``OUTDIR/jobs.csv`` and ``OUTDIR/outputs.csv``.
 
-An export is all or nothing: it is written into a temporary folder next to
-``OUTDIR`` and renamed into place at the end, so ``OUTDIR`` never holds half
-an export. ``OUTDIR`` must not exist or be an empty folder; an export never
+An export is all or nothing: it is written into a hidden staging folder
+(``.fabric-export-partial-*``) and moved into place at the end. A new
+``OUTDIR`` is the staging folder renamed, in one step; an existing empty
+``OUTDIR`` is kept (its mode, owner, group and ACLs stay) and the staging
+folder inside it is emptied into it. A staging folder left behind by a
+killed export is hidden (Hive readers skip names starting with ``.``), and
+the next export next to it removes it: each live export holds a lock on
+its own. ``OUTDIR`` must not exist or be an empty folder; an export never
 replaces or deletes files that are there. The database is opened read-only.
+
+CSV cells that a spreadsheet would run as a formula (text starting with
+``=``, ``+``, ``-``, ``@``, a tab or a line break) get a ``'`` in front, as
+OWASP advises, unless ``raw_csv=True``; Parquet keeps every value exact.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
@@ -36,6 +46,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -45,9 +56,11 @@ from .persistence import create_persistence
 
 __all__ = [
     "EXPORT_FORMATS",
+    "FORMULA_STARTS",
     "JOBS_ARROW_SCHEMA",
     "OUTPUTS_ARROW_SCHEMA",
     "PARTITION_COLUMN",
+    "STAGING_PREFIX",
     "ExportError",
     "ExportFormat",
     "ExportResult",
@@ -62,6 +75,15 @@ ExportFormat = Literal["parquet", "csv"]
 EXPORT_FORMATS: Final[tuple[ExportFormat, ...]] = ("parquet", "csv")
 #: The Hive partition key of a Parquet export: the UTC month of ``started_at``, ``YYYY-MM``.
 PARTITION_COLUMN: Final[str] = "started_month"
+#: First characters that make a spreadsheet read a CSV cell as a formula
+#: (OWASP, "CSV Injection"): such a text cell is written with a ``'`` in front.
+FORMULA_STARTS: Final[str] = "=+-@\t\r\n"
+_FORMULA: Final[str] = "^([" + FORMULA_STARTS.replace("-", "\\-") + "])"
+#: The prefix of the folder an export is written into before it is put in
+#: place; one left by a killed export is removed by the next export.
+STAGING_PREFIX: Final[str] = ".fabric-export-partial-"
+#: What an export puts in OUTDIR, whatever the format.
+_LAYOUT: Final[tuple[str, ...]] = ("jobs", "outputs", "jobs.csv", "outputs.csv")
 
 
 class ExportError(FabricError):
@@ -116,6 +138,7 @@ def export_history(
     outdir: str | os.PathLike[str],
     *,
     fmt: ExportFormat = "parquet",
+    raw_csv: bool = False,
 ) -> ExportResult:
     """Write the jobs and outputs tables of ``database`` into ``outdir``.
 
@@ -136,7 +159,7 @@ def export_history(
         jobs = persistence.load_all_jobs()
         path = persistence.path
     jobs_table, outputs_table = jobs_frame(jobs), outputs_frame(jobs)
-    files = write_export(jobs_table, outputs_table, target, fmt=fmt)
+    files = write_export(jobs_table, outputs_table, target, fmt=fmt, raw_csv=raw_csv)
     return ExportResult(
         database=path,
         outdir=target,
@@ -153,12 +176,23 @@ def write_export(
     outdir: str | os.PathLike[str],
     *,
     fmt: ExportFormat = "parquet",
+    raw_csv: bool = False,
 ) -> tuple[Path, ...]:
     """Write a jobs frame and an outputs frame into ``outdir``, all or nothing.
 
     The frames are those of :func:`~fabric_nb.frames.jobs_frame` and
     :func:`~fabric_nb.frames.outputs_frame` (any subset of rows). Returns the
     files written, relative to ``outdir``, in sorted order.
+
+    CSV is for spreadsheets: a text cell starting with one of
+    :data:`FORMULA_STARTS` is written with a ``'`` in front, so no
+    spreadsheet runs it as a formula, unless ``raw_csv`` is true. Parquet
+    always keeps every value exact.
+
+    ``outdir`` is kept when it exists (an empty folder: its mode, owner,
+    group and ACLs stay); otherwise it is created. The files are written
+    into a hidden folder (:data:`STAGING_PREFIX`) first and moved into place
+    at the end; one left behind by a killed export is removed by the next.
 
     :raises OutputExistsError: ``outdir`` exists and is not an empty folder.
     :raises ExportError: the files could not be written (nothing is left behind).
@@ -173,24 +207,38 @@ def write_export(
         "outputs": _to_arrow(outputs, OUTPUTS_ARROW_SCHEMA, "outputs"),
     }
     months = {name: _months(frame, name) for name, frame in (("jobs", jobs), ("outputs", outputs))}
+    keep = target.is_dir()  # an empty folder given: write inside it, keep it
+    home = target if keep else target.parent
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        home.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=home))
+        lock = _hold(staging)
     except OSError as exc:
         raise ExportError(f"cannot create {target}: {exc.strerror or exc}") from exc
     try:
         for name, table in tables.items():
             if fmt == "csv":
-                pa_csv.write_csv(table, staging / f"{name}.csv")
+                pa_csv.write_csv(
+                    table if raw_csv else _defuse_formulas(table), staging / f"{name}.csv"
+                )
             else:
                 _write_partitions(table, months[name], staging / name)
         files = tuple(sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file()))
-        _move_into_place(staging, target)
+        if keep:
+            for entry in sorted(staging.iterdir()):
+                os.rename(entry, target / entry.name)
+            staging.rmdir()
+        else:
+            os.rename(staging, target)
     except BaseException as exc:
+        if keep:
+            _remove_published(staging, target)
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, OSError):
             raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
         raise
+    finally:
+        os.close(lock)
     return files
 
 
@@ -200,7 +248,9 @@ def _check_format(fmt: str) -> None:
 
 
 def _check_outdir(target: Path) -> None:
+    _remove_abandoned(target.parent)
     if target.is_dir():
+        _remove_abandoned(target)
         with os.scandir(target) as entries:
             if next(entries, None) is None:
                 return
@@ -209,18 +259,71 @@ def _check_outdir(target: Path) -> None:
         raise OutputExistsError(f"{target} exists and is not a folder")
 
 
-def _move_into_place(staging: Path, target: Path) -> None:
-    """Rename the finished export to ``target`` (which may be an empty folder)."""
+def _hold(staging: Path) -> int:
+    """Lock ``staging`` for as long as this export runs; the descriptor to close.
+
+    The lock dies with the process, so a staging folder nobody holds was
+    left by an export that was killed, and is removed by the next one.
+    """
+    fd = os.open(staging, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        os.rename(staging, target)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        if target.is_dir() and not any(target.iterdir()):
-            # Some systems refuse to rename over a folder, even an empty one.
-            with contextlib.suppress(OSError):
-                target.rmdir()
-                os.rename(staging, target)
-                return
+        os.close(fd)
         raise
+    return fd
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove the staging folders of killed exports in ``folder`` (none that a live export holds).
+
+    A staging folder inside an OUTDIR that was kept may have been killed
+    between the moves that publish it: the tables it had already moved out
+    (``jobs`` but not ``outputs``) are part of that interrupted export, not
+    an export, and are removed with it.
+    """
+    try:
+        entries = [e for e in folder.iterdir() if e.name.startswith(STAGING_PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            fd = os.open(entry, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live export holds it
+        else:
+            _remove_published(entry, folder)
+            shutil.rmtree(entry, ignore_errors=True)
+        finally:
+            os.close(fd)
+
+
+def _remove_published(staging: Path, target: Path) -> None:
+    """Move back into ``staging`` what a failed publish into ``target`` had moved out."""
+    for name in _LAYOUT:
+        moved = target / name
+        if moved.exists() and not (staging / name).exists():
+            with contextlib.suppress(OSError):
+                os.rename(moved, staging / name)
+
+
+def _defuse_formulas(table: pa.Table) -> pa.Table:
+    """The table with a ``'`` before every text cell a spreadsheet would run as a formula."""
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        kind = field.type
+        if pa.types.is_dictionary(kind):
+            column, kind = column.cast(pa.string()), pa.string()
+        if pa.types.is_string(kind):
+            column = pc.replace_substring_regex(column, pattern=_FORMULA, replacement="'\\1")
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
 
 
 def _to_arrow(frame: pd.DataFrame, schema: pa.Schema, name: str) -> pa.Table:
