@@ -216,6 +216,12 @@ read-only.""",
         default="parquet",
         help="file format (default: parquet)",
     )
+    export.add_argument(
+        "--raw-csv",
+        action="store_true",
+        help="CSV: write text exactly as stored, even cells a spreadsheet would run as a "
+        "formula (by default those get a ' in front)",
+    )
     export.set_defaults(handler=_cmd_export)
 
     sample = commands.add_parser(
@@ -410,7 +416,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .export import ExportError, OutputExistsError, export_history
 
     try:
-        result = export_history(resolve_storage_path(args.db), args.outdir, fmt=args.format)
+        result = export_history(
+            resolve_storage_path(args.db), args.outdir, fmt=args.format, raw_csv=args.raw_csv
+        )
     except OutputExistsError as exc:
         return _fail(EXIT_USAGE, f"{PROG} export: {exc}")
     except ExportError as exc:
