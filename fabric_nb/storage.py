@@ -426,7 +426,7 @@ def _read_error(path: Path, exc: sqlite3.Error) -> StorageError:
         # SQLite's own message ("attempt to write a readonly database") hides the cause.
         return StorageError(
             f"Cannot read storage {path} in read-only mode: it has a hot journal, "
-            f"{path}-journal, left by a write that was interrupted (a crash or a kill). "
+            f"{path}-journal: a write to it was interrupted (a crash or a kill). "
             "The journal holds the pages that write changed; opening the store once "
             "read-write rolls it back, which returns the store to its last committed "
             f"state. But if {path} was replaced since (restored from a backup, copied "
