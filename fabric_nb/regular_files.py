@@ -24,10 +24,11 @@ __all__ = [
     "read_regular_file",
 ]
 
-#: The largest result file ingestion reads: 16 MiB. A JobExecutionResult is a
-#: few kilobytes (about 400 bytes per clip); 16 MiB is some 40 000 clips, far
-#: beyond any real job, and small enough that a run never exhausts memory.
-MAX_RESULT_FILE_BYTES: Final[int] = 16 * 1024 * 1024
+#: The largest result file ingestion reads: 32 MiB. A JobExecutionResult is a
+#: few kilobytes (a few hundred bytes per clip); 32 MiB is tens of thousands
+#: of clips, beyond any real job, yet room for long free text in every field,
+#: and small enough that a run never exhausts memory.
+MAX_RESULT_FILE_BYTES: Final[int] = 32 * 1024 * 1024
 
 _KINDS: Final[tuple[tuple[int, str], ...]] = (
     (stat.S_IFREG, "a regular file"),

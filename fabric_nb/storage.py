@@ -51,7 +51,7 @@ DEFAULT_STORAGE_PATH: Final[Path] = Path("~/.proxx/fabric/fabric.db")
 BUSY_TIMEOUT_SECONDS: Final[float] = 60.0
 #: The largest value (and row) Fabric writes: 64 MiB, far below SQLite's own
 #: limit of about 1 GB, which a job could otherwise reach: ``outputs_json``
-#: repeats the job id in every output, so a 16 MiB result file with a long id
+#: repeats the job id in every output, so a 32 MiB result file with a long id
 #: can become a gigabyte of text. A job over it is refused by name
 #: (:class:`~fabric_nb.errors.UnstorableJobError`) and the jobs around it
 #: can still be stored.
