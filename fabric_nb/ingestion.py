@@ -176,7 +176,7 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
         ) from None
     except _DuplicateKeyError as exc:
         raise IngestionError(
-            f"{source}: ambiguous JSON: the key {_show(exc.args[0])} appears twice in one "
+            f"{source}: Invalid JSON: the key {_show(exc.args[0])} appears twice in one "
             "object (Fabric does not pick one of the values)"
         ) from None
     except json.JSONDecodeError as exc:

@@ -61,7 +61,7 @@ def test_a_key_written_twice_is_refused_naming_it(tmp_path: Path, case: str) -> 
         ingest_execution_result(path)
 
     message = str(caught.value)
-    assert message.startswith(f"{path}: ambiguous JSON: the key {key!r} appears twice")
+    assert message.startswith(f"{path}: Invalid JSON: the key {key!r} appears twice")
 
 
 def test_a_quote_colon_inside_a_value_is_not_a_key(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_the_command_line_rejects_them_by_name_and_stores_the_rest(tmp_path: Pat
     )
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
-        f"rejected: {folder / 'a.json'}: ambiguous JSON: the key 'job_id' appears twice in one "
+        f"rejected: {folder / 'a.json'}: Invalid JSON: the key 'job_id' appears twice in one "
         "object (Fabric does not pick one of the values)"
     ]
     assert "ingested:    1 (1 new, 0 replaced)" in done.stdout

@@ -66,8 +66,8 @@ def test_ingest_escapes_rejected_file_names(tmp_path: Path, hostile: Path) -> No
     assert_nothing_raw(done.stdout, done.stderr)
     lines = done.stderr.splitlines()
     assert lines == [
-        f"rejected: {hostile}/evil\\n\\x1b[31mrejected: none\\r.json: job_id: "
-        "expected a non-empty string, missing"
+        f"rejected: {hostile}/evil\\n\\x1b[31mrejected: none\\r.json: "
+        "Missing required fields: job_id, final_status, started_at, clips"
     ]
 
 
