@@ -273,8 +273,6 @@ def ingest_files(
                 if fail_fast and run.rejected:
                     break
             run.flush()
-    except IngestAborted:
-        raise
     except KeyboardInterrupt as exc:
         raise IngestInterrupted(run.interrupted_report()) from exc
     finally:

@@ -459,17 +459,18 @@ def test_a_failed_write_starts_with_the_spec_words(db_path: Path) -> None:
     with create_persistence(db_path) as persistence:
         index = FabricIndex(persistence=persistence)
         index.add_job(make_job("kept"))
-    # A real SQLite refusal, with SQLite's own disk-full text (the real full disk is
-    # in test_disk_full.py).
-    conn = sqlite3.connect(db_path)
-    conn.execute(
-        "CREATE TRIGGER full BEFORE INSERT ON jobs "
-        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
-    )
-    conn.commit()
-    conn.close()
     with create_persistence(db_path) as persistence:
         index = FabricIndex(persistence=persistence)
+        # A real SQLite refusal, with SQLite's own disk-full text (the real full
+        # disk is in test_disk_full.py). Added by another connection while the
+        # store is open: a trigger is not Fabric's schema, so an open refuses it.
+        conn = sqlite3.connect(db_path)
+        conn.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON jobs "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+        conn.commit()
+        conn.close()
         with pytest.raises(StorageError) as one:
             index.add_job(make_job("new"))
         with pytest.raises(StorageError) as batch:
