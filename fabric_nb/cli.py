@@ -482,7 +482,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return _fail(EXIT_FAILED, f"{PROG} report: {exc}")
     except OSError as exc:
         return _fail(EXIT_OUTPUT, f"{PROG} report: cannot write {out}: {exc}")
-    print(f"wrote {out}: the overview of {db} ({jobs} jobs)")
+    print(f"wrote {escape_control(f'{out}: the overview of {db}')} ({jobs} jobs)")
     return EXIT_OK
 
 
