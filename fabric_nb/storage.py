@@ -507,19 +507,36 @@ def _describe(jobs: Sequence[IngestedJob]) -> str:
 
 
 def _refuse_special(path: Path) -> None:
-    """Refuse a path that is not a regular file (a FIFO would hang, a device never end)."""
+    """Refuse a path, or a side file of it, that is not a regular file.
+
+    A FIFO would block SQLite's open for ever and a device never end. SQLite
+    opens the side files too (a journal, to see whether it is hot), next to
+    the real file when the path is a symlink.
+    """
     try:
-        mode = os.stat(path).st_mode
+        mode: int | None = os.stat(path).st_mode
     except FileNotFoundError:
-        return
+        mode = None
     except OSError as exc:
         raise StorageError(f"Cannot open storage {path}: {exc.strerror or exc}") from exc
-    if stat.S_ISDIR(mode):
+    if mode is not None and stat.S_ISDIR(mode):
         raise StorageError(f"Cannot open storage {path}: it is a directory")
-    if not stat.S_ISREG(mode):
+    if mode is not None and not stat.S_ISREG(mode):
         raise StorageError(
             f"Cannot open storage {path}: it is {file_kind(mode)}, not a regular file"
         )
+    for base in dict.fromkeys((str(path), os.path.realpath(path))):
+        for suffix in ("-journal", "-wal", "-shm"):
+            side = base + suffix
+            try:
+                side_mode = os.stat(side).st_mode
+            except OSError:
+                continue
+            if not stat.S_ISREG(side_mode):
+                raise StorageError(
+                    f"Cannot open storage {path}: its side file {side} is "
+                    f"{file_kind(side_mode)}, not a regular file"
+                )
 
 
 _SQLITE_MAGIC: Final[bytes] = b"SQLite format 3\x00"

@@ -125,3 +125,20 @@ def test_a_dangling_symlink_creates_its_target_private(tmp_path: Path, results: 
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
     check = fabric_nb(tmp_path, "--db", link, "check")
     assert "3 jobs decoded" in check.stdout
+
+
+@pytest.mark.parametrize("suffix", ["-journal", "-wal", "-shm"])
+@pytest.mark.parametrize("command", ["check", "ingest"])
+def test_a_fifo_in_place_of_a_side_file_is_refused_without_hanging(
+    tmp_path: Path, results: Path, suffix: str, command: str
+) -> None:
+    """SQLite opens ``-journal`` to see whether it is hot: a FIFO there blocked it."""
+    db = tmp_path / "fabric.db"
+    assert fabric_nb(tmp_path, "--db", db, "ingest", results).returncode == 0
+    side = _fifo(tmp_path / f"fabric.db{suffix}")
+    extra: list[object] = [results] if command == "ingest" else []
+
+    done = fabric_nb(tmp_path, "--db", db, command, *extra)
+
+    assert done.returncode in (1, 3), done.stderr
+    assert f"its side file {side} is a FIFO (named pipe), not a regular file" in done.stderr
