@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Final, TypeAlias, TypedDict
 
+from .models import is_aware
+
 __all__ = [
     "JOB_FILTERS",
     "OUTPUT_FILTERS",
@@ -139,9 +141,9 @@ def _bound(name: str, value: Bound) -> datetime:
                 f"{name}={given!r} is not an ISO 8601 date or date-time "
                 "(write e.g. '2026-09-10' or '2026-09-10T12:00Z')"
             ) from None
-        return value if value.utcoffset() is not None else value.replace(tzinfo=UTC)
+        return value if is_aware(value) else value.replace(tzinfo=UTC)
     if isinstance(value, datetime):
-        if value.utcoffset() is None:
+        if not is_aware(value):
             raise ValueError(
                 f"{name}={value.isoformat()!r} is a naive datetime; Fabric does not guess "
                 "the time zone of a clock (give tzinfo, e.g. datetime(..., tzinfo=UTC), "

@@ -25,6 +25,7 @@ from typing import Any, Final, TypeVar, Unpack
 import numpy as np
 import pandas as pd
 
+from ._packed import output_records
 from .filters import (
     JOB_FILTERS,
     OUTPUT_FILTERS,
@@ -35,20 +36,15 @@ from .filters import (
     parse_filters,
     warn_unknown,
 )
-from .models import (
-    CLIP_STATUSES,
-    JOB_STATUSES,
-    IngestedJob,
-    IngestedOutput,
-    OutputRecord,
-    job_order_key,
-    output_records,
-)
+from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, job_order_key
 from .queries import FabricQueries
+from .schema import OUTPUT_FIELDS
 
 __all__ = [
+    "INSTANT_DTYPE",
     "JOBS_FRAME_DTYPES",
     "OUTPUTS_FRAME_DTYPES",
+    "TEXT_DTYPE",
     "DocumentedMapping",
     "JobFilters",
     "OutputFilters",
@@ -89,8 +85,11 @@ class DocumentedMapping(Mapping[str, _V]):
 
 # -- the column schema, in one place ------------------------------------------------
 
-_TEXT: Final = pd.StringDtype()  # "string": <NA> for missing, in pandas 2.2 and 3.x alike
-_INSTANT: Final = pd.DatetimeTZDtype(unit="us", tz="UTC")  # NaT when unknown
+#: The dtype of every text column Fabric builds: pandas' ``"string"``, ``<NA>`` for
+#: missing, the same in pandas 2.2 and 3.x.
+TEXT_DTYPE: Final = pd.StringDtype()
+#: The dtype of every instant column Fabric builds: microseconds in UTC, ``NaT`` when unknown.
+INSTANT_DTYPE: Final = pd.DatetimeTZDtype(unit="us", tz="UTC")
 _JOB_STATUS: Final = pd.CategoricalDtype(list(JOB_STATUSES), ordered=False)
 _CLIP_STATUS: Final = pd.CategoricalDtype(list(CLIP_STATUSES), ordered=False)
 _INT: Final = np.dtype("int64")
@@ -98,18 +97,18 @@ _BOOL: Final = np.dtype("bool")
 
 JOBS_FRAME_DTYPES: Final[Mapping[str, Any]] = DocumentedMapping(
     {
-        "job_id": _TEXT,
+        "job_id": TEXT_DTYPE,
         "final_status": _JOB_STATUS,
-        "started_at": _INSTANT,
-        "canonical_proxy_profile": _TEXT,
-        "fingerprint": _TEXT,
-        "validation_stage": _TEXT,
-        "validation_error": _TEXT,
-        "engine_used": _TEXT,
-        "resolve_preset_used": _TEXT,
-        "jobspec_version": _TEXT,
-        "completed_at": _INSTANT,
-        "ingested_at": _INSTANT,
+        "started_at": INSTANT_DTYPE,
+        "canonical_proxy_profile": TEXT_DTYPE,
+        "fingerprint": TEXT_DTYPE,
+        "validation_stage": TEXT_DTYPE,
+        "validation_error": TEXT_DTYPE,
+        "engine_used": TEXT_DTYPE,
+        "resolve_preset_used": TEXT_DTYPE,
+        "jobspec_version": TEXT_DTYPE,
+        "completed_at": INSTANT_DTYPE,
+        "ingested_at": INSTANT_DTYPE,
         "total_clips": _INT,
         "completed_clips": _INT,
         "failed_clips": _INT,
@@ -120,21 +119,20 @@ JOBS_FRAME_DTYPES: Final[Mapping[str, Any]] = DocumentedMapping(
     table without ``outputs_json``, then the computed ``duration_seconds`` and ``success``.""",
 )
 
+#: The output fields after ``job_id`` (:data:`~fabric_nb.schema.OUTPUT_FIELDS`) whose
+#: column is not text; every other output field is a text column.
+_OUTPUT_DTYPES: Final[dict[str, Any]] = {
+    "output_exists": pd.BooleanDtype(),
+    "output_size_bytes": pd.Int64Dtype(),
+    "status": _CLIP_STATUS,
+}
+
 OUTPUTS_FRAME_DTYPES: Final[Mapping[str, Any]] = DocumentedMapping(
     {
-        "job_id": _TEXT,
+        "job_id": TEXT_DTYPE,
         "clip_index": pd.Int64Dtype(),
-        "clip_id": _TEXT,
-        "source_path": _TEXT,
-        "output_path": _TEXT,
-        "output_exists": pd.BooleanDtype(),
-        "output_size_bytes": pd.Int64Dtype(),
-        "status": _CLIP_STATUS,
-        "failure_reason": _TEXT,
-        "engine_used": _TEXT,
-        "proxy_profile_used": _TEXT,
-        "resolve_preset_used": _TEXT,
-        "started_at": _INSTANT,
+        **{name: _OUTPUT_DTYPES.get(name, TEXT_DTYPE) for name in OUTPUT_FIELDS[1:]},
+        "started_at": INSTANT_DTYPE,
     },
     """Columns of :func:`outputs_frame`, in order, with their dtypes: ``job_id``,
     ``clip_index``, the other :class:`IngestedOutput` fields, the job's ``started_at``.""",
@@ -150,7 +148,7 @@ _NAT: Final = np.iinfo(np.int64).min  # the int64 that datetime64 reads as NaT
 
 
 def _text(values: Sequence[str | None]) -> pd.api.extensions.ExtensionArray:
-    return pd.array(values, dtype=_TEXT)
+    return pd.array(values, dtype=TEXT_DTYPE)
 
 
 def _micros(values: Iterable[datetime | None], count: int) -> np.ndarray:
@@ -272,8 +270,8 @@ def _or_zero(size: int | None) -> int:
 
 
 def _outputs_columns(
-    job_ids: Sequence[str],
-    outs: Sequence[IngestedOutput | OutputRecord],
+    job_ids: Sequence[str] | np.ndarray,
+    outs: Sequence[Any],
     clip_index: np.ndarray | None,
     starts: np.ndarray | None,
     describe: Callable[[int], str],
@@ -294,15 +292,7 @@ def _outputs_columns(
     sizes = column("output_size_bytes")
     sizes_unknown = np.fromiter(map(_is_none, sizes), dtype=bool, count=n)
 
-    def text(name: str) -> pd.api.extensions.ExtensionArray:
-        return _text(column(name))
-
-    columns = {
-        "job_id": _text(job_ids),
-        "clip_index": pd.arrays.IntegerArray(index, unknown),
-        "clip_id": text("clip_id"),
-        "source_path": text("source_path"),
-        "output_path": text("output_path"),
+    special = {
         "output_exists": pd.arrays.BooleanArray(
             np.fromiter(map(_is_true, exists), dtype=bool, count=n), exists_unknown
         ),
@@ -310,10 +300,14 @@ def _outputs_columns(
             np.fromiter(map(_or_zero, sizes), dtype=np.int64, count=n), sizes_unknown
         ),
         "status": _categorical(column("status"), _CLIP_STATUS, describe),
-        "failure_reason": text("failure_reason"),
-        "engine_used": text("engine_used"),
-        "proxy_profile_used": text("proxy_profile_used"),
-        "resolve_preset_used": text("resolve_preset_used"),
+    }
+    columns = {
+        "job_id": _text(job_ids),
+        "clip_index": pd.arrays.IntegerArray(index, unknown),
+        **{
+            name: special[name] if name in _OUTPUT_DTYPES else _text(column(name))
+            for name in OUTPUT_FIELDS[1:]
+        },
         "started_at": _instants(np.full(n, _NAT, dtype=np.int64) if starts is None else starts),
     }
     return _frame(columns, OUTPUTS_FRAME_DTYPES)
@@ -523,7 +517,7 @@ def outputs(queries: FabricQueries, **filters: Unpack[OutputFilters]) -> pd.Data
         "failure_reason": "failure_reason",
     }
     checks = [(attrgetter(fields[name]), wanted) for name, wanted in clip_filters]
-    kept: list[IngestedOutput | OutputRecord] = []
+    kept: list[Any] = []
     kept_ids: list[str] = []
     clip_index: list[int] = []
     kept_starts: list[int] = []

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,13 +26,14 @@ from typing import Any, Final, NoReturn
 import msgspec
 
 from .errors import IngestionError
-from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, shared_output
+from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, is_aware
 from .regular_files import (
     MAX_RESULT_FILE_BYTES,
     FileTooLargeError,
     NotRegularFileError,
     read_regular_file,
 )
+from .schema import MAX_INTEGER
 
 __all__ = [
     "EARLIEST_TIMESTAMP",
@@ -64,13 +66,46 @@ _REQUIRED_FIELDS = ("job_id", "final_status", "started_at", "clips")
 _REQUIRED_CLIP_FIELDS = ("source_path", "resolved_output_path", "status")
 _REQUIRED_KEYS = frozenset(_REQUIRED_FIELDS)
 _REQUIRED_CLIP_KEYS = frozenset(_REQUIRED_CLIP_FIELDS)
-#: Largest integer SQLite's INTEGER (and pandas' Int64) can hold; counts and sizes
-#: beyond it could not be stored or analysed, so they are rejected here, by name.
-_MAX_INTEGER = 2**63 - 1
 
 
 #: Each clip status, as the one string object every output shares.
 _CLIP_STATUS = {status: status for status in CLIP_STATUSES}
+
+
+def _shared_output(
+    job_id: str,
+    clip_id: str,
+    source_path: str,
+    output_path: str,
+    output_exists: bool | None,
+    output_size_bytes: int | None,
+    status: str,
+    failure_reason: str | None = None,
+    engine_used: str | None = None,
+    proxy_profile_used: str | None = None,
+    resolve_preset_used: str | None = None,
+) -> IngestedOutput:
+    """An :class:`IngestedOutput` whose often repeated strings are shared.
+
+    A history repeats a handful of statuses, failure reasons, engines,
+    profiles and presets hundreds of thousands of times; interning them keeps
+    one copy of each in memory. Values are taken as given: the parser has
+    checked them.
+    """
+    intern = sys.intern
+    return IngestedOutput(
+        job_id,
+        clip_id,
+        source_path,
+        output_path,
+        output_exists,
+        output_size_bytes,
+        intern(status),
+        failure_reason and intern(failure_reason),
+        engine_used and intern(engine_used),
+        proxy_profile_used and intern(proxy_profile_used),
+        resolve_preset_used and intern(resolve_preset_used),
+    )
 
 
 def _plain_output(clip: Any, job_id: str) -> IngestedOutput | None:
@@ -102,7 +137,7 @@ def _plain_output(clip: Any, job_id: str) -> IngestedOutput | None:
         and "\x00" not in source
         and "\x00" not in output
         and (exists is None or exists is True or exists is False)
-        and (size is None or (type(size) is int and 0 <= size <= _MAX_INTEGER))
+        and (size is None or (type(size) is int and 0 <= size <= MAX_INTEGER))
         and (reason is None or (type(reason) is str and reason.isascii() and "\x00" not in reason))
         and (engine is None or (type(engine) is str and engine.isascii() and "\x00" not in engine))
         and (
@@ -112,7 +147,7 @@ def _plain_output(clip: Any, job_id: str) -> IngestedOutput | None:
         and (preset is None or (type(preset) is str and preset.isascii() and "\x00" not in preset))
     ):
         return None
-    return shared_output(
+    return _shared_output(
         job_id,
         clip_id_for(source),
         source,
@@ -353,7 +388,7 @@ class _Parser:
         value = obj.get(key)
         if value is None:
             return default
-        if type(value) is not int or not 0 <= value <= _MAX_INTEGER:
+        if type(value) is not int or not 0 <= value <= MAX_INTEGER:
             self.fail(key, "a non-negative integer (at most 2**63-1)", value)
         return value
 
@@ -371,7 +406,7 @@ class _Parser:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             self.fail(where, "an ISO 8601 timestamp with a UTC offset", value)
-        if parsed.tzinfo is None:
+        if not is_aware(parsed):
             self.fail(
                 where,
                 "a timestamp with a UTC offset (Fabric does not guess a time zone)",
@@ -469,11 +504,11 @@ class _Parser:
         if exists is not None and type(exists) is not bool:
             self.fail(f"{at}.output_exists", "true, false or null", exists)
         size = clip.get("output_size_bytes")
-        if size is not None and (type(size) is not int or not 0 <= size <= _MAX_INTEGER):
+        if size is not None and (type(size) is not int or not 0 <= size <= MAX_INTEGER):
             self.fail(
                 f"{at}.output_size_bytes", "a non-negative integer or null (at most 2**63-1)", size
             )
-        return shared_output(
+        return _shared_output(
             job_id=job_id,
             clip_id=clip_id_for(source_path),
             source_path=source_path,

@@ -6,8 +6,8 @@ Reading: every column and every output is checked, because a row Fabric did
 not write (or that was damaged on disk) must be refused, never half-read;
 :func:`decode_job` raises ``ValueError``/``TypeError``/``KeyError`` and the
 storage layer turns that into ``StorageCorruptionError`` naming the job.
-The checked outputs are kept as :class:`~fabric_nb.models.PackedOutputs`
-(compact text, objects built when read), and repeated strings come out
+The checked outputs are kept packed (``fabric_nb._packed``, which this codec
+owns: compact text, objects built when read), and repeated strings come out
 shared, since a history repeats a handful of engines, profiles and statuses
 hundreds of thousands of times.
 """
@@ -18,26 +18,25 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_type_hints
 
 import msgspec
 
-from .models import (
-    CLIP_STATUSES,
-    JOB_STATUSES,
-    IngestedJob,
-    IngestedOutput,
-    PackedOutputs,
-    checked_constructor,
-)
-from .schema import OUTPUT_FIELDS
+from ._packed import PackedOutputs, checked_constructor, pack_outputs
+from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, is_aware
+from .schema import MAX_INTEGER, OUTPUT_FIELDS
 
-__all__ = ["decode_job", "encode_job"]
+__all__ = ["decode_job", "encode_job", "iso_text"]
 
 _OUTPUT_KEYS: Final[frozenset[str]] = frozenset(OUTPUT_FIELDS)
+_OUTPUT_TYPES: Final[dict[str, Any]] = get_type_hints(IngestedOutput)
+#: Output fields that hold required text (never empty), and optional text, in field order.
+_REQUIRED_TEXT: Final = tuple(n for n in OUTPUT_FIELDS if _OUTPUT_TYPES[n] is str and n != "status")
+_OPTIONAL_TEXT: Final = tuple(n for n in OUTPUT_FIELDS if _OUTPUT_TYPES[n] == str | None)
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_text(value: datetime | None) -> str | None:
+    """A datetime as Fabric writes it: ISO 8601, offset and microseconds kept; ``None`` stays."""
     return None if value is None else value.isoformat()
 
 
@@ -56,6 +55,10 @@ def _encode_outputs(outputs: tuple[IngestedOutput, ...]) -> str:
     the text with json's own string quoting, which costs half as much as
     building the dicts and encoding them; any other value sends the whole
     job through the generic encoder.
+
+    The f-string below is the one hand-written copy of the output fields
+    (:data:`~fabric_nb.schema.OUTPUT_FIELDS`); ``tests/test_fast_paths.py``
+    pins it to the generic encoding.
     """
     parts = []
     for o in outputs:
@@ -99,7 +102,7 @@ def encode_job(job: IngestedJob) -> tuple[Any, ...]:
     return (
         job.job_id,
         job.final_status,
-        job.started_at.isoformat(),
+        iso_text(job.started_at),
         job.canonical_proxy_profile,
         job.fingerprint,
         job.validation_stage,
@@ -107,8 +110,8 @@ def encode_job(job: IngestedJob) -> tuple[Any, ...]:
         job.engine_used,
         job.resolve_preset_used,
         job.jobspec_version,
-        _iso(job.completed_at),
-        job.ingested_at.isoformat(),
+        iso_text(job.completed_at),
+        iso_text(job.ingested_at),
         job.total_clips,
         job.completed_clips,
         job.failed_clips,
@@ -118,7 +121,7 @@ def encode_job(job: IngestedJob) -> tuple[Any, ...]:
 
 def _aware(text: Any, name: str) -> datetime:
     value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
+    if not is_aware(value):
         raise ValueError(f"{name} {text!r} has no UTC offset")
     return value
 
@@ -149,10 +152,10 @@ def _shared_text(value: Any, name: str) -> str | None:
 
 def _check_output(i: int, item: dict[str, Any]) -> None:
     """Refuse an output whose values ingestion could never have produced."""
-    for key in ("job_id", "clip_id", "source_path", "output_path"):
+    for key in _REQUIRED_TEXT:
         if type(item[key]) is not str or not item[key]:
             raise ValueError(f"outputs_json[{i}].{key} is {item[key]!r}, expected non-empty text")
-    for key in ("failure_reason", "engine_used", "proxy_profile_used", "resolve_preset_used"):
+    for key in _OPTIONAL_TEXT:
         _optional_text(item[key], f"outputs_json[{i}].{key}")
     exists, size = item["output_exists"], item["output_size_bytes"]
     if exists is not None and type(exists) is not bool:
@@ -185,32 +188,35 @@ _JOB_STATUS: Final[dict[str, str]] = {status: status for status in JOB_STATUSES}
 
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]
-_Size = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # what SQLite and ingestion allow
+_Size = Annotated[int, msgspec.Meta(ge=0, le=MAX_INTEGER)]  # what SQLite and ingestion allow
 
 
-class _StoredOutput(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
-    """One element of ``outputs_json`` as Fabric writes it; decoding checks every value."""
-
-    job_id: _Text
-    clip_id: _Text
-    source_path: _Text
-    output_path: _Text
-    output_exists: bool | None
-    output_size_bytes: _Size | None
-    status: Literal[CLIP_STATUSES]
-    failure_reason: str | None
-    engine_used: str | None
-    proxy_profile_used: str | None
-    resolve_preset_used: str | None
+def _stored_type(name: str) -> Any:
+    """The type :data:`_StoredOutput` checks output field ``name`` against."""
+    if name == "status":
+        return Literal[CLIP_STATUSES]
+    if name in _REQUIRED_TEXT:
+        return _Text
+    if _OUTPUT_TYPES[name] == int | None:
+        return _Size | None
+    return _OUTPUT_TYPES[name]
 
 
+#: One element of ``outputs_json`` as Fabric writes it; decoding checks every value.
+#: Built from the output fields, each with the type :func:`_stored_type` gives it.
+_StoredOutput: Final = msgspec.defstruct(
+    "_StoredOutput",
+    [(name, _stored_type(name)) for name in OUTPUT_FIELDS],
+    module=__name__,
+    frozen=True,
+    gc=False,
+    forbid_unknown_fields=True,
+)
 _decode_stored: Final = msgspec.json.Decoder(tuple[_StoredOutput, ...]).decode
-_encode_into: Final = msgspec.json.Encoder().encode_into
-_fields_of: Final = msgspec.structs.astuple
 
 
 def _pack_outputs(job_id: str, text: Any) -> tuple[()] | PackedOutputs:
-    """Check ``outputs_json`` and keep it as :class:`PackedOutputs`.
+    """Check ``outputs_json`` and keep it packed.
 
     The check is a typed decode (every key present, no other key, each value
     of its type, text non-empty, sizes from 0 to 2**63-1, a known status)
@@ -230,13 +236,7 @@ def _pack_outputs(job_id: str, text: Any) -> tuple[()] | PackedOutputs:
         if output.job_id != job_id:
             _explain_refusal(job_id, text)  # names the output
             raise ValueError("outputs_json holds an output of another job")
-    if not stored:
-        return ()
-    # Encoded into a scratch buffer and copied out at its exact size: the
-    # encoder's own result keeps spare capacity, a third of it over a history.
-    buffer = bytearray()
-    _encode_into([_fields_of(output)[1:] for output in stored], buffer)
-    return PackedOutputs(job_id, bytes(buffer), len(stored))
+    return pack_outputs(job_id, stored)
 
 
 #: ``IngestedJob`` from values :func:`decode_job` has checked (all that

@@ -42,6 +42,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from .models import is_aware
+
 __all__ = [
     "DEFAULT_DAYS",
     "DEFAULT_START",
@@ -687,7 +689,7 @@ def generate_results(
         raise ValueError(f"days must be >= 1, got {days}")
     if clips_per_job is not None and clips_per_job < 1:
         raise ValueError(f"clips_per_job must be >= 1 or None, got {clips_per_job}")
-    if start.tzinfo is None or start.utcoffset() is None:
+    if not is_aware(start):
         raise ValueError(f"start must be timezone-aware, got {start.isoformat()}")
     return _Generator(seed, start, days, clips_per_job).results(n_jobs)
 

@@ -8,11 +8,15 @@ on every open; there is no migration.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Final
+
+from .models import IngestedOutput
 
 __all__ = [
     "INDEX_STATEMENTS",
     "JOB_COLUMNS",
+    "MAX_INTEGER",
     "OUTPUT_FIELDS",
     "STORAGE_SCHEMA_VERSION",
     "TABLE_STATEMENT",
@@ -56,16 +60,10 @@ INDEX_STATEMENTS: Final[tuple[str, ...]] = (
 )
 
 #: Keys of each object in ``outputs_json``: the fields of ``IngestedOutput``, in order.
-OUTPUT_FIELDS: Final[tuple[str, ...]] = (
-    "job_id",
-    "clip_id",
-    "source_path",
-    "output_path",
-    "output_exists",
-    "output_size_bytes",
-    "status",
-    "failure_reason",
-    "engine_used",
-    "proxy_profile_used",
-    "resolve_preset_used",
-)
+#: Derived from the dataclass, the one place the output fields are written down.
+OUTPUT_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(IngestedOutput))
+
+#: The largest integer SQLite's ``INTEGER`` (and pandas' ``Int64``) holds: counts
+#: and sizes beyond it can be neither stored nor analysed, so ingestion refuses them
+#: and a stored value beyond it is corruption.
+MAX_INTEGER: Final[int] = 2**63 - 1

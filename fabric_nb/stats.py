@@ -17,8 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .models import JOB_STATUSES, IngestedJob, output_count
+from ._packed import output_records
+from .models import JOB_STATUSES, IngestedJob
 from .persistence import create_persistence
+from .rows import iso_text
 
 __all__ = ["HistorySummary", "StorageReport", "inspect_storage", "summarize_jobs"]
 
@@ -51,8 +53,8 @@ class HistorySummary:
             "by_status": dict(self.by_status),
             "by_engine": _named(self.by_engine),
             "by_profile": _named(self.by_profile),
-            "first_started_at": _iso(self.first_started_at),
-            "last_started_at": _iso(self.last_started_at),
+            "first_started_at": iso_text(self.first_started_at),
+            "last_started_at": iso_text(self.last_started_at),
         }
 
 
@@ -87,7 +89,7 @@ def summarize_jobs(jobs: Iterable[IngestedJob]) -> HistorySummary:
     last: IngestedJob | None = None
     for job in jobs:
         n_jobs += 1
-        n_outputs += output_count(job)
+        n_outputs += len(output_records(job))
         status[job.final_status] += 1
         engine[job.engine_used] += 1
         profile[job.canonical_proxy_profile] += 1
@@ -138,7 +140,3 @@ def _sorted_counts(counts: Counter[str | None]) -> dict[str | None, int]:
 
 def _named(counts: Mapping[str | None, int]) -> dict[str, int]:
     return {"(none)" if key is None else key: value for key, value in counts.items()}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()

@@ -26,6 +26,7 @@ from typing import Any, Final, TypeAlias
 import numpy as np
 import pandas as pd
 
+from .frames import INSTANT_DTYPE, TEXT_DTYPE
 from .models import CLIP_STATUSES, JOB_STATUSES
 
 __all__ = [
@@ -40,8 +41,6 @@ __all__ = [
     "usage_over_time",
 ]
 
-_TEXT: Final = pd.StringDtype()
-_INSTANT: Final = pd.DatetimeTZDtype(unit="us", tz="UTC")
 #: Levels a failure reason is recorded at, in the order :func:`failure_reasons` sorts them.
 _LEVELS: Final = pd.CategoricalDtype(["job", "clip"], ordered=False)
 #: Columns to group by: one column name, or a list of them (``None``: no grouping).
@@ -106,7 +105,7 @@ def _group_index(keys: list[tuple[Any, ...]], frame: pd.DataFrame, columns: list
         if isinstance(dtype, pd.CategoricalDtype):
             arrays.append(pd.Categorical(values, dtype=dtype))
         elif dtype == "object" or isinstance(dtype, pd.StringDtype):
-            arrays.append(pd.array(values, dtype=_TEXT))
+            arrays.append(pd.array(values, dtype=TEXT_DTYPE))
         else:
             arrays.append(pd.array(values, dtype=dtype))
     return arrays
@@ -153,7 +152,7 @@ def status_counts(frame: pd.DataFrame, by: By = None) -> pd.DataFrame:
     per_group = Counter(keys)
     totals = np.array([per_group.get(group, 0) for group, _ in rows], dtype=np.int64)
     data = {"count": counts, "total": totals, "share": _shares(counts, totals)}
-    status_index = pd.array([status for _, status in rows], dtype=_TEXT)
+    status_index = pd.array([status for _, status in rows], dtype=TEXT_DTYPE)
     if not columns:
         return pd.DataFrame(data, index=pd.Index(status_index, name=column))
     arrays = [*_group_index([group for group, _ in rows], frame, columns), status_index]
@@ -267,7 +266,7 @@ def failure_reasons(
     totals = np.array([out_of[level, key] for level, _, key in rows], dtype=np.int64)
     data: dict[str, Any] = {
         "level": pd.Categorical([level for level, _, _ in rows], dtype=_LEVELS),
-        "reason": pd.array([reason for _, reason, _ in rows], dtype=_TEXT),
+        "reason": pd.array([reason for _, reason, _ in rows], dtype=TEXT_DTYPE),
     }
     keys = [key for _, _, key in rows]
     data.update(zip(columns, _group_index(keys, jobs, columns), strict=True))
@@ -275,7 +274,7 @@ def failure_reasons(
     data["out_of"] = totals
     data["share"] = _shares(found_counts, totals)
     for i, name in enumerate(("stages", "engines", "profiles")):
-        data[name] = pd.array([_joined(seen_with[row][i]) for row in rows], dtype=_TEXT)
+        data[name] = pd.array([_joined(seen_with[row][i]) for row in rows], dtype=TEXT_DTYPE)
     return pd.DataFrame(data)
 
 
@@ -303,8 +302,8 @@ def engine_profile_table(jobs: pd.DataFrame) -> pd.DataFrame:
         key=lambda pair: tuple((v is None, v or "") for v in pair),
     )
     columns: dict[str, Any] = {
-        "engine_used": pd.array([e for e, _ in pairs], dtype=_TEXT),
-        "canonical_proxy_profile": pd.array([p for _, p in pairs], dtype=_TEXT),
+        "engine_used": pd.array([e for e, _ in pairs], dtype=TEXT_DTYPE),
+        "canonical_proxy_profile": pd.array([p for _, p in pairs], dtype=TEXT_DTYPE),
     }
     total = np.zeros(len(pairs), dtype=np.int64)
     for status in JOB_STATUSES:
@@ -466,14 +465,14 @@ def repeated_failures(outputs: pd.DataFrame, *, min_jobs: int = 2) -> pd.DataFra
     sources = table["source_path"].tolist()
     return pd.DataFrame(
         {
-            "source_path": pd.array(sources, dtype=_TEXT),
+            "source_path": pd.array(sources, dtype=TEXT_DTYPE),
             **{
                 name: table[name].to_numpy(dtype=np.int64)
                 for name in ("failed_jobs", "failed_clips", "completed_clips", "jobs")
             },
             "first_seen": _instants_of(table["first_seen"]),
             "last_seen": _instants_of(table["last_seen"]),
-            "reasons": pd.array([reasons.get(s) for s in sources], dtype=_TEXT),
+            "reasons": pd.array([reasons.get(s) for s in sources], dtype=TEXT_DTYPE),
         }
     )
 
@@ -542,7 +541,7 @@ def usage_over_time(
     """
     counts = daily_counts(jobs, freq, by=by)["total"]
     if counts.empty:
-        empty = pd.DatetimeIndex([], dtype=_INSTANT, name="period")
+        empty = pd.DatetimeIndex([], dtype=INSTANT_DTYPE, name="period")
         return pd.DataFrame({"total": np.zeros(0, dtype=np.int64)}, index=empty)
     labels = [_NOT_RECORDED if v is pd.NA else str(v) for v in counts.index.get_level_values(0)]
     periods = counts.index.get_level_values("period")

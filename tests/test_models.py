@@ -9,7 +9,8 @@ import pytest
 from conftest import make_job, make_output, tz
 
 from fabric_nb import IngestedJob, IngestedOutput
-from fabric_nb.models import CLIP_STATUSES, JOB_STATUSES, checked_constructor, job_order_key
+from fabric_nb._packed import checked_constructor
+from fabric_nb.models import CLIP_STATUSES, JOB_STATUSES, job_order_key
 
 
 def test_job_is_immutable() -> None:

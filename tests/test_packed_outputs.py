@@ -1,7 +1,7 @@
 """A job loaded from storage keeps its outputs packed, and nobody can tell from outside.
 
 Storage checks every output at load and keeps them as compact text
-(``PackedOutputs``); ``job.outputs`` builds the tuple on each read. These tests
+(``fabric_nb._packed.PackedOutputs``); ``job.outputs`` builds the tuple on each read. These tests
 pin that a loaded job behaves exactly like the job that was stored: the same
 tuple, equality, hash, repr, ``dataclasses`` helpers, pickling, frames and
 summaries; and that what is packed was checked.
@@ -19,8 +19,8 @@ import pytest
 from conftest import make_job, make_output, sample_jobs, tricky_jobs
 
 from fabric_nb import FabricIndex, IngestedJob, IngestedOutput, create_persistence
+from fabric_nb._packed import OutputRecord, output_records
 from fabric_nb.frames import outputs, outputs_frame
-from fabric_nb.models import OutputRecord, output_count, output_records
 from fabric_nb.queries import FabricQueries
 from fabric_nb.rows import _StoredOutput
 from fabric_nb.schema import OUTPUT_FIELDS
@@ -58,7 +58,7 @@ def test_a_loaded_job_is_the_job_that_was_stored(
         assert repr(loaded) == repr(original)
         assert dataclasses.asdict(loaded) == dataclasses.asdict(original)
         assert pickle.loads(pickle.dumps(loaded)) == original
-        assert output_count(loaded) == len(original.outputs)
+        assert len(output_records(loaded)) == len(original.outputs)
 
 
 def test_replace_on_a_loaded_job_keeps_its_outputs(
@@ -89,7 +89,7 @@ def test_a_job_without_outputs_holds_an_empty_tuple(db_path: Path) -> None:
     ((original, loaded),) = _stored_and_loaded(
         db_path, [make_job("job_empty", outputs=(), total_clips=0, completed_clips=0)]
     )
-    assert output_records(loaded) == () and loaded.outputs == () == original.outputs
+    assert tuple(output_records(loaded)) == () and loaded.outputs == () == original.outputs
 
 
 def test_a_loaded_job_is_frozen(pairs: list[tuple[IngestedJob, IngestedJob]]) -> None:
@@ -102,7 +102,7 @@ def test_any_iterable_of_outputs_still_becomes_a_tuple() -> None:
     outs = [make_output("job_list", 0), make_output("job_list", 1)]
     job = make_job("job_list", outputs=outs)
     assert job.outputs == tuple(outs) and type(job.outputs) is tuple
-    assert output_count(job) == 2
+    assert len(output_records(job)) == 2
 
 
 def test_record_and_stored_fields_follow_the_output_fields() -> None:
