@@ -165,4 +165,5 @@ __all__ = [
     "usage_over_time",
 ]
 
+#: The package version: the one place it is written (pyproject.toml reads it from here).
 __version__ = "0.1.0"

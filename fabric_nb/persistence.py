@@ -10,16 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Final
 
 from .errors import PersistenceError
 from .models import IngestedJob
-from .storage import DEFAULT_STORAGE_PATH, FabricStorage
+from .storage import FABRIC_DB_ENV, FabricStorage, resolve_storage_path
 
 __all__ = ["FABRIC_DB_ENV", "FabricPersistence", "create_persistence", "resolve_storage_path"]
-
-#: Environment variable naming the database to use when no path is given.
-FABRIC_DB_ENV: Final[str] = "FABRIC_DB"
 
 
 class FabricPersistence:
@@ -30,7 +26,8 @@ class FabricPersistence:
     ``PersistenceError("Persistence not opened")`` before :meth:`open`.
 
     :param storage_path: the database file (a str or a path), ``None`` for
-        :data:`~fabric_nb.storage.DEFAULT_STORAGE_PATH`, or a
+        :func:`resolve_storage_path`'s rule (``$FABRIC_DB``, else
+        :data:`~fabric_nb.storage.DEFAULT_STORAGE_PATH`), or a
         :class:`FabricStorage` to use as it is.
     :param readonly: open a file given by path read-only (a
         :class:`FabricStorage` carries its own mode).
@@ -134,20 +131,14 @@ class FabricPersistence:
         return self._require_open().get_schema_version()
 
 
-def resolve_storage_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The database a tool should use: ``path``, else ``$FABRIC_DB`` (when set and
-    not empty), else :data:`DEFAULT_STORAGE_PATH`, with ``~`` expanded."""
-    if path is None or str(path) == "":
-        path = os.environ.get(FABRIC_DB_ENV) or DEFAULT_STORAGE_PATH
-    return Path(path).expanduser()
-
-
 def create_persistence(
     storage_path: str | os.PathLike[str] | None = None, *, readonly: bool = False
 ) -> FabricPersistence:
     """Build (but do not open) persistence at ``storage_path``.
 
-    ``None`` means :data:`DEFAULT_STORAGE_PATH` (``~/.proxx/fabric/fabric.db``).
+    ``None`` means :func:`resolve_storage_path`'s rule: ``$FABRIC_DB`` when set
+    and not empty, else :data:`~fabric_nb.storage.DEFAULT_STORAGE_PATH`
+    (``~/.proxx/fabric/fabric.db``).
 
     :raises TypeError: ``storage_path`` is not a str, a path or ``None``.
     """

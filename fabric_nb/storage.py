@@ -39,14 +39,18 @@ from .schema_shape import schema_differences
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
     "DEFAULT_STORAGE_PATH",
+    "FABRIC_DB_ENV",
     "MAX_STORED_VALUE_BYTES",
     "STORAGE_SCHEMA_VERSION",
     "FabricStorage",
     "InterruptedWrite",
+    "resolve_storage_path",
 ]
 
 #: Where Fabric keeps its history unless told otherwise (``~`` expanded on use).
 DEFAULT_STORAGE_PATH: Final[Path] = Path("~/.proxx/fabric/fabric.db")
+#: Environment variable naming the database to use when no path is given.
+FABRIC_DB_ENV: Final[str] = "FABRIC_DB"
 #: How long a connection waits for another process's lock before giving up.
 BUSY_TIMEOUT_SECONDS: Final[float] = 60.0
 #: The largest value (and row) Fabric writes: 64 MiB, far below SQLite's own
@@ -63,6 +67,20 @@ _INSERT: Final[str] = (
     f"VALUES ({', '.join('?' for _ in _COLUMN_NAMES)})"
 )
 _SELECT_ALL: Final[str] = f"SELECT {', '.join(_COLUMN_NAMES)} FROM jobs"
+
+
+def resolve_storage_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The database Fabric uses: ``path``, else ``$FABRIC_DB`` (when set and not
+    empty), else :data:`DEFAULT_STORAGE_PATH`, with ``~`` expanded.
+
+    The one rule for every "no path given" in Fabric: the library
+    (:class:`FabricStorage`, :class:`~fabric_nb.persistence.FabricPersistence`,
+    :func:`~fabric_nb.persistence.create_persistence`, :func:`~fabric_nb.open_fabric`),
+    the ``fabric-nb`` command and the example notebooks.
+    """
+    if path is None or str(path) == "":
+        path = os.environ.get(FABRIC_DB_ENV) or DEFAULT_STORAGE_PATH
+    return Path(path).expanduser()
 
 
 class InterruptedWrite(KeyboardInterrupt):
@@ -84,8 +102,8 @@ class InterruptedWrite(KeyboardInterrupt):
 class FabricStorage:
     """One SQLite file holding Fabric's ``jobs`` table.
 
-    :param db_path: the database file, or ``None`` for
-        :data:`DEFAULT_STORAGE_PATH`; ``~`` is expanded. Its folders are
+    :param db_path: the database file, or ``None`` for :func:`resolve_storage_path`'s
+        rule (``$FABRIC_DB``, else :data:`DEFAULT_STORAGE_PATH`); ``~`` is expanded. Its folders are
         created when missing (never in read-only mode). The path is
         :attr:`db_path` (also :attr:`path`).
     :param readonly: open the file read-only; it must exist and every write
@@ -96,7 +114,7 @@ class FabricStorage:
     def __init__(
         self, db_path: str | os.PathLike[str] | None = None, *, readonly: bool = False
     ) -> None:
-        self.path: Path = Path(DEFAULT_STORAGE_PATH if db_path is None else db_path).expanduser()
+        self.path: Path = resolve_storage_path() if db_path is None else Path(db_path).expanduser()
         self.readonly: bool = readonly
         self._conn: sqlite3.Connection | None = None
         self._rows_checked = False
@@ -108,7 +126,6 @@ class FabricStorage:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    @property
     def is_open(self) -> bool:
         """Whether a connection is open."""
         return self._conn is not None
@@ -151,8 +168,16 @@ class FabricStorage:
     # -- reads -------------------------------------------------------------------
 
     def get_schema_version(self) -> int:
-        """The ``user_version`` recorded in the file."""
-        return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
+        """The ``user_version`` recorded in the file.
+
+        :raises StorageError: the file cannot be read now.
+        :raises StorageCorruptionError: the file is damaged.
+        """
+        conn = self._connection()
+        try:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise _read_error(self.path, exc) from exc
 
     def load_all_jobs(self) -> list[IngestedJob]:
         """Every stored job, ordered by ``started_at`` (as an instant), then ``job_id``.
@@ -173,7 +198,7 @@ class FabricStorage:
                         jobs.append(self._decode_row(row))
                 finally:
                     cursor.close()
-            except sqlite3.DatabaseError as exc:
+            except sqlite3.Error as exc:
                 raise _read_error(self.path, exc) from exc
             jobs.sort(key=job_order_key)
         self._rows_checked = True
@@ -194,7 +219,7 @@ class FabricStorage:
             return self._check_rows(conn)
         try:
             return {row[0] for row in conn.execute("SELECT job_id FROM jobs")}
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
 
     # -- writes ------------------------------------------------------------------
@@ -291,7 +316,7 @@ class FabricStorage:
                         ids.add(self._decode_row(row).job_id)
                 finally:
                     cursor.close()
-            except sqlite3.DatabaseError as exc:
+            except sqlite3.Error as exc:
                 raise _read_error(self.path, exc) from exc
         self._rows_checked = True
         return ids
@@ -329,7 +354,7 @@ class FabricStorage:
             conn.execute("PRAGMA foreign_keys = ON")
             if not self.readonly:
                 conn.execute("PRAGMA synchronous = FULL")
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             conn.close()
             raise _read_error(path, exc) from exc
         return conn
@@ -343,7 +368,7 @@ class FabricStorage:
                     # Another process may have committed the new schema between the
                     # two reads: its tables are visible, so read the version again.
                     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
         if version == 0 and not has_objects and not self.readonly:
             self._initialise(conn)
@@ -378,7 +403,7 @@ class FabricStorage:
         try:
             problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
             entries = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
         if problems != ["ok"]:
             shown = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
@@ -588,6 +613,3 @@ def _create_private(path: Path) -> None:
         raise StorageError(f"Cannot create storage {path}: {exc.strerror or exc}") from exc
     os.close(fd)
     os.chmod(path, 0o600)
-
-
-# -- row encoding -----------------------------------------------------------------
