@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -320,7 +319,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     except IngestAborted as exc:
         _print_ingest_report(exc.report, persistence.path, fail_fast=args.fail_fast)
         return _fail(EXIT_DATABASE, f"{PROG} ingest: {exc}")
-    except (StorageError, sqlite3.Error) as exc:
+    except StorageError as exc:
         return _fail(EXIT_DATABASE, f"{PROG} ingest: {exc}")
     except IngestInterrupted as exc:
         report = exc.report
@@ -368,7 +367,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     try:
         report = inspect_storage(resolve_storage_path(args.db))
-    except (StorageError, sqlite3.Error, OSError) as exc:
+    except (StorageError, OSError) as exc:
         return _fail(EXIT_DATABASE, f"{PROG} info: {exc}")
     if args.json:
         print(escape_json_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)))
@@ -402,7 +401,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     try:
         report = inspect_storage(resolve_storage_path(args.db))
-    except (FabricError, sqlite3.Error, OSError) as exc:
+    except (FabricError, OSError) as exc:
         return _fail(EXIT_FAILED, f"{PROG} check: FAILED: {exc}")
     if not args.quiet:
         print(
@@ -423,7 +422,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, f"{PROG} export: {exc}")
     except ExportError as exc:
         return _fail(EXIT_OUTPUT, f"{PROG} export: {exc}")
-    except (StorageError, sqlite3.Error) as exc:
+    except StorageError as exc:
         return _fail(EXIT_DATABASE, f"{PROG} export: {exc}")
     _print_fields(
         {

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import weakref
@@ -180,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = build_sample_database(db_path, results_dir)
         with create_persistence(db_path, readonly=True) as persistence:
             stored = len(persistence.load_job_ids())
-    except (StorageError, sqlite3.Error) as exc:
+    except StorageError as exc:
         print(
             f"demo: {exc}\ndemo: {db_path} was left as it is; delete {out}/ to start over",
             file=sys.stderr,
