@@ -161,29 +161,35 @@ def test_a_bad_stored_output_fails_loudly_naming_the_job(
     assert message in str(err.value)
 
 
-@pytest.mark.parametrize("enabled", [True, False])
-def test_a_load_leaves_the_garbage_collector_as_it_found_it(db_path: Path, enabled: bool) -> None:
-    job = make_job("j-gc", outputs=(make_output("j-gc", 0),))
-    with create_persistence(db_path) as persistence:
-        persistence.persist_ingested_job(job)
+@pytest.fixture(params=[True, False], ids=["collector-on", "collector-off"])
+def collector(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """The cyclic garbage collector switched on or off for one test, then restored."""
     was = gc.isenabled()
+    enabled: bool = request.param
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()
     try:
-        if enabled:
-            gc.enable()
-        else:
-            gc.disable()
-        with create_persistence(db_path, readonly=True) as persistence:
-            persistence.load_all_jobs()
-            assert gc.isenabled() is enabled
-            rewrite_outputs(db_path, "j-gc", [{"not": "an output"}])
-            with pytest.raises(StorageCorruptionError):
-                persistence.load_all_jobs()
-            assert gc.isenabled() is enabled
+        yield enabled
     finally:
         if was:
             gc.enable()
         else:
             gc.disable()
+
+
+def test_a_load_leaves_the_garbage_collector_as_it_found_it(db_path: Path, collector: bool) -> None:
+    job = make_job("j-gc", outputs=(make_output("j-gc", 0),))
+    with create_persistence(db_path) as persistence:
+        persistence.persist_ingested_job(job)
+    with create_persistence(db_path, readonly=True) as persistence:
+        persistence.load_all_jobs()
+        assert gc.isenabled() is collector
+        rewrite_outputs(db_path, "j-gc", [{"not": "an output"}])
+        with pytest.raises(StorageCorruptionError):
+            persistence.load_all_jobs()
+        assert gc.isenabled() is collector
 
 
 def test_a_failed_load_holds_no_read_lock(db_path: Path) -> None:
@@ -277,31 +283,19 @@ def interrupted_after_one(files: Sequence[Path]) -> Iterator[Path]:
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("enabled", [True, False])
 def test_a_bulk_ingest_leaves_the_garbage_collector_as_it_found_it(
-    tmp_path: Path, db_path: Path, enabled: bool
+    tmp_path: Path, db_path: Path, collector: bool
 ) -> None:
     folder = tmp_path / "results"
     folder.mkdir()
     write_result(folder, make_result(job_id="job_ok"), name="a.json")
     write_result(folder, {"job_id": 5}, name="b.json")  # rejected, the run goes on
-    was = gc.isenabled()
-    try:
-        if enabled:
-            gc.enable()
-        else:
-            gc.disable()
-        with create_persistence(db_path) as persistence:
-            report = ingest_paths([folder], persistence)
-            assert gc.isenabled() is enabled
-            with pytest.raises(KeyboardInterrupt):  # a run stopped half-way restores it too
-                ingest_paths([folder], persistence, progress=interrupted_after_one)
-            assert gc.isenabled() is enabled
-    finally:
-        if was:
-            gc.enable()
-        else:
-            gc.disable()
+    with create_persistence(db_path) as persistence:
+        report = ingest_paths([folder], persistence)
+        assert gc.isenabled() is collector
+        with pytest.raises(KeyboardInterrupt):  # a run stopped half-way restores it too
+            ingest_paths([folder], persistence, progress=interrupted_after_one)
+        assert gc.isenabled() is collector
     assert (report.ingested, len(report.rejected)) == (1, 1)
 
 
