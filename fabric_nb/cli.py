@@ -363,7 +363,7 @@ def _print_ingest_report(report: IngestReport, db: Path, *, fail_fast: bool) -> 
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .stats import inspect_storage
+    from .storage_report import inspect_storage
 
     try:
         report = inspect_storage(resolve_storage_path(args.db))
@@ -397,7 +397,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .stats import inspect_storage
+    from .storage_report import inspect_storage
 
     try:
         report = inspect_storage(resolve_storage_path(args.db))

@@ -1,4 +1,7 @@
-"""Plain counts over a stored history, for ``fabric-nb info`` and ``fabric-nb check``.
+"""The operators' report on a stored database file: ``fabric-nb info`` and ``fabric-nb check``.
+
+Not the analysts' summaries (:mod:`fabric_nb.summaries`, counts over frames):
+this checks one file and counts what it holds, for a terminal or a script.
 
 Counting is all this does: how many jobs per status, engine and profile, and
 the span of ``started_at``. It does not score, rank or judge anything.

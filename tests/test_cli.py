@@ -35,7 +35,7 @@ from conftest import (
 from fabric_nb import create_persistence
 from fabric_nb.ingestion import ingest_execution_result
 from fabric_nb.samples import write_results
-from fabric_nb.stats import summarize_jobs
+from fabric_nb.storage_report import summarize_jobs
 
 
 def result(job_id: str, minute: int = 0, **overrides: object) -> dict[str, object]:

@@ -24,7 +24,7 @@ from fabric_nb.frames import outputs, outputs_frame
 from fabric_nb.queries import FabricQueries
 from fabric_nb.rows import _StoredOutput
 from fabric_nb.schema import OUTPUT_FIELDS
-from fabric_nb.stats import summarize_jobs
+from fabric_nb.storage_report import summarize_jobs
 
 
 def _stored_and_loaded(
