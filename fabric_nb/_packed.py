@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
+from types import GenericAlias
 from typing import Any, Final, Literal, Protocol, TypeVar, get_type_hints
 
 import msgspec
@@ -85,7 +86,7 @@ A frozen ``msgspec.Struct`` decoded from a JSON array: the fields and order of
 string of each status.
 """
 
-_decode_records: Final = msgspec.json.Decoder(tuple[OutputRecord, ...]).decode
+_decode_records: Final = msgspec.json.Decoder(GenericAlias(tuple, (OutputRecord, ...))).decode
 _record_fields: Final = msgspec.structs.astuple
 _encode_into: Final = msgspec.json.Encoder().encode_into
 #: Outputs of packed records, which were checked at load.
@@ -186,4 +187,4 @@ class _OutputsField:
         _outputs_slot.__set__(job, value)
 
 
-IngestedJob.outputs = _OutputsField()  # type: ignore[assignment]
+IngestedJob.outputs = _OutputsField()  # type: ignore[assignment,misc]

@@ -254,12 +254,15 @@ def ingest_files(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    stored_before: Callable[[str], bool]
     if isinstance(target, FabricIndex):
         index = target
         store: Callable[[list[IngestedJob]], None] = index.add_jobs
 
-        def stored_before(job_id: str) -> bool:
+        def in_index(job_id: str) -> bool:
             return index.get_job(job_id) is not None
+
+        stored_before = in_index
     else:
         store = target.persist_ingested_jobs
         stored_before = target.load_job_ids().__contains__

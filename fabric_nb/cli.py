@@ -502,7 +502,7 @@ def _print_fields(fields: Mapping[str, str]) -> None:
         print(f"{name + ':':<{width}}{value}")
 
 
-def _print_counts(counts: Mapping[str | None, int]) -> None:
+def _print_counts(counts: Mapping[str, int] | Mapping[str | None, int]) -> None:
     if not counts:
         print("  -")
         return

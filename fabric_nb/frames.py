@@ -147,7 +147,7 @@ _NAT: Final = np.iinfo(np.int64).min  # the int64 that datetime64 reads as NaT
 # -- column builders ----------------------------------------------------------------
 
 
-def _text(values: Sequence[str | None]) -> pd.api.extensions.ExtensionArray:
+def _text(values: Sequence[str | None] | np.ndarray) -> pd.api.extensions.ExtensionArray:
     return pd.array(values, dtype=TEXT_DTYPE)
 
 
@@ -362,7 +362,7 @@ def outputs_frame(
     :raises TypeError: an item is neither kind, or jobs and outputs are mixed.
     :raises ValueError: a clip's ``status`` is not COMPLETED or FAILED.
     """
-    items = list(jobs_or_outputs)
+    items: list[Any] = list(jobs_or_outputs)
     if not items or isinstance(items[0], IngestedJob):
         ordered, starts = _ordered_jobs(items)  # rejects anything that is not a job
         return _expand(ordered, starts)

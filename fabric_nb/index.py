@@ -132,10 +132,10 @@ class FabricIndex:
                             del buckets[old_key]
                 key = key_of(job)
                 if key is not None:
-                    bucket = buckets.get(key)
-                    if bucket is None:
-                        buckets[key] = bucket = {}
-                    bucket[job_id] = job
+                    found = buckets.get(key)
+                    if found is None:
+                        buckets[key] = found = {}
+                    found[job_id] = job
             by_id[job_id] = job
         self._ordered = None
 

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Any, Final, Literal, NoReturn, overload
 
 import msgspec
 
@@ -367,7 +367,16 @@ class _Parser:
 
     # -- scalars -----------------------------------------------------------------
 
+    @overload
+    def text(
+        self, obj: Mapping[str, Any], key: str, where: str, *, required: Literal[True]
+    ) -> str: ...
+    @overload
+    def text(
+        self, obj: Mapping[str, Any], key: str, where: str, *, required: bool
+    ) -> str | None: ...
     def text(self, obj: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
+        """The text at ``key``: never ``None`` when ``required`` (missing text fails)."""
         value = obj.get(key, _MISSING)
         if value is _MISSING or value is None:
             if required:
@@ -392,9 +401,18 @@ class _Parser:
             self.fail(key, "a non-negative integer (at most 2**63-1)", value)
         return value
 
+    @overload
+    def timestamp(
+        self, obj: Mapping[str, Any], key: str, where: str, *, required: Literal[True]
+    ) -> datetime: ...
+    @overload
+    def timestamp(
+        self, obj: Mapping[str, Any], key: str, where: str, *, required: bool
+    ) -> datetime | None: ...
     def timestamp(
         self, obj: Mapping[str, Any], key: str, where: str, *, required: bool
     ) -> datetime | None:
+        """The aware datetime at ``key``: never ``None`` when ``required``."""
         value = obj.get(key, _MISSING)
         if value is _MISSING or value is None:
             if required:

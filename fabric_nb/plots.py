@@ -27,9 +27,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator
 
 from .filters import describe_filters
 from .frames import DocumentedMapping
@@ -58,6 +60,13 @@ _LEVEL_LABELS: Final = {
 }
 _NOT_RECORDED: Final = "(not recorded)"
 _MAX_LABEL: Final = 60
+
+
+def _integer_ticks(axis: Axis) -> None:
+    """Ticks at whole numbers only on a count axis (its default locator is a ``MaxNLocator``)."""
+    locator = axis.get_major_locator()
+    if isinstance(locator, MaxNLocator):
+        locator.set_params(integer=True)
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (9.0, 4.5)) -> Axes:
@@ -201,7 +210,7 @@ def _stacked_periods(
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    _integer_ticks(ax.yaxis)
     _legend_and_title(ax, title, handles, legend_title)
 
 
@@ -333,7 +342,7 @@ def plot_failure_reasons(
     )
     ax.bar_label(bars, padding=3)
     ax.set_yticks(positions, [_short(reason) for (_, reason), _ in shown])
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    _integer_ticks(ax.xaxis)
     ax.set_ylim(len(shown) - 0.5, -0.5)  # largest on top
     ax.set_xlim(0, max(count for _, count in shown) * 1.12)  # room for the counts
     levels = [level for level in _LEVEL_COLORS if any(lv == level for (lv, _), _ in shown)]

@@ -18,6 +18,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from types import GenericAlias
 from typing import Annotated, Any, Final, Literal, get_type_hints
 
 import msgspec
@@ -212,7 +213,7 @@ _StoredOutput: Final = msgspec.defstruct(
     gc=False,
     forbid_unknown_fields=True,
 )
-_decode_stored: Final = msgspec.json.Decoder(tuple[_StoredOutput, ...]).decode
+_decode_stored: Final = msgspec.json.Decoder(GenericAlias(tuple, (_StoredOutput, ...))).decode
 
 
 def _pack_outputs(job_id: str, text: Any) -> tuple[()] | PackedOutputs:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import os
 import random
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -514,8 +515,8 @@ class _Generator:
         kind = r.weighted(_KINDS)
         if kind == "execution":
             status, clips, end = self._execute(job, t)
-            completed_at: int | None = end + r.between(10_000, 500_000)
-            written = completed_at
+            written = end + r.between(10_000, 500_000)
+            completed_at: int | None = written
             failed = [clip["failure_reason"] for clip in clips if clip["status"] == "FAILED"]
             watch_reason = (
                 None if not failed else f"{len(failed)} of {len(clips)} clips failed: {failed[0]}"
@@ -623,8 +624,9 @@ class _Generator:
             media = job.media_seconds[i]
             speed = 0.5 + 0.5 * rnd() if rnd() < _P_SLOW else slow + (fast - slow) * rnd()
             render = int((media / speed + 0.5 + 1.5 * rnd()) * _US)  # plus 0.5-2 s overhead
-            size = int(profile.bytes_per_second * media * (0.85 + 0.3 * rnd()))
-            size = min(max(size, 20_000_000 + int(5_000_000 * rnd())), 2_000_000_000)
+            full = int(profile.bytes_per_second * media * (0.85 + 0.3 * rnd()))
+            full = min(max(full, 20_000_000 + int(5_000_000 * rnd())), 2_000_000_000)
+            size: int | None = full
             reason, exit_code = None, 0
             exists: bool = True
             if i in failing:
@@ -635,7 +637,7 @@ class _Generator:
                     exists, size = False, None
                 else:
                     done = r.uniform(0.05, 0.95)
-                    render, size = int(render * done), int(size * done)
+                    render, size = int(render * done), int(full * done)
             end = now + render
             clip: dict[str, Any] = {
                 "source_path": source,
@@ -695,7 +697,7 @@ def generate_results(
 
 
 def write_results(
-    directory: str | Path,
+    directory: str | os.PathLike[str],
     n_jobs: int,
     *,
     seed: int = 0,

@@ -135,7 +135,9 @@ def inspect_storage(path: str | os.PathLike[str]) -> StorageReport:
 
 
 def _sorted_counts(counts: Counter[str | None]) -> dict[str | None, int]:
-    ordered = {key: counts[key] for key in sorted(k for k in counts if k is not None)}
+    ordered: dict[str | None, int] = {
+        key: counts[key] for key in sorted(k for k in counts if k is not None)
+    }
     if None in counts:
         ordered[None] = counts[None]
     return ordered
