@@ -1,10 +1,11 @@
 # fabric-nb build plumbing. Everything runs inside ./.venv, created on demand.
 #
 #   make test         install, run tests/ and validate notebooks/*.ipynb with nbval
+#   make test-min     run tests/ against the lowest versions pyproject.toml promises
 #   make demo         install, write sample results, ingest, render notebooks to ./demo/
 #   make lab          JupyterLab on notebooks/
 #   make notebooks    re-execute the notebooks and store their outputs
-#   make lint         ruff check + ruff format --check
+#   make lint         ruff check + ruff format --check + mypy over fabric_nb/
 #   make fuzz         long hypothesis run (HYPOTHESIS_PROFILE=fuzz)
 #   make bench        benchmarks/run.py
 #   make constraints  re-resolve constraints.txt in a fresh temporary venv
@@ -32,10 +33,10 @@ PYTEST_ARGS ?=
 # Per-test limit for `make fuzz` (the default in pyproject.toml is 600 s).
 FUZZ_TIMEOUT ?= 3600
 
-.PHONY: help install test test-unit test-notebooks notebooks demo lab lint fuzz bench constraints clean
+.PHONY: help install test test-unit test-notebooks test-min notebooks demo lab lint fuzz bench constraints clean
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment -----------------------------------------------------------
 
@@ -69,6 +70,25 @@ else
 	$(PY) -m pytest $(PYTEST_ARGS) $(NBVAL_FLAGS) $(NOTEBOOKS)
 endif
 
+# The test suite in a second venv holding the lowest versions pyproject.toml
+# promises (constraints-min.txt: pandas 2.2, matplotlib 3.8, pyarrow 15,
+# msgspec 0.18) on Python 3.11, so the honest ranges are proven, not hoped.
+# The notebooks are not validated there: their stored outputs are the
+# rendering of the pinned versions.
+PYTHON_MIN ?= python3.11
+VENV_MIN   := .venv-min
+STAMP_MIN  := $(VENV_MIN)/.installed
+
+$(STAMP_MIN): pyproject.toml constraints-min.txt
+	@$(PYTHON_MIN) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "test-min needs Python 3.11 (set PYTHON_MIN=...)")'
+	$(PYTHON_MIN) -m venv $(VENV_MIN)
+	$(VENV_MIN)/bin/python -m pip install --quiet --progress-bar off -c constraints-min.txt -e '.[$(EXTRAS)]'
+	@touch $@
+
+test-min: $(STAMP_MIN)
+	$(VENV_MIN)/bin/python -c 'import pandas, matplotlib, pyarrow, msgspec, sys; print("test-min: Python", sys.version.split()[0], "pandas", pandas.__version__, "matplotlib", matplotlib.__version__, "pyarrow", pyarrow.__version__, "msgspec", msgspec.__version__)'
+	$(VENV_MIN)/bin/python -m pytest $(PYTEST_ARGS) tests
+
 # Re-execute the notebooks on the sample history and store their outputs. Only
 # "name" is kept in language_info: the rest names whoever ran it last.
 notebooks: $(STAMP)
@@ -94,9 +114,11 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
+# mypy reads its settings (files = fabric_nb) from pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
 
 # --- maintenance -----------------------------------------------------------
 
@@ -125,6 +147,6 @@ constraints:
 	echo "constraints: wrote constraints.txt ($$(grep -vc '^#' constraints.txt) pins)"
 
 clean:
-	rm -rf $(VENV) demo build dist .pytest_cache .hypothesis .ruff_cache .benchmarks benchmarks/results
+	rm -rf $(VENV) $(VENV_MIN) demo build dist .pytest_cache .hypothesis .ruff_cache .mypy_cache .benchmarks benchmarks/results
 	rm -rf *.egg-info
 	find . -path ./.git -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -print0 | xargs -0 rm -rf
