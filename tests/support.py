@@ -1,4 +1,4 @@
-"""Shared test data and helpers for the fabric_nb test suite.
+"""Shared test data and helpers for the fabric_nb test suite: ``from support import ...``.
 
 Builders make valid JobExecutionResult dicts (``make_result``) and jobs
 (``make_job``); tests break them on purpose. ``job_record`` turns a job into
@@ -6,6 +6,9 @@ plain data that keeps every UTC offset (``==`` on datetimes compares instants
 only, so it would hide a lost offset). ``query_answers`` asks every Phase-1
 question of a :class:`FabricQueries`; subprocesses import this module to print
 the same answers, so parity checks compare like with like.
+
+A plain module, so that tests, helpers and child processes import one and the
+same thing; the fixtures built on it are in ``conftest.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from fabric_nb import FabricQueries, IngestedJob, IngestedOutput
 from fabric_nb.ingestion import clip_id_for, parse_execution_result
@@ -31,27 +33,6 @@ from fabric_nb.samples import SAMPLE_SEED, generate_results
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TESTS_DIR = Path(__file__).resolve().parent
-
-# Hypothesis budgets, chosen with HYPOTHESIS_PROFILE. "ci" (the default) is small
-# and derandomized, so `make test` is deterministic and quick; "fuzz" is the long
-# run behind `make fuzz`, random each time, remembering failures in .hypothesis/.
-settings.register_profile(
-    "ci",
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "fuzz",
-    max_examples=5_000,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: When the fixed test jobs were "read"; keeps jobs comparable across processes.
 FIXED_INGESTED_AT = datetime(2026, 1, 6, 8, 0, 0, 123456, tzinfo=UTC)
@@ -317,7 +298,7 @@ RunPython = Callable[..., str]
 
 
 def child_env(home: Path, env: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment of a child interpreter: ``HOME=home``, fabric_nb and conftest importable."""
+    """Environment of a child interpreter: ``HOME=home``, fabric_nb and support importable."""
     child = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
     child["HOME"] = str(home)
     child["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)])
@@ -336,7 +317,7 @@ def run_python_code(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (``sys.executable``) with ``HOME=home``.
 
-    The child can ``import fabric_nb`` and ``import conftest``. Returns the
+    The child can ``import fabric_nb`` and ``import support``. Returns the
     completed process; with ``check`` a non-zero exit fails the test with the
     child's stderr.
     """
@@ -353,71 +334,10 @@ def run_python_code(
     return done
 
 
-@pytest.fixture
-def home_dir(tmp_path: Path) -> Path:
-    """An empty HOME for child processes, so the default store is never the real one."""
-    home = tmp_path / "home"
-    home.mkdir()
-    return home
-
-
-@pytest.fixture
-def run_py(home_dir: Path) -> RunPython:
-    """Run code in a fresh interpreter with ``HOME`` set to :func:`home_dir`; returns stdout."""
-
-    def run(code: str, *, env: dict[str, str] | None = None, timeout: float = 60) -> str:
-        return run_python_code(code, home=home_dir, env=env, timeout=timeout).stdout
-
-    return run
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    """Where a test's store lives (not created)."""
-    return tmp_path / "store" / "fabric.db"
-
-
 # -- the command line --------------------------------------------------------------
 
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def run_cli(home_dir: Path) -> RunCli:
-    """Run ``python -m fabric_nb ARGS...`` as a user would, in a fresh process.
-
-    ``HOME`` is :func:`home_dir`; ``FABRIC_DB`` is unset unless ``env`` sets
-    it; stdin is closed and stdout/stderr are pipes (not a terminal); help is
-    rendered for 80 columns without colour. Returns the completed process,
-    whatever its exit code.
-    """
-
-    def run(
-        *args: str | os.PathLike[str],
-        env: dict[str, str] | None = None,
-        timeout: float = 120,
-        cwd: Path | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        drop = {"FABRIC_DB", "COLUMNS", "FORCE_COLOR", "PYTHONHASHSEED"}
-        child_env = {k: v for k, v in os.environ.items() if k not in drop}
-        child_env["HOME"] = str(home_dir)
-        child_env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)])
-        child_env["PYTHONDONTWRITEBYTECODE"] = "1"
-        child_env.update(COLUMNS="80", NO_COLOR="1", PYTHON_COLORS="0")
-        child_env.update(env or {})
-        return subprocess.run(
-            [sys.executable, "-m", "fabric_nb", *map(str, args)],
-            env=child_env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    return run
 
 
 # -- the analyst toolkit: a small history with hand-counted figures ----------------
@@ -510,9 +430,3 @@ def build_store(path: Path, jobs: Iterable[IngestedJob]) -> Path:
     with create_persistence(path) as persistence:
         FabricIndex(persistence).add_jobs(jobs)
     return path
-
-
-@pytest.fixture(scope="session")
-def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store holding the standard synthetic sample (400 result files); do not write to it."""
-    return build_store(tmp_path_factory.mktemp("sample") / "fabric.db", sample_jobs(400))

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import RunPython, job_records, make_clip, make_result, write_result
+from support import RunPython, job_records, make_clip, make_result, write_result
 
 from fabric_nb import FabricIndex, StorageError, create_persistence
 from fabric_nb.bulk import (
@@ -358,7 +358,7 @@ def test_ingesting_into_an_index_persists_and_indexes(
     assert (report.ingested, report.replaced) == (5, 2)  # job-4 stored before, job-2 twice
     # A fresh process reads back exactly what the index holds.
     out = run_py(
-        "import json; from fabric_nb import create_persistence; from conftest import job_records\n"
+        "import json; from fabric_nb import create_persistence; from support import job_records\n"
         f"with create_persistence({str(db_path)!r}, readonly=True) as p:\n"
         "    print(json.dumps(job_records(p.load_all_jobs())))"
     )

@@ -22,7 +22,7 @@ import termios
 from pathlib import Path
 
 import pytest
-from conftest import (
+from support import (
     REPO_ROOT,
     TESTS_DIR,
     RunCli,
@@ -442,7 +442,7 @@ def other_version(db: Path) -> None:
 
 
 def undecodable_row(db: Path) -> None:
-    from conftest import make_job
+    from support import make_job
 
     with create_persistence(db) as persistence:
         persistence.persist_ingested_job(make_job("job-broken"))

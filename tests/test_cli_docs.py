@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from conftest import REPO_ROOT, RunCli
+from support import REPO_ROOT, RunCli
 
 from fabric_nb import cli
 

@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 import fabric_nb
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
-from conftest import RunCli, make_clip, make_result, sha256_of, write_result
+from support import RunCli, make_clip, make_result, sha256_of, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.export import (
@@ -382,7 +382,7 @@ def test_export_of_an_empty_history(db_path: Path, tmp_path: Path, fmt: str) -> 
 
 
 def test_write_export_needs_a_start_for_every_row(tmp_path: Path) -> None:
-    from conftest import make_output
+    from support import make_output
 
     frame = outputs_frame([make_output()])  # bare outputs: started_at unknown
     with pytest.raises(ValueError, match="rows without started_at"):

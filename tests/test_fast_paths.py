@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import (
     job_record,
     job_records,
     make_job,
@@ -27,8 +29,6 @@ from conftest import (
     sample_jobs,
     write_result,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from fabric_nb import (
     FabricIndex,

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
-from conftest import counted_jobs
+from support import counted_jobs
 
 from fabric_nb import FabricIndex, FabricQueries, jobs, outputs, select_jobs
 from fabric_nb.filters import (

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO_ROOT, counted_jobs, make_job, make_output, sample_jobs, tz
+from support import REPO_ROOT, counted_jobs, make_job, make_output, sample_jobs, tz
 
 from fabric_nb import (
     JOBS_FRAME_DTYPES,

@@ -6,7 +6,7 @@ import dataclasses
 import sqlite3
 from pathlib import Path
 
-from conftest import job_record, make_job, make_result, write_result
+from support import job_record, make_job, make_result, write_result
 
 from fabric_nb import FabricIndex, FabricQueries, create_persistence, ingest_execution_result
 

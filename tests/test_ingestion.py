@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_clip, make_result, write_result
+from support import make_clip, make_result, write_result
 
 from fabric_nb import FabricError, IngestionError, ingest_execution_result
 from fabric_nb.ingestion import clip_id_for, parse_execution_result

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 import pytest
-from conftest import make_job, make_output, tz
+from support import make_job, make_output, tz
 
 from fabric_nb import IngestedJob, IngestedOutput
 from fabric_nb._packed import checked_constructor

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_job, query_answers, tricky_jobs
+from support import make_job, query_answers, tricky_jobs
 
 import fabric_nb
 from fabric_nb import (

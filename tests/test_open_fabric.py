@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import (
+from support import (
     build_store,
     counted_jobs,
     make_job,
@@ -213,7 +213,7 @@ def test_history_is_what_the_file_held_when_opened(counted_store: Path, tmp_path
         code = (
             "import os\n"
             "from datetime import UTC, datetime\n"
-            "from conftest import make_job\n"
+            "from support import make_job\n"
             "from fabric_nb import open_fabric\n"
             "later = make_job('job_later', started_at=datetime(2026, 9, 6, tzinfo=UTC))\n"
             "with open_fabric(readonly=False) as writer:\n"

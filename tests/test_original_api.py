@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
+from support import (
     RunPython,
     make_clip,
     make_job,
@@ -291,7 +291,7 @@ def test_persistence_not_opened(db_path: Path) -> None:
 
 SEED_FLOW = """
 import json
-from conftest import query_answers
+from support import query_answers
 from fabric_nb.persistence import {maker}
 from fabric_nb.index import FabricIndex
 from fabric_nb.queries import FabricQueries

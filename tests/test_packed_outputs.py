@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 import pandas as pd
 import pytest
-from conftest import make_job, make_output, sample_jobs, tricky_jobs
+from support import make_job, make_output, sample_jobs, tricky_jobs
 
 from fabric_nb import FabricIndex, IngestedJob, IngestedOutput, create_persistence
 from fabric_nb._packed import OutputRecord, output_records

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import (
+from support import (
     RunPython,
     child_env,
     make_job,
@@ -313,7 +313,7 @@ def test_open_waits_for_an_exclusive_lock(stored: Path, home_dir: Path) -> None:
 
 WRITER = """
 import sys
-from conftest import make_job
+from support import make_job
 from fabric_nb import FabricIndex, create_persistence
 name, n = sys.argv[1], int(sys.argv[3])
 with create_persistence(sys.argv[2]) as persistence:

@@ -19,11 +19,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import build_store, counted_jobs, make_job, run_python_code, sample_jobs
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Rectangle
+from support import build_store, counted_jobs, make_job, run_python_code, sample_jobs
 
 from fabric_nb import (
     STATUS_COLORS,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import (
+from support import (
     RunPython,
     job_record,
     make_job,
@@ -248,7 +248,7 @@ def test_queries_never_write(db_path: Path) -> None:
 # -- parity: memory-only vs storage-backed after a restart ------------------------
 
 WRITE = """
-from conftest import sample_jobs, tricky_jobs
+from support import sample_jobs, tricky_jobs
 from fabric_nb import FabricIndex, create_persistence
 with create_persistence({db!r}) as persistence:
     index = FabricIndex(persistence)
@@ -260,7 +260,7 @@ with create_persistence({db!r}) as persistence:
 
 ANSWER = """
 import json
-from conftest import query_answers
+from support import query_answers
 from fabric_nb import FabricIndex, FabricQueries, create_persistence
 with create_persistence({db!r}, readonly=True) as persistence:
     print(json.dumps(query_answers(FabricQueries(FabricIndex(persistence)))))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import (
+from support import (
     RunPython,
     job_record,
     job_records,
@@ -120,7 +120,7 @@ def test_every_lookup_uses_the_same_order() -> None:
 
 PRINT_ANSWERS = """
 import json
-from conftest import query_answers
+from support import query_answers
 from fabric_nb import FabricIndex, FabricQueries, create_persistence
 with create_persistence({db!r}, readonly=True) as persistence:
     print(json.dumps(query_answers(FabricQueries(FabricIndex(persistence)))))
@@ -128,7 +128,7 @@ with create_persistence({db!r}, readonly=True) as persistence:
 
 WRITE_SHUFFLED = """
 import random
-from conftest import sample_jobs, tricky_jobs
+from support import sample_jobs, tricky_jobs
 from fabric_nb import FabricIndex, create_persistence
 jobs = sample_jobs(120) + tricky_jobs()
 latest = {{}}

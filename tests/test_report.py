@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, build_store, sample_jobs, sha256_of
+from support import RunCli, build_store, sample_jobs, sha256_of
 
 from fabric_nb import create_persistence
 from fabric_nb.render import render_notebook

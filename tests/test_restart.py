@@ -10,7 +10,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from conftest import FIXED_INGESTED_AT, RunPython, job_records
+from support import FIXED_INGESTED_AT, RunPython, job_records
 
 from fabric_nb import ingest_execution_result
 from fabric_nb.models import job_order_key
@@ -19,7 +19,7 @@ from fabric_nb.samples import write_results
 WRITE = """
 import json
 from pathlib import Path
-from conftest import job_records
+from support import job_records
 from fabric_nb import FabricIndex, create_persistence, ingest_execution_result
 db, inbox = {db!r}, {inbox!r}
 with create_persistence(db) as persistence:
@@ -31,7 +31,7 @@ with create_persistence(db) as persistence:
 
 READ = """
 import json
-from conftest import job_records
+from support import job_records
 from fabric_nb import FabricIndex, create_persistence
 with create_persistence({db!r}, readonly={readonly}) as persistence:
     print(json.dumps(job_records(FabricIndex(persistence).get_all_jobs())))

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import job_record, make_job, make_output, sample_jobs, tz
+from support import job_record, make_job, make_output, sample_jobs, tz
 
 from fabric_nb import IngestedJob, create_persistence
 

@@ -1,6 +1,6 @@
 """Fact summaries, checked against figures counted by hand on ``counted_jobs()``.
 
-The seven jobs (see tests/conftest.py), in Fabric's order, with UTC starts:
+The seven jobs (see tests/support.py), in Fabric's order, with UTC starts:
 
     job_a  COMPLETED  09-01 09:00  ffmpeg   proxy_h264_low              2 clips ok
     job_b  PARTIAL    09-01 09:00  resolve  proxy_prores_proxy_resolve  1 ok, 2 failed
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import counted_jobs, sample_jobs
+from support import counted_jobs, sample_jobs
 
 from fabric_nb import (
     WEEKS_FROM_MONDAY,
@@ -385,7 +385,7 @@ def repeated_history() -> list[object]:
     """Three jobs over two sources: A fails twice then completes; B fails once."""
     from datetime import UTC, datetime
 
-    from conftest import make_job, make_output
+    from support import make_job, make_output
 
     def job(job_id: str, day: int, clips: list[tuple[str, str, str | None]]) -> object:
         outs = tuple(

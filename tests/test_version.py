@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import make_job, open_fds_to, sha256_of
+from support import make_job, open_fds_to, sha256_of
 
 from fabric_nb import (
     FabricStorage,

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import open_fds_to, sample_jobs, sha256_of
+from support import open_fds_to, sample_jobs, sha256_of
 
 from fabric_nb import (
     FabricIndex,
@@ -673,7 +673,7 @@ BAD_ROWS: list[tuple[str, str, tuple[object, ...]]] = [
 def test_undecodable_row_names_the_job(
     tmp_path: Path, assignment: str, params: tuple[object, ...]
 ) -> None:
-    from conftest import make_job
+    from support import make_job
 
     path = tmp_path / "fabric.db"
     with create_persistence(path) as persistence:

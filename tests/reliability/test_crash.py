@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conftest import sha256_of
+from support import sha256_of
 
 from fabric_nb import (
     FabricIndex,

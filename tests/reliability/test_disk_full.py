@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RunPython, job_records, make_job, make_output, query_answers, sample_jobs
+from support import RunPython, job_records, make_job, make_output, query_answers, sample_jobs
 
 from fabric_nb import (
     FabricIndex,

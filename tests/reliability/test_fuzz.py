@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import sha256_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import sha256_of
 
 from fabric_nb import (
     FabricIndex,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_clip, make_job, make_output, make_result, sample_jobs, sha256_of
+from support import make_clip, make_job, make_output, make_result, sample_jobs, sha256_of
 
 from fabric_nb import (
     FabricIndex,
