@@ -248,35 +248,6 @@ def test_unknown_clip_status_is_an_error_naming_the_clip() -> None:
         outputs_frame([bad])
 
 
-def test_a_frame_built_in_pieces_is_the_frame_built_at_once(
-    sample_index: FabricIndex, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from fabric_nb import frames
-
-    all_jobs = sample_index.get_all_jobs()
-    whole = outputs_frame(all_jobs)
-    monkeypatch.setattr(frames, "_JOBS_PER_PIECE", 7)
-    assert len(all_jobs) > 7 * 3
-    pd.testing.assert_frame_equal(outputs_frame(all_jobs), whole)
-    pd.testing.assert_frame_equal(outputs(FabricQueries(sample_index)), whole)
-
-
-def test_an_unknown_clip_status_in_a_later_piece_names_its_clip(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from fabric_nb import frames
-
-    monkeypatch.setattr(frames, "_JOBS_PER_PIECE", 2)
-    good = [make_job(f"job_{i}", started_at=datetime(2026, 1, 1, i, tzinfo=UTC)) for i in range(5)]
-    bad = make_job(
-        "job_x",
-        started_at=datetime(2026, 1, 2, tzinfo=UTC),
-        outputs=(make_output("job_x", 0), make_output("job_x", 1, status="OK")),
-    )
-    with pytest.raises(ValueError, match=r"clip 1 of job 'job_x' has status 'OK'"):
-        outputs_frame([*good, bad])
-
-
 def test_items_of_another_type_are_rejected() -> None:
     with pytest.raises(TypeError, match=r"item 1 is dict, expected IngestedJob"):
         jobs_frame([make_job(), {"job_id": "x"}])
