@@ -9,8 +9,7 @@ import pytest
 from support import make_job, make_output, tz
 
 from fabric_nb import IngestedJob, IngestedOutput
-from fabric_nb._packed import checked_constructor
-from fabric_nb.models import CLIP_STATUSES, JOB_STATUSES, job_order_key
+from fabric_nb.models import job_order_key
 
 
 def test_job_is_immutable() -> None:
@@ -113,11 +112,6 @@ def test_field_names_match_phase_1() -> None:
     }  # fmt: skip
 
 
-def test_statuses() -> None:
-    assert JOB_STATUSES == ("COMPLETED", "FAILED", "PARTIAL")
-    assert CLIP_STATUSES == ("COMPLETED", "FAILED")
-
-
 def test_order_key_compares_instants_then_job_id() -> None:
     east = make_job("b", started_at=datetime(2026, 1, 5, 10, 0, tzinfo=tz(2)))  # 08:00Z
     utc = make_job("a", started_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC))  # 09:00Z
@@ -126,18 +120,3 @@ def test_order_key_compares_instants_then_job_id() -> None:
     assert [j.job_id for j in ordered] == ["b", "0", "a"]
     # The string order of the timestamps would have put "a" (09:00) before "b" (10:00).
     assert utc.started_at.isoformat() < east.started_at.isoformat()
-
-
-def test_checked_constructor_builds_what_the_constructor_builds() -> None:
-    for original in (make_output("job_c", 2), make_job("job_c")):
-        cls = type(original)
-        values = [getattr(original, f.name) for f in dataclasses.fields(cls)]
-        built = checked_constructor(cls)(*values)
-        assert type(built) is cls
-        assert built == original
-        assert dataclasses.astuple(built) == dataclasses.astuple(original)
-        assert hash(built) == hash(original)
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            built.job_id = "other"  # type: ignore[misc]
-        with pytest.raises(TypeError):
-            checked_constructor(cls)(*values[:-1])

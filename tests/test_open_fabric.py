@@ -22,7 +22,6 @@ from support import (
 )
 
 from fabric_nb import (
-    FABRIC_DB_ENV,
     FabricHistory,
     StorageCorruptionError,
     StorageError,
@@ -154,7 +153,6 @@ def test_a_row_that_cannot_be_decoded_closes_the_store(counted_store: Path) -> N
 def test_fabric_db_environment_variable_is_honoured(
     counted_store: Path, sample_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert FABRIC_DB_ENV == "FABRIC_DB"
     monkeypatch.setenv("FABRIC_DB", str(counted_store))
     with open_fabric() as fabric:
         assert fabric.path == counted_store and len(fabric) == 7

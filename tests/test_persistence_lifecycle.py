@@ -23,7 +23,6 @@ from support import (
 
 import fabric_nb
 from fabric_nb import (
-    DEFAULT_STORAGE_PATH,
     FabricError,
     FabricIndex,
     FabricPersistence,
@@ -170,7 +169,6 @@ def test_all_project_exceptions_share_one_base() -> None:
 
 
 def test_default_path_honours_home(home_dir: Path, run_py: RunPython) -> None:
-    assert Path("~/.proxx/fabric/fabric.db") == DEFAULT_STORAGE_PATH
     out = run_py(
         "from fabric_nb import create_persistence\n"
         "p = create_persistence()\n"

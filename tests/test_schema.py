@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fabric_nb import STORAGE_SCHEMA_VERSION, FabricStorage
+from fabric_nb import FabricStorage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,6 @@ def _raw(path: Path) -> sqlite3.Connection:
 
 
 def test_user_version_is_1(fresh_db: Path) -> None:
-    assert STORAGE_SCHEMA_VERSION == 1
     with _raw(fresh_db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
 
