@@ -120,7 +120,7 @@ def _whole_number(minimum: int | None = None) -> Callable[[str], int]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fabric-nb``, with every subcommand."""
-    from .samples import SAMPLE_SEED
+    from .samples import SAMPLE_JOBS, SAMPLE_SEED
 
     db_help = "the database (default: $FABRIC_DB, else ~/.proxx/fabric/fabric.db)"
     parser = _Parser(
@@ -236,9 +236,9 @@ machine. Does not touch the database.""",
     sample.add_argument(
         "--jobs",
         type=_whole_number(0),
-        default=400,
+        default=SAMPLE_JOBS,
         metavar="N",
-        help="result files (default: 400)",
+        help=f"result files (default: {SAMPLE_JOBS})",
     )
     sample.add_argument(
         "--seed",

@@ -38,7 +38,7 @@ from .bulk import IngestReport, ingest_files
 from .errors import StorageError
 from .persistence import create_persistence
 from .render import NOTEBOOKS_DIR, RenderError, missing_packages, render_notebook
-from .samples import SAMPLE_SEED, write_results
+from .samples import SAMPLE_JOBS, SAMPLE_SEED, write_results
 
 if TYPE_CHECKING:
     from .history import FabricHistory
@@ -51,8 +51,6 @@ __all__ = [
     "open_example_history",
 ]
 
-#: Result files in the standard sample (as :func:`fabric_nb.samples.write_sample_history`).
-SAMPLE_JOBS: Final[int] = 400
 #: Where ``python -m fabric_nb.demo`` writes, relative to the working directory.
 DEFAULT_DEMO_DIR: Final[Path] = Path("demo")
 

@@ -48,6 +48,7 @@ from .models import is_aware
 __all__ = [
     "DEFAULT_DAYS",
     "DEFAULT_START",
+    "SAMPLE_JOBS",
     "SAMPLE_SEED",
     "generate_results",
     "write_results",
@@ -56,6 +57,8 @@ __all__ = [
 
 #: Seed of the standard sample used by notebooks, the demo and tests.
 SAMPLE_SEED: Final[int] = 2026
+#: Result files in the standard sample (``write_sample_history``, the demo, ``fabric-nb sample``).
+SAMPLE_JOBS: Final[int] = 400
 #: First day of a generated history (UTC midnight).
 DEFAULT_START: Final[datetime] = datetime(2026, 9, 1, tzinfo=UTC)
 #: Length of a generated history in days (six weeks).
@@ -735,7 +738,7 @@ def write_results(
 
 
 def write_sample_history(
-    directory: str | Path, n_jobs: int = 400, seed: int = SAMPLE_SEED
+    directory: str | os.PathLike[str], n_jobs: int = SAMPLE_JOBS, seed: int = SAMPLE_SEED
 ) -> list[Path]:
     """Write the standard small sample (a few hundred jobs over six weeks).
 
