@@ -298,8 +298,12 @@ RunPython = Callable[..., str]
 
 
 def child_env(home: Path, env: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment of a child interpreter: ``HOME=home``, fabric_nb and support importable."""
-    child = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    """Environment of a child interpreter: ``HOME=home``, fabric_nb and support importable.
+
+    ``FABRIC_DB`` is not inherited (a developer's own setting must not decide
+    which file a test's child opens); ``env`` may set it.
+    """
+    child = {k: v for k, v in os.environ.items() if k not in ("PYTHONHASHSEED", "FABRIC_DB")}
     child["HOME"] = str(home)
     child["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)])
     child["PYTHONDONTWRITEBYTECODE"] = "1"

@@ -185,6 +185,28 @@ def test_default_path_honours_home(home_dir: Path, run_py: RunPython) -> None:
     assert sorted(p.name for p in (home_dir / ".proxx").rglob("*")) == ["fabric", "fabric.db"]
 
 
+def test_no_path_means_fabric_db_when_it_is_set(
+    home_dir: Path, run_py: RunPython, tmp_path: Path
+) -> None:
+    chosen = tmp_path / "chosen" / "fabric.db"
+    code = (
+        "from fabric_nb import create_persistence, open_fabric, resolve_storage_path\n"
+        "p = create_persistence()\n"
+        "print(p.path)\n"
+        "print(resolve_storage_path())\n"
+        "with p:\n"
+        "    pass\n"
+        "with open_fabric() as fabric:\n"
+        "    print(fabric.path)\n"
+    )
+    assert run_py(code, env={"FABRIC_DB": str(chosen)}).splitlines() == [str(chosen)] * 3
+    assert chosen.is_file()
+    assert not (home_dir / ".proxx").exists()  # the default store was never touched
+    empty = run_py("from fabric_nb import create_persistence\nprint(create_persistence().path)\n",
+                   env={"FABRIC_DB": ""})  # fmt: skip
+    assert empty.splitlines() == [str(home_dir / ".proxx" / "fabric" / "fabric.db")]
+
+
 # -- read-only ---------------------------------------------------------------------
 
 
