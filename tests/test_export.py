@@ -211,6 +211,21 @@ def test_parquet_layout_is_hive_partitioned_by_utc_month(
     assert "edge-offset" in edge.column("job_id").to_pylist()
 
 
+def index_width_aside(schema: pa.Schema) -> list[tuple[str, pa.DataType]]:
+    """The fields of ``schema``, every dictionary given int32 indices.
+
+    How wide the indices of a dictionary column are on reading is the reader's
+    choice: pyarrow 15 reads them all back as int32, later versions keep the
+    int8 Fabric writes. Values, names and order are what the export promises.
+    """
+    return [
+        (f.name, pa.dictionary(pa.int32(), f.type.value_type))
+        if pa.types.is_dictionary(f.type)
+        else (f.name, f.type)
+        for f in schema
+    ]
+
+
 @pytest.mark.parametrize("table", ["jobs", "outputs"])
 def test_parquet_read_back_with_pyarrow_equals_the_frames(
     parquet_export: Path, expected: tuple[pd.DataFrame, pd.DataFrame], table: str
@@ -223,7 +238,7 @@ def test_parquet_read_back_with_pyarrow_equals_the_frames(
     # Arrow types: exactly the export schema, plus the partition key from the folder names.
     assert read.schema.field("started_month").type == pa.dictionary(pa.int32(), pa.string())
     body = read.drop_columns(["started_month"])
-    assert body.schema.equals(schema, check_metadata=False)
+    assert index_width_aside(body.schema) == index_width_aside(schema)
     assert read.column("started_month").to_pylist() == utc_months(frame)
     # pandas: with the pandas metadata in the files, every dtype comes back as the frame's.
     back = body.to_pandas()
