@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import make_clip, make_result, write_result
+from support import make_clip, make_result, write_result
 
 from ._support import child_env
 

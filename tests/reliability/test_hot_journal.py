@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_job, sha256_of
+from support import make_job, sha256_of
 
 from fabric_nb import StorageCorruptionError, StorageError, create_persistence
 
@@ -38,7 +38,7 @@ from ._support import REPO_ROOT, child_env
 CRASHING_WRITER = """
 import os, signal, sqlite3, sys
 sys.path[:0] = [{tests!r}]
-from conftest import make_job
+from support import make_job
 from fabric_nb.rows import encode_job
 conn = sqlite3.connect({db!r}, isolation_level=None)
 conn.execute("PRAGMA cache_size=10")

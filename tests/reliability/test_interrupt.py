@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import make_result, write_result
+from support import make_result, write_result
 
 from fabric_nb import create_persistence
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import make_result, write_result
+from support import make_result, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.regular_files import MAX_RESULT_FILE_BYTES

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_clip, make_job, make_result, write_result
+from support import make_clip, make_job, make_result, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.errors import UnstorableJobError

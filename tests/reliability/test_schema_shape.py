@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_job, sha256_of, write_result
+from support import make_job, sha256_of, write_result
 
 from fabric_nb import StorageCorruptionError, create_persistence
 from fabric_nb.rows import encode_job
@@ -155,6 +155,6 @@ def test_an_analyze_table_is_accepted(tmp_path: Path) -> None:
 
 
 def _result(job_id: str) -> dict[str, object]:
-    from conftest import make_result
+    from support import make_result
 
     return make_result(job_id=job_id)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_result, write_result
+from support import make_result, write_result
 
 from ._support import REPO_ROOT, child_env
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_result
+from support import make_result
 
 from fabric_nb import IngestionError, ingest_execution_result
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_result, write_result
+from support import make_result, write_result
 
 from fabric_nb.safe_text import escape_control, escape_json_text
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 import pytest
-from conftest import make_result
+from support import make_result
 
 from fabric_nb import IngestionError, ingest_execution_result
 from fabric_nb.export import write_export

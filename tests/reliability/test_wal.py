@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_job, sha256_of
+from support import make_job, sha256_of
 
 from fabric_nb import StorageError, create_persistence
 from fabric_nb.schema import JOB_COLUMNS
@@ -32,7 +32,7 @@ INSERT = f"INSERT INTO jobs VALUES ({', '.join('?' for _ in JOB_COLUMNS)})"
 FOREIGN_WRITER = """
 import os, signal, sqlite3, sys
 sys.path[:0] = [{tests!r}]
-from conftest import make_job
+from support import make_job
 from fabric_nb.rows import encode_job
 conn = sqlite3.connect({db!r}, isolation_level=None)
 assert conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"

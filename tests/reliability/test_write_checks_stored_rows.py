@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_job, make_result, sha256_of, write_result
+from support import make_job, make_result, sha256_of, write_result
 
 from fabric_nb import StorageCorruptionError, create_persistence
 from fabric_nb.bulk import ingest_paths
