@@ -3,7 +3,8 @@
 Usage: ``python _concurrent.py ROLE DB RESULTS_DIR OUT_DIR SECONDS SEED``
 
 Every role waits for ``OUT_DIR/go`` (so all start together), works until
-``SECONDS`` have passed, and writes what it did to ``OUT_DIR/ROLE.json``. Any
+``SECONDS`` have passed and it has done its minimum (``MIN_WRITE_CALLS``,
+``MIN_SNAPSHOTS``), and writes what it did to ``OUT_DIR/ROLE.json``. Any
 exception goes to ``OUT_DIR/ROLE.error`` with its traceback, and the exit
 status is 1.
 
@@ -37,6 +38,12 @@ from fabric_nb import FabricIndex, create_persistence, ingest_execution_result
 from reliability._support import job_digest
 
 _STAMP_BASE = datetime(2031, 1, 1, tzinfo=UTC)
+#: Each writer makes at least this many add_job(s) calls, however long they take.
+#: The writers' choices are seeded, so with 20 calls each the test's 40 job ids
+#: are certain to be overwritten (more than 10 of them), whatever the timing.
+MIN_WRITE_CALLS = 20
+#: Each reader takes at least this many snapshots.
+MIN_SNAPSHOTS = 2
 
 
 def _wait_for_go(out: Path) -> None:
@@ -57,7 +64,12 @@ def _write(db: str, results: str, seconds: float, seed: int, writer: int) -> dic
         _wait_for_go(Path(sys.argv[4]))
         end = time.monotonic() + seconds
         seq = 0
-        while time.monotonic() < end:
+        calls = 0
+        # Time bounds the run, a count bounds the work: a writer starved of the
+        # lock by a loaded machine still makes its MIN_WRITE_CALLS, so what the
+        # test asserts does not depend on the scheduler.
+        while time.monotonic() < end or calls < MIN_WRITE_CALLS:
+            calls += 1
             size = 1 if rng.random() < 0.5 else rng.randint(2, 6)
             jobs = []
             for path in (rng.choice(files) for _ in range(size)):
@@ -107,7 +119,7 @@ def _rebuild(db: str, seconds: float) -> dict[str, Any]:
         index = FabricIndex(persistence)
         _wait_for_go(Path(sys.argv[4]))
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        while time.monotonic() < end or observer.snapshots < MIN_SNAPSHOTS:
             index.rebuild()
             observer.observe(index.get_all_jobs())
     return observer.report()
@@ -119,7 +131,7 @@ def _read(db: str, seconds: float) -> dict[str, Any]:
     observer = _Observer()
     _wait_for_go(Path(sys.argv[4]))
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end or observer.snapshots < MIN_SNAPSHOTS:
         with open_fabric(db) as fabric:
             assert fabric.readonly
             jobs = fabric.queries.get_all_jobs()
