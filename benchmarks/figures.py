@@ -52,6 +52,13 @@ FIGURES: Final[tuple[Figure, ...]] = (
     Figure("jobs_frame", 4, "jobs_frame of all jobs", "pandas.read_sql_query", 1.5),
     Figure("outputs_frame", 5, "outputs_frame of all outputs", "pandas.DataFrame(dicts)", 1.5),
     Figure("memory", 6, "RSS growth of an opened index", "database file size", 1.0, "MB"),
+    Figure(
+        "incremental",
+        8,
+        "incremental re-run + 100 new files",
+        "integrity_check + stat of every file",
+        3.0,
+    ),
 )
 FIGURE_BY_KEY: Final[dict[str, Figure]] = {f.key: f for f in FIGURES}
 #: Growth limit between two sizes: linear is the size ratio; 10 % above it is allowed.

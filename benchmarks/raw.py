@@ -189,3 +189,12 @@ def stored_rows_digest(db: Path) -> tuple[int, str]:
     finally:
         conn.close()
     return count, digest.hexdigest()
+
+
+def stamps(db: Path) -> dict[str, str]:
+    """job_id -> ingested_at of every row, read with plain sqlite3 (tells which rows a run wrote)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT job_id, ingested_at FROM jobs").fetchall())
+    finally:
+        conn.close()

@@ -11,6 +11,8 @@ and for each size
 5. ``outputs_frame`` of all outputs           vs ``pandas.DataFrame`` of the decoded dicts
 6. RSS growth of an opened index              vs the size of the database file
 7. growth of 1-5 from one size to the next    vs linear
+8. incremental re-run of the ingested folder  vs its floor: ``PRAGMA integrity_check``
+   plus 100 new files (``ingest_paths``)           of the store + one ``stat`` of every file
 
 Fabric and its baseline alternate run by run (which goes first alternates too)
 and each figure is the median of ``--repeats`` runs, reported as a ratio. One
@@ -35,6 +37,7 @@ import json
 import os
 import pstats
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -53,6 +56,7 @@ import fabric_nb.samples as samples
 from fabric_nb import FabricIndex, FabricQueries, create_persistence
 from fabric_nb.bulk import ingest_files, ingest_paths
 from fabric_nb.frames import jobs_frame, outputs_frame
+from fabric_nb.ingest_cache import cache_path_for
 from fabric_nb.ingestion import parse_execution_result
 
 __all__ = ["BaselineMismatch", "build_parser", "main"]
@@ -123,9 +127,11 @@ def ensure_data(workdir: Path, n: int) -> Path:
 
 
 def fresh(path: Path) -> Path:
-    """``path`` with no database (or journal) left from an earlier run."""
-    for leftover in (path, path.with_name(path.name + "-journal")):
+    """``path`` with no database (or journal, or ingest cache) left from an earlier run."""
+    cache = cache_path_for(path)
+    for leftover in (path, path.with_name(path.name + "-journal"), cache):
         leftover.unlink(missing_ok=True)
+    cache.with_name(cache.name + "-journal").unlink(missing_ok=True)
     return path
 
 
@@ -355,6 +361,93 @@ def bench_per_job_commit(data: Path, tmp: Path, files: int) -> PerJobCommit:
     return PerJobCommit(len(subset), times[1], times[None])
 
 
+NEW_FILES: Final[int] = 100
+
+
+def floor_of_rerun(store: Path, folders: Sequence[Path]) -> None:
+    """What no incremental design can avoid: the spec's integrity check, one stat per file."""
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            raise RuntimeError(f"{store} fails integrity_check")
+    finally:
+        conn.close()
+    pending = [str(folder) for folder in folders]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                else:
+                    entry.stat()
+
+
+def write_new_files(folder: Path, run: int) -> list[str]:
+    """``NEW_FILES`` result files of jobs no other file carries; returns their job ids."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = []
+    docs = samples.generate_results(NEW_FILES, seed=SEED + 1000 + run, clips_per_job=CLIPS_PER_JOB)
+    for i, doc in enumerate(docs):
+        doc["job_id"] = f"incremental-{run:02d}-{i:03d}"
+        (folder / f"{doc['job_id']}.json").write_text(json.dumps(doc), encoding="utf-8")
+        ids.append(doc["job_id"])
+    return ids
+
+
+def bench_incremental(data: Path, tmp: Path, n: int, repeats: int) -> Measurement:
+    """Figure 8: a re-run of an ingested folder plus 100 new files, against its floor.
+
+    The store is a full ingest of the folder (timed once, reported in the
+    note); each repeat adds 100 new files in a folder of their own, then
+    times ``ingest_paths`` over every folder and the floor over the same
+    folders, alternating which goes first. Fails if a re-run writes any job
+    but the 100 new ones.
+    """
+    store = fresh(tmp / f"incremental-{n}.db")
+    news = tmp / f"incremental-new-{n}"
+    if news.exists():
+        shutil.rmtree(news)
+    started = time.perf_counter()
+    with create_persistence(store) as persistence:
+        first = ingest_paths([data], persistence)
+    full_seconds = time.perf_counter() - started
+    m = Measurement("incremental", n)
+    folders = [data]
+    for run in range(repeats):
+        folder = news / f"run{run:02d}"
+        new_ids = write_new_files(folder, run)
+        folders.append(folder)
+        before = raw.stamps(store)
+
+        paths = tuple(folders)
+
+        def fabric(paths: tuple[Path, ...] = paths) -> None:
+            with create_persistence(store) as persistence:
+                done = ingest_paths(paths, persistence)
+            if done.ingested != NEW_FILES or done.rejected:
+                raise RuntimeError(f"re-run ingested {done.ingested} files, not {NEW_FILES}")
+
+        pair = [
+            (m.fabric, fabric),
+            (m.raw, lambda paths=paths: floor_of_rerun(store, paths)),
+        ]
+        for samples_of, call in pair if run % 2 == 0 else reversed(pair):
+            samples_of.append(timed(call))
+        after = raw.stamps(store)
+        written = {k for k, v in after.items() if before.get(k) != v}
+        if written != set(new_ids):
+            raise RuntimeError(
+                f"the re-run wrote {len(written)} jobs, not the {NEW_FILES} new ones"
+            )
+    m.note = (
+        f"writes only the {NEW_FILES} new jobs; full ingest of the same folder "
+        f"{report.duration(full_seconds)} ({first.ingested:,} files, cache included)"
+    )
+    shutil.rmtree(news)
+    fresh(store)
+    return m
+
+
 # -- main ---------------------------------------------------------------------------
 
 
@@ -425,6 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="update docs/performance.md and docs/performance_growth.png (default on)",
     )
     parser.add_argument(
+        "--only",
+        choices=["incremental"],
+        default=None,
+        help="run only this figure (its section of docs/performance.md is still written)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="also cProfile Fabric's side of figures 1, 3, 4, 5 (written to WORKDIR/profiles)",
@@ -452,6 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[int, dict[str, Measurement]] = {}
     data_dirs = {}
     started = time.perf_counter()
+    if args.only == "incremental":
+        return run_incremental_only(sizes, workdir, tmp, args, env)
     for n in sizes:
         print(f"N = {n:,}", flush=True)
         data = data_dirs[n] = ensure_data(workdir, n)
@@ -463,6 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         by_key["add_job"] = bench_add_job(store, tmp, n, args.commits)
         by_key["memory"] = bench_memory(store, n, min(args.repeats, 3))
         by_key["memory"].note += f"; file {store.stat().st_size / 1e6:.1f} MB"
+        by_key["incremental"] = bench_incremental(data, tmp, n, args.repeats)
         results[n] = {f.key: by_key[f.key] for f in FIGURES}
         for verdict in verdicts({n: results[n]}):
             print("  " + verdict.line(), flush=True)
@@ -498,8 +600,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     (workdir / "results.json").write_text(json.dumps(saved, indent=2))
     if args.write_docs:
         md, png = report.write_docs(REPO_ROOT / "docs", env, results, lines, per_job, args)
+        report.write_incremental(REPO_ROOT / "docs", env, results, args)
         print(f"wrote {md.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
     return 1 if missed else 0
+
+
+def run_incremental_only(
+    sizes: list[int], workdir: Path, tmp: Path, args: argparse.Namespace, env: dict[str, str]
+) -> int:
+    """``--only incremental``: figure 8 alone, at each size."""
+    results: dict[int, dict[str, Measurement]] = {}
+    for n in sizes:
+        print(f"N = {n:,}", flush=True)
+        data = ensure_data(workdir, n)
+        results[n] = {"incremental": bench_incremental(data, tmp, n, args.repeats)}
+    lines = verdicts(results)
+    print()
+    for verdict in lines:
+        print(verdict.line())
+    for n, by_key in results.items():
+        print(f"  N={short(n)}: {by_key['incremental'].note}")
+    if args.write_docs:
+        md = report.write_incremental(REPO_ROOT / "docs", env, results, args)
+        print(f"wrote {md.relative_to(REPO_ROOT)}")
+    return 0 if all(v.ok for v in lines) else 1
 
 
 if __name__ == "__main__":

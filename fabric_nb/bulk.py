@@ -1,12 +1,14 @@
 """Bulk ingestion: many JobExecutionResult files, in batches, one transaction each.
 
 :func:`ingest_paths` is what ``fabric-nb ingest`` runs. It takes files and
-folders (searched recursively for ``*.json``), reads every file with the
-strict :func:`~fabric_nb.ingestion.ingest_execution_result`, and stores the
-good ones ``batch_size`` at a time, each batch in one transaction
+folders (searched recursively for result files, ``*.json`` unless told
+otherwise), reads the new and changed ones with the strict ingestion of
+:mod:`fabric_nb.ingestion`, and stores the good ones ``batch_size`` at a
+time, each batch in one transaction
 (:meth:`FabricPersistence.persist_ingested_jobs` or
 :meth:`FabricIndex.add_jobs`). There is no per-file transaction and no file
-is read twice.
+is read twice. A file unchanged since an earlier run is not read at all:
+see :mod:`fabric_nb.ingest_cache`.
 
 What happens to each file:
 
@@ -28,26 +30,39 @@ What happens to each file:
   rejected file: the batch being written rolls back, the run stops and
   :class:`IngestAborted` is raised, carrying the report of what landed before.
 
-Re-running on the same folder leaves the same set of jobs: the order of files
-is fixed (see :func:`collect_json_files`) and the same job_id always ends
-with the content of the same, last, file. Only ``ingested_at`` moves on,
-because it records when Fabric read the file.
+Re-running on the same folder reads and writes nothing that has not
+changed. Reading everything again (``full=True``, or without the cache)
+leaves the same set of jobs: the order of files is fixed (see
+:func:`collect_json_files`), the same job_id always ends with the content of
+the same, last, file, and a job whose content is already stored is not
+written again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from ._collector import collector_paused
-from .errors import FabricError, IngestionError, StorageError, UnstorableJobError
+from .errors import (
+    FabricError,
+    IngestionError,
+    NotAResultFile,
+    StorageError,
+    UnstorableJobError,
+)
 from .index import FabricIndex
-from .ingestion import ingest_execution_result
+from .ingest_cache import RACY_WINDOW_NS, CacheEntry, IngestCache, content_digest
+from .ingestion import ingest_execution_bytes, read_result_bytes
 from .models import IngestedJob
 from .persistence import FabricPersistence
+from .scan import DEFAULT_PATTERNS, FolderScanError, ScannedFile, ScanResult, scan_paths
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -57,9 +72,12 @@ __all__ = [
     "IngestReport",
     "ProgressWrapper",
     "RejectedFile",
+    "SkippedFile",
+    "Warn",
     "collect_json_files",
     "ingest_files",
     "ingest_paths",
+    "ingest_scan",
 ]
 
 #: Files per transaction unless told otherwise. Each commit costs a few
@@ -71,7 +89,12 @@ DEFAULT_BATCH_SIZE: Final[int] = 5000
 
 #: Wraps the list of files to ingest into the iterable the run walks, e.g.
 #: ``lambda files: tqdm(files, unit="file")`` for a progress bar.
-ProgressWrapper = Callable[[Sequence[Path]], Iterable[Path]]
+#: (The files are ``Path`` objects, or path strings when they come from a scan.)
+ProgressWrapper = Callable[[Sequence[str | Path]], Iterable[str | Path]]
+#: Receives one line for each warning of a run (a damaged cache rebuilt ...).
+Warn = Callable[[str], None]
+#: The reason a skipped file that matches no ``--pattern`` carries.
+_NOT_BY_NAME: Final[str] = "not a result file: its name matches no pattern"
 
 
 class IngestPathError(FabricError):
@@ -120,6 +143,14 @@ class RejectedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A file that is not a result file (a JobSpec, or a name no pattern matches)."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class IngestReport:
     """What one bulk ingest did.
 
@@ -134,8 +165,15 @@ class IngestReport:
     :ivar not_attempted: files never read because the run stopped early
         (``fail_fast``, or a storage failure).
     :ivar transactions: batches committed.
+    :ivar unchanged: files not read again: unchanged since their job was
+        stored (incremental ingest).
+    :ivar still_rejected: files rejected by an earlier run and unchanged since.
+    :ivar skipped: files that are not result files (JobSpecs, other names).
+    :ivar pending: files left for a later pass because they are still being
+        written (``fabric-nb watch`` only).
 
-    ``files == ingested + len(rejected) + rolled_back + not_attempted``.
+    ``files == ingested + unchanged + len(rejected) + len(still_rejected) +
+    len(skipped) + len(pending) + rolled_back + not_attempted``.
     """
 
     files: int
@@ -145,6 +183,10 @@ class IngestReport:
     rolled_back: int
     not_attempted: int
     transactions: int
+    unchanged: int = 0
+    still_rejected: tuple[RejectedFile, ...] = ()
+    skipped: tuple[SkippedFile, ...] = ()
+    pending: tuple[Path, ...] = ()
 
     @property
     def new(self) -> int:
@@ -153,47 +195,36 @@ class IngestReport:
 
     @property
     def clean(self) -> bool:
-        """True when every file found was ingested."""
-        return self.ingested == self.files
+        """True when no file was newly rejected and none was left unread.
+
+        Files rejected by an earlier run and unchanged since do not count:
+        they were reported then.
+        """
+        return not self.rejected and not self.rolled_back and not self.not_attempted
 
 
-def collect_json_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Expand files and folders into the ordered list of files to ingest.
+def collect_json_files(
+    paths: Iterable[str | os.PathLike[str]], patterns: Sequence[str] = DEFAULT_PATTERNS
+) -> list[Path]:
+    """Expand files and folders into the ordered list of result files to ingest.
 
     A file is taken as given, whatever its name. A folder is searched
-    recursively for ``*.json`` files (case-sensitive; symlinked folders are
-    not followed, so a link loop cannot make the walk endless); its files are
-    sorted by their path relative to the folder, compared folder name by
-    folder name, so the order is the same on every machine. Paths are handled
-    in the order given; a file reached twice is kept once, at its first place.
+    recursively for files whose name matches ``patterns`` (default ``*.json``,
+    case ignored); see :func:`~fabric_nb.scan.scan_paths` for the order.
 
     :raises IngestPathError: a path does not exist or a folder cannot be listed.
     """
-    found: dict[Path, None] = {}
-    for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            for file in _walk_json(path):
-                found.setdefault(file, None)
-        elif path.exists():
-            found.setdefault(path, None)
-        else:
-            raise IngestPathError(f"{path}: no such file or folder")
-    return list(found)
+    return [file.path for file in _scan(paths, patterns).files]
 
 
-def _walk_json(folder: Path) -> list[Path]:
-    def fail(exc: OSError) -> None:
-        raise IngestPathError(
-            f"{exc.filename or folder}: cannot list folder: {exc.strerror or exc}"
-        ) from None
-
-    relative: list[tuple[str, ...]] = []
-    for root, _dirs, names in os.walk(folder, onerror=fail):
-        base = Path(root).relative_to(folder).parts
-        relative.extend((*base, name) for name in names if name.endswith(".json"))
-    relative.sort()
-    return [folder.joinpath(*parts) for parts in relative]
+def _scan(paths: Iterable[str | os.PathLike[str]], patterns: Sequence[str]) -> ScanResult:
+    try:
+        scan = scan_paths(paths, patterns)
+    except FolderScanError as exc:
+        raise IngestPathError(str(exc)) from None
+    if scan.missing:
+        raise IngestPathError(f"{scan.missing[0]}: no such file or folder")
+    return scan
 
 
 def ingest_paths(
@@ -203,24 +234,148 @@ def ingest_paths(
     batch_size: int = DEFAULT_BATCH_SIZE,
     fail_fast: bool = False,
     progress: ProgressWrapper | None = None,
+    patterns: Sequence[str] = DEFAULT_PATTERNS,
+    full: bool = False,
+    warn: Warn | None = None,
 ) -> IngestReport:
-    """Ingest every result file under ``paths`` into ``target``, in batches.
+    """Ingest the result files under ``paths`` into ``target`` that are new or changed.
 
-    :func:`collect_json_files` then :func:`ingest_files`; see those for the
-    parameters.
+    Folders are searched for ``patterns`` (:func:`collect_json_files`). When
+    ``target`` is backed by a database, the run is incremental: a file
+    unchanged since its job was stored (or since it was rejected or found to
+    be a JobSpec) is not read again, and what each file gave is recorded in
+    the database's cache file (see :mod:`fabric_nb.ingest_cache`). ``full``
+    reads every file again (and refreshes the cache). An in-memory index
+    without persistence has no cache: every file is read.
 
+    :param warn: receives one line per warning (default: ignored).
     :raises IngestPathError: a path is missing or a folder unreadable; nothing
         was read or stored.
+    :raises ValueError: ``batch_size`` is less than 1, or ``patterns`` empty.
+    :raises IngestAborted: a batch could not be stored, see :func:`ingest_files`.
+    :raises PersistenceError: ``target`` (or its persistence) is not open.
+    """
+    scan = _scan(paths, patterns)
+    database = _database_of(target)
+    if database is None:
+        return ingest_scan(
+            scan, target, batch_size=batch_size, fail_fast=fail_fast, progress=progress
+        )
+    with IngestCache(database, warn=warn or _ignore) as cache:
+        return ingest_scan(
+            scan,
+            target,
+            cache=cache,
+            full=full,
+            batch_size=batch_size,
+            fail_fast=fail_fast,
+            progress=progress,
+        )
+
+
+def ingest_scan(
+    scan: ScanResult,
+    target: FabricPersistence | FabricIndex,
+    *,
+    cache: IngestCache | None = None,
+    full: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    fail_fast: bool = False,
+    progress: ProgressWrapper | None = None,
+    defer: Callable[[Path], bool] | None = None,
+    stamps: Mapping[str, str] | None = None,
+) -> IngestReport:
+    """Ingest the result files of a scan, consulting and updating ``cache``.
+
+    Without a cache this is :func:`ingest_files` over ``scan.files``. With
+    one, files whose record still holds are counted without being read
+    (unchanged, still rejected, skipped) unless ``full``; the others are read,
+    and a file whose bytes have the recorded digest is counted the same way
+    without being parsed. Records are written after each commit.
+
+    :param defer: called for a file that fails validation; when it returns
+        True the file is *pending* (neither rejected nor recorded) and will
+        be judged again later. ``fabric-nb watch`` uses it for files that
+        may still be being written.
+    :param stamps: the database's ``ingested_at`` by ``job_id``, when the
+        caller has just read it (default: read here).
     :raises ValueError: ``batch_size`` is less than 1.
     :raises IngestAborted: a batch could not be stored, see :func:`ingest_files`.
     :raises PersistenceError: ``target`` (or its persistence) is not open.
     """
-    return ingest_files(
-        collect_json_files(paths),
+    skipped = [SkippedFile(path, _NOT_BY_NAME) for path in scan.other]
+    if cache is None:
+        report = _ingest(
+            [file.path for file in scan.files],
+            target,
+            batch_size=batch_size,
+            fail_fast=fail_fast,
+            progress=progress,
+            defer=defer,
+        )
+        return _with(report, files=report.files + len(skipped), skipped=(*report.skipped, *skipped))
+    persistence = _persistence_of(target)
+    assert persistence is not None  # a cache belongs to a database
+    # Whether every record is known to hold: nothing wrote to the database since
+    # the cache last said so (its change marker is the same), else the stamps.
+    marker = None if stamps is not None or full else persistence.change_marker()
+    if stamps is None:
+        held = marker is not None and cache.holds_at() == marker
+        stamps = None if held else persistence.load_ingested_at()
+        held = held or (marker is not None and stamps is not None and cache.all_hold(stamps))
+    else:
+        held = False
+    scanned_ns = time.time_ns()
+    ledger = _Ledger(cache, stamps, scanned_ns, trust=not full)
+    to_read: list[str] = []  # path strings: a Path per file costs more than reading it
+    unchanged = 0
+    still_rejected: list[RejectedFile] = []
+    cached_skips: list[SkippedFile] = []
+    files = scan.files
+    states, recorded = ([None] * len(files), 0) if full else cache.trusted_states(files, stamps)
+    for file, state in zip(files, states, strict=True):
+        if state is None:
+            to_read.append(file.name)
+            ledger.add(file)
+        elif state == "stored":
+            unchanged += 1
+        else:
+            entry = cache.lookup(file.key)
+            reason = entry.reason if entry is not None and entry.reason else state
+            if state == "rejected":
+                still_rejected.append(RejectedFile(file.path, reason))
+            else:
+                cached_skips.append(SkippedFile(file.path, reason))
+    if full or recorded < len(cache):  # some records are of files this scan did not see
+        _forget_gone(cache, {file.key for file in scan.files})
+    report = _ingest(
+        to_read,
         target,
         batch_size=batch_size,
         fail_fast=fail_fast,
         progress=progress,
+        defer=defer,
+        ledger=ledger,
+        stored_before=stamps.__contains__ if stamps is not None else _LazyIds(persistence),
+        write_last=False,
+    )
+    holds_at = None
+    if held and marker is not None:
+        after = persistence.change_marker()
+        # Only this run's commits since the start: every record holds at ``after``.
+        if (
+            after is not None
+            and after[:2] == marker[:2]
+            and after[4] == marker[4] + report.transactions
+        ):
+            holds_at = after
+    ledger.write(holds_at=holds_at)
+    return _with(
+        report,
+        files=report.files + unchanged + len(still_rejected) + len(cached_skips) + len(skipped),
+        unchanged=report.unchanged + unchanged,
+        still_rejected=(*still_rejected, *report.still_rejected),
+        skipped=(*cached_skips, *report.skipped, *skipped),
     )
 
 
@@ -233,6 +388,9 @@ def ingest_files(
     progress: ProgressWrapper | None = None,
 ) -> IngestReport:
     """Ingest these result files, in this order, ``batch_size`` per transaction.
+
+    Every file is read and parsed: this is the non-incremental half of
+    :func:`ingest_paths`.
 
     :param files: result files (not folders), e.g. from :func:`collect_json_files`.
     :param target: an open :class:`FabricPersistence`, or a
@@ -252,6 +410,21 @@ def ingest_files(
         before any file is read when ``target`` is a persistence).
     :raises PersistenceError: ``target`` (or its persistence) is not open.
     """
+    return _ingest(files, target, batch_size=batch_size, fail_fast=fail_fast, progress=progress)
+
+
+def _ingest(
+    files: Sequence[str | Path],
+    target: FabricPersistence | FabricIndex,
+    *,
+    batch_size: int,
+    fail_fast: bool,
+    progress: ProgressWrapper | None,
+    defer: Callable[[Path], bool] | None = None,
+    ledger: _Ledger | None = None,
+    stored_before: Callable[[str], bool] | None = None,
+    write_last: bool = True,
+) -> IngestReport:
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     stored_before: Callable[[str], bool]
@@ -265,9 +438,20 @@ def ingest_files(
         stored_before = in_index
     else:
         store = target.persist_ingested_jobs
-        stored_before = target.load_job_ids().__contains__
+        stored_before = stored_before or target.load_job_ids().__contains__
 
-    run = _Run(files=len(files), store=store, stored_before=stored_before, batch_size=batch_size)
+    persistence = _persistence_of(target)
+    run = _Run(
+        files=len(files),
+        store=store,
+        stored_before=stored_before,
+        batch_size=batch_size,
+        ledger=ledger,
+        defer=defer,
+        unchanged_stamps=None
+        if ledger is None or persistence is None
+        else persistence.unchanged_stamps,
+    )
     iterator = iter(progress(files) if progress is not None else files)
     try:
         with collector_paused():  # a batch is many objects and no cycle: see _collector
@@ -275,7 +459,9 @@ def ingest_files(
                 run.read(path)
                 if fail_fast and run.rejected:
                     break
-            run.flush()
+            run.flush(final=True)
+            if ledger is not None and write_last:
+                ledger.write()
     except KeyboardInterrupt as exc:
         raise IngestInterrupted(run.interrupted_report()) from exc
     finally:
@@ -283,6 +469,134 @@ def ingest_files(
         if callable(close):
             close()
     return run.report()
+
+
+def _ignore(_line: str) -> None:
+    return None
+
+
+def _with(report: IngestReport, **changes: Any) -> IngestReport:
+    return dataclasses.replace(report, **changes)
+
+
+def _persistence_of(target: FabricPersistence | FabricIndex) -> FabricPersistence | None:
+    return target.persistence if isinstance(target, FabricIndex) else target
+
+
+def _database_of(target: FabricPersistence | FabricIndex) -> Path | None:
+    persistence = _persistence_of(target)
+    return None if persistence is None else persistence.path
+
+
+def _forget_gone(cache: IngestCache, seen: set[str]) -> None:
+    """Drop the records of files that no longer exist (moved or deleted)."""
+    gone = [key for key in cache.recorded_paths() if key not in seen and not os.path.lexists(key)]
+    cache.untrack(gone)
+
+
+class _LazyIds:
+    """``job_id in stored ids``, reading the ids (an index scan) on first use only."""
+
+    def __init__(self, persistence: FabricPersistence) -> None:
+        self.persistence = persistence
+        self.ids: set[str] | None = None
+
+    def __call__(self, job_id: str) -> bool:
+        if self.ids is None:
+            self.ids = self.persistence.load_job_ids()
+        return job_id in self.ids
+
+
+class _Ledger:
+    """The cache's side of one run: what is known by content, and what to record."""
+
+    def __init__(
+        self,
+        cache: IngestCache,
+        stamps: Mapping[str, str] | None,
+        scanned_ns: int,
+        *,
+        trust: bool,
+    ) -> None:
+        self.cache = cache
+        self.stamps = stamps
+        self.scanned_ns = scanned_ns
+        self.trust = trust
+        # The files to read: path -> the start of its cache row (key, size,
+        # mtime, ctime, inode, scan time), and the paths whose digest is kept.
+        self.stats: dict[str | Path, tuple[Any, ...]] = {}
+        self.digested: set[str | Path] = set()
+        self.outcomes: list[tuple[Any, ...]] = []  # Outcome rows, as plain tuples
+
+    def add(self, file: ScannedFile) -> None:
+        """A file of the scan that will be read."""
+        stat = file.stat
+        mtime, ctime = stat.st_mtime_ns, stat.st_ctime_ns
+        self.stats[file.name] = (file.key, stat.st_size, mtime, ctime, stat.st_ino, self.scanned_ns)
+        # A racy record is trusted only by its digest later; a file with a record
+        # may have the recorded bytes (``touch``). Otherwise the digest is never
+        # read, and hashing every file costs about 5 % of a first ingest.
+        if (mtime if mtime > ctime else ctime) >= self.scanned_ns - RACY_WINDOW_NS or (
+            file.key in self.cache
+        ):
+            self.digested.add(file.name)
+
+    def digest_of(self, path: str | Path, raw: bytes) -> bytes:
+        """The digest to keep of ``raw``: empty unless the file is racy or has a record."""
+        return content_digest(raw) if path in self.digested else b""
+
+    def known(self, path: str | Path, digest: bytes) -> CacheEntry | None:
+        """The record of ``path`` when its bytes are the ones recorded and it still holds."""
+        if not self.trust or path not in self.stats:
+            return None
+        entry = self.cache.lookup(self.stats[path][0])
+        if (
+            entry is None
+            or entry.digest != digest
+            or not entry.holds(self.stamps, self.cache.written())
+        ):
+            return None
+        self.note(path, digest, entry.state, entry.job_id, entry.ingested_at, entry.reason)
+        return entry
+
+    def note(
+        self,
+        path: str | Path,
+        digest: bytes,
+        state: str,
+        job_id: str | None = None,
+        ingested_at: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        start = self.stats.get(path)
+        if start is not None:
+            self.outcomes.append((*start, state, job_id, ingested_at, digest, reason))
+
+    def refused(self, path: str | Path, reason: str) -> None:
+        """A file noted as stored was refused by the database: it is rejected."""
+        start = self.stats.get(path)
+        if start is None:
+            return
+        self.outcomes = [
+            (*o[:6], "rejected", None, None, o[9], reason) if o[0] == start[0] else o
+            for o in self.outcomes
+        ]
+
+    def restamp(self, stamps: Mapping[str, str]) -> None:
+        """Noted jobs that were not written: the database keeps these ``ingested_at``."""
+        self.outcomes = [
+            (*o[:8], stamps[o[7]], *o[9:]) if o[6] == "stored" and o[7] in stamps else o
+            for o in self.outcomes
+        ]
+
+    def write(self, *, holds_at: tuple[int, ...] | None = None) -> None:
+        """Record what was noted (called once the batch holding it committed).
+
+        :param holds_at: the database's change marker at which every record
+            now holds, when the run can tell (see :meth:`IngestCache.record`).
+        """
+        outcomes, self.outcomes = self.outcomes, []
+        self.cache.record(outcomes, holds_at=holds_at)
 
 
 class _Run:
@@ -295,29 +609,60 @@ class _Run:
         store: Callable[[list[IngestedJob]], None],
         stored_before: Callable[[str], bool],
         batch_size: int,
+        ledger: _Ledger | None = None,
+        defer: Callable[[Path], bool] | None = None,
+        unchanged_stamps: Callable[[Sequence[IngestedJob]], dict[str, str]] | None = None,
     ) -> None:
         self.files = files
+        self.unchanged_stamps = unchanged_stamps
         self.store = store
         self.stored_before = stored_before
         self.batch_size = batch_size
+        self.ledger = ledger
+        self.defer = defer
         self.handled = 0
         self.ingested = 0
         self.replaced = 0
         self.transactions = 0
         self.rolled_back = 0
+        self.unchanged = 0
         self.rejected: list[RejectedFile] = []
+        self.still_rejected: list[RejectedFile] = []
+        self.skipped: list[SkippedFile] = []
+        self.pending: list[Path] = []
         self.landed: set[str] = set()  # job ids committed by this run
         self.batch: list[IngestedJob] = []
-        self.batch_paths: list[Path] = []
+        self.batch_paths: list[str | Path] = []
         self.batch_ids: set[str] = set()
         self.batch_replaced = 0
 
-    def read(self, path: Path) -> None:
+    def read(self, path: str | Path) -> None:
         self.handled += 1
+        ledger = self.ledger
+        digest = b""
         try:
-            job = ingest_execution_result(path)
+            raw = read_result_bytes(path)
+            if ledger is not None:
+                digest = ledger.digest_of(path, raw)
+                entry = ledger.known(path, digest) if digest else None
+                if entry is not None:
+                    self.count_known(path, entry)
+                    return
+            job = ingest_execution_bytes(raw, source=path)
+        except NotAResultFile as exc:
+            reason = _reason(exc, path)
+            self.skipped.append(SkippedFile(Path(path), reason))
+            if ledger is not None:
+                ledger.note(path, digest, "skipped", reason=reason)
+            return
         except IngestionError as exc:
-            self.rejected.append(RejectedFile(path, _reason(exc, path)))
+            if self.defer is not None and self.defer(Path(path)):
+                self.pending.append(Path(path))
+                return
+            reason = _reason(exc, path)
+            self.rejected.append(RejectedFile(Path(path), reason))
+            if ledger is not None:
+                ledger.note(path, digest, "rejected", reason=reason)
             return
         job_id = job.job_id
         if job_id in self.batch_ids or job_id in self.landed or self.stored_before(job_id):
@@ -325,10 +670,53 @@ class _Run:
         self.batch.append(job)
         self.batch_paths.append(path)
         self.batch_ids.add(job_id)
+        if ledger is not None:
+            ledger.note(path, digest, "stored", job_id, job.ingested_at.isoformat())
         if len(self.batch) >= self.batch_size:
             self.flush()
 
-    def flush(self) -> None:
+    def count_known(self, path: str | Path, entry: CacheEntry) -> None:
+        if entry.state == "stored":
+            self.unchanged += 1
+        elif entry.state == "rejected":
+            self.still_rejected.append(RejectedFile(Path(path), entry.reason or "rejected"))
+        else:
+            self.skipped.append(SkippedFile(Path(path), entry.reason or "not a result file"))
+
+    def drop_unchanged(self) -> None:
+        """Take out of the batch the jobs stored already with the same content.
+
+        Only a job whose id appears once in the batch: with several, the
+        last one wins and must be written whatever the database holds.
+        """
+        if self.unchanged_stamps is None:
+            return
+        stored_before = self.stored_before
+        candidates = [job for job in self.batch if stored_before(job.job_id)]
+        if not candidates:
+            return
+        counts = Counter(job.job_id for job in self.batch)
+        candidates = [job for job in candidates if counts[job.job_id] == 1]
+        same = self.unchanged_stamps(candidates) if candidates else {}
+        if not same:
+            return
+        kept = [(p, job) for p, job in zip(self.batch_paths, self.batch, strict=True)]
+        kept = [(p, job) for p, job in kept if job.job_id not in same]
+        self.batch_paths = [p for p, _ in kept]
+        self.batch = [job for _, job in kept]
+        self.batch_ids.difference_update(same)
+        self.batch_replaced -= len(same)
+        self.unchanged += len(same)
+        if self.ledger is not None:
+            self.ledger.restamp(same)
+
+    def flush(self, *, final: bool = False) -> None:
+        """Store the open batch, then record its files in the cache.
+
+        ``final``: the caller records the last outcomes itself, with the
+        database's change marker, in one transaction of the cache.
+        """
+        self.drop_unchanged()
         while self.batch:
             try:
                 self.store(self.batch)
@@ -340,6 +728,9 @@ class _Run:
             except StorageError as exc:
                 self.rolled_back = len(self.batch)
                 self.clear_batch()
+                if self.ledger is not None:  # nothing of the batch is stored
+                    self.ledger.outcomes = [o for o in self.ledger.outcomes if o[6] != "stored"]
+                    self.ledger.write()
                 report = self.report()
                 raise IngestAborted(
                     f"{exc} -- run stopped: {report.ingested} files stored before the "
@@ -351,6 +742,8 @@ class _Run:
                     self.landed_batch()
                 raise
             self.landed_batch()
+        if self.ledger is not None and not final:
+            self.ledger.write()
 
     def landed_batch(self) -> None:
         """The batch's transaction committed: count it."""
@@ -369,7 +762,9 @@ class _Run:
         kept = []
         for position, (path, job) in enumerate(zip(self.batch_paths, self.batch, strict=True)):
             if position in refused:
-                self.rejected.append(RejectedFile(path, refused[position]))
+                self.rejected.append(RejectedFile(Path(path), refused[position]))
+                if self.ledger is not None:
+                    self.ledger.refused(path, refused[position])
             else:
                 kept.append((path, job))
         self.clear_batch()
@@ -386,7 +781,15 @@ class _Run:
 
     def interrupted_report(self) -> IngestReport:
         """The report after Ctrl-C: what was read and not committed is rolled back."""
-        self.rolled_back = self.handled - self.ingested - len(self.rejected)
+        settled = (
+            self.ingested
+            + self.unchanged
+            + len(self.rejected)
+            + len(self.still_rejected)
+            + len(self.skipped)
+            + len(self.pending)
+        )
+        self.rolled_back = self.handled - settled
         return self.report()
 
     def report(self) -> IngestReport:
@@ -398,10 +801,14 @@ class _Run:
             rolled_back=self.rolled_back,
             not_attempted=self.files - self.handled,
             transactions=self.transactions,
+            unchanged=self.unchanged,
+            still_rejected=tuple(self.still_rejected),
+            skipped=tuple(self.skipped),
+            pending=tuple(self.pending),
         )
 
 
-def _reason(exc: IngestionError, path: Path) -> str:
+def _reason(exc: IngestionError, path: str | Path) -> str:
     """The message without the leading ``<path>: `` (the report carries the path)."""
     message = str(exc)
     prefix = f"{path}: "

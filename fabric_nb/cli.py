@@ -21,20 +21,21 @@ from .bulk import (
     DEFAULT_BATCH_SIZE,
     IngestAborted,
     IngestInterrupted,
-    IngestPathError,
     IngestReport,
-    collect_json_files,
-    ingest_files,
+    ingest_scan,
 )
 from .errors import FabricError, StorageError
+from .ingest_cache import IngestCache
 from .persistence import create_persistence, resolve_storage_path
 from .safe_text import escape_control, escape_json_text
+from .scan import DEFAULT_PATTERNS, FolderScanError, ScanResult, scan_paths
 from .storage import DEFAULT_STORAGE_PATH
 
 __all__ = [
     "EXIT_DATABASE",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
+    "EXIT_NOTHING_FOUND",
     "EXIT_OK",
     "EXIT_OUTPUT",
     "EXIT_USAGE",
@@ -44,16 +45,21 @@ __all__ = [
 
 #: Everything asked for was done.
 EXIT_OK: Final[int] = 0
-#: ``ingest``: some file was rejected (or not read after ``--fail-fast``);
-#: ``check``: the database failed a check.
+#: ``ingest``: a file was newly rejected (any rejected file with ``--strict``),
+#: or not read after ``--fail-fast``; ``check``: the database failed a check;
+#: ``report``: a notebook cell failed.
 EXIT_FAILED: Final[int] = 1
-#: Bad arguments: unknown option, a missing PATH, an OUTDIR that is not empty.
+#: Bad arguments: unknown option, bad number, an OUTDIR that is not empty, a
+#: backup DEST that exists.
 EXIT_USAGE: Final[int] = 2
 #: The database cannot be used: missing (read-only commands), unreadable,
 #: corrupt, another schema version, or a write failed (disk full).
 EXIT_DATABASE: Final[int] = 3
-#: ``export`` / ``sample`` could not write their output folder.
+#: ``export`` / ``sample`` / ``backup`` / ``report`` could not write their output.
 EXIT_OUTPUT: Final[int] = 4
+#: ``ingest`` / ``watch``: a PATH does not exist or cannot be listed, or a
+#: folder holds no result file (a share that failed to mount looks like this).
+EXIT_NOTHING_FOUND: Final[int] = 5
 #: Interrupted (Ctrl-C); batches already committed stay stored.
 EXIT_INTERRUPTED: Final[int] = 130
 
@@ -64,7 +70,8 @@ HELP_WIDTH: Final[int] = 80
 
 _DESCRIPTION = """\
 Keep the execution history of Proxx jobs in SQLite: ingest JobExecutionResult
-files, inspect and check the database, export it for other engines."""
+files (once, or watching folders), inspect, check, back up and export the
+database."""
 
 _EPILOG = f"""\
 database:
@@ -74,12 +81,15 @@ database:
 
 exit codes:
   {EXIT_OK}    all well
-  {EXIT_FAILED}    ingest: files rejected or not read; check: the check failed;
+  {EXIT_FAILED}    ingest: files newly rejected or not read; check: the check failed;
        report: a notebook cell failed
-  {EXIT_USAGE}    bad arguments (unknown option, missing PATH, OUTDIR not empty)
+  {EXIT_USAGE}    bad arguments (unknown option, OUTDIR not empty, DEST exists)
   {EXIT_DATABASE}    database missing, unreadable, corrupt, of another schema version,
        or a write failed
-  {EXIT_OUTPUT}    export/sample cannot write OUTDIR; report cannot write OUT.html
+  {EXIT_OUTPUT}    export/sample/backup cannot write their output; report cannot
+       write OUT.html
+  {EXIT_NOTHING_FOUND}    ingest/watch: a PATH is missing or unreadable, or holds no result
+       file
   {EXIT_INTERRUPTED}  interrupted
 
 See docs/cli.md."""
@@ -118,9 +128,21 @@ def _whole_number(minimum: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _seconds(text: str) -> float:
+    """An argparse ``type`` reading a number of seconds, at least 0.1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0.1 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected at least 0.1 seconds, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fabric-nb``, with every subcommand."""
     from .samples import SAMPLE_JOBS, SAMPLE_SEED
+    from .watch import DEFAULT_INTERVAL, DEFAULT_SETTLE
 
     db_help = "the database (default: $FABRIC_DB, else ~/.proxx/fabric/fabric.db)"
     parser = _Parser(
@@ -135,32 +157,62 @@ def build_parser() -> argparse.ArgumentParser:
     with_db = _Parser(add_help=False)
     with_db.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
 
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    ingest = commands.add_parser(
-        "ingest",
-        parents=[with_db],
-        formatter_class=_Formatter,
-        help="store result files (files and folders) in the database",
-        description="""\
-Read JobExecutionResult files and store them, BATCH files per transaction.
-Folders are searched recursively for *.json, in sorted order. A file that
-fails validation is reported (path and reason) and skipped; nothing of it is
-stored and the files around it still land. A job_id seen before is replaced
-by the later file. Creates the database if missing.""",
+    # What ingest and watch share: which files are result files, and batches.
+    scanning = _Parser(add_help=False)
+    scanning.add_argument(
+        "--pattern",
+        action="append",
+        metavar="GLOB",
+        help="a result file's name, ignoring case (repeatable; default: "
+        + ", ".join(DEFAULT_PATTERNS)
+        + ")",
     )
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help="result file or folder")
-    ingest.add_argument(
+    scanning.add_argument(
         "--batch-size",
         type=_whole_number(1),
         default=DEFAULT_BATCH_SIZE,
         metavar="BATCH",
         help=f"files per transaction (default: {DEFAULT_BATCH_SIZE})",
     )
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    ingest = commands.add_parser(
+        "ingest",
+        parents=[with_db, scanning],
+        formatter_class=_Formatter,
+        help="store new and changed result files (files and folders)",
+        description="""\
+Read the JobExecutionResult files that are new or changed since the last run
+and store them, BATCH files per transaction. Folders are searched recursively
+for files matching --pattern, in sorted order; a file given by name is read
+whatever its name. A file unchanged since it was stored is not read again; a
+file that fails validation is reported (path and reason) and skipped, and
+counted as still rejected while it stays unchanged; a JobSpec is skipped.
+A job_id seen before is replaced by the later file. Creates the database if
+missing (not when no result file is found).""",
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="result file or folder")
     ingest.add_argument(
         "--fail-fast",
         action="store_true",
         help="stop at the first rejected file; the good files before it are stored",
+    )
+    ingest.add_argument(
+        "--full",
+        action="store_true",
+        help="read every file again, changed or not (and refresh the ingest cache)",
+    )
+    ingest.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when any file is rejected, newly or still (and list them all)",
+    )
+    ingest.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list the files still rejected and the files skipped",
     )
     ingest.add_argument(
         "-q",
@@ -169,6 +221,58 @@ by the later file. Creates the database if missing.""",
         help="no progress bar (there is none anyway when stderr is not a terminal)",
     )
     ingest.set_defaults(handler=_cmd_ingest)
+
+    watch = commands.add_parser(
+        "watch",
+        parents=[with_db, scanning],
+        formatter_class=_Formatter,
+        help="keep ingesting new and changed result files as they appear",
+        description=f"""\
+Poll the folders every INTERVAL seconds and ingest the result files that are
+new or changed, with the same rules and cache as ingest. A file is read once
+unchanged for SETTLE seconds (or older than that); a file that fails
+validation is rejected only once it has been unchanged for SETTLE seconds,
+so a file still being written is never rejected. One line per pass that
+stored or rejected something; nothing when idle. SIGTERM or Ctrl-C stops it:
+the files already read are committed, the last line says what was stored,
+exit 0. Works on network shares (polling, no inotify). Creates the database
+if missing. Default INTERVAL {DEFAULT_INTERVAL:g}, SETTLE {DEFAULT_SETTLE:g}.""",
+    )
+    watch.add_argument("paths", nargs="+", metavar="DIR", help="folder (or file) to watch")
+    watch.add_argument(
+        "--interval",
+        type=_seconds,
+        default=DEFAULT_INTERVAL,
+        metavar="INTERVAL",
+        help="seconds between two polls",
+    )
+    watch.add_argument(
+        "--settle",
+        type=_seconds,
+        default=DEFAULT_SETTLE,
+        metavar="SETTLE",
+        help="seconds a file must stay unchanged (see above)",
+    )
+    watch.set_defaults(handler=_cmd_watch)
+
+    backup = commands.add_parser(
+        "backup",
+        parents=[with_db],
+        formatter_class=_Formatter,
+        help="write a verified copy of the database (safe while others write)",
+        description="""\
+Copy the database into DEST with SQLite's online backup API, from a
+read-only open: the copy is a consistent snapshot even while an ingest or a
+watch writes, and it reads in short steps so a writer is not held up. The
+copy is written beside DEST, checked as Fabric checks a database at open
+(schema version, integrity, every row decodes), then renamed into place. DEST
+may be a folder: the file is then named after the database and the UTC time
+(fabric-20261129T030000Z.db). An existing file is never replaced without
+--force. The last line gives the job count and size of the verified copy.""",
+    )
+    backup.add_argument("dest", metavar="DEST", help="file to create, or an existing folder")
+    backup.add_argument("--force", action="store_true", help="replace DEST if it is a file")
+    backup.set_defaults(handler=_cmd_backup)
 
     info = commands.add_parser(
         "info",
@@ -296,10 +400,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    try:
-        files = collect_json_files(args.paths)
-    except IngestPathError as exc:
-        return _fail(EXIT_USAGE, f"{PROG} ingest: {exc}")
+    scan, code = _scan_for(args, "ingest")
+    if scan is None:
+        return code
+    if not scan.files:
+        return _fail(
+            EXIT_NOTHING_FOUND,
+            f"{PROG} ingest: warning: no result file found; nothing was read and the "
+            "database was not opened",
+        )
     show_bar = not args.quiet and sys.stderr.isatty()
 
     def bar(items: Sequence[Path]) -> tqdm[Path]:
@@ -308,22 +417,24 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     persistence = create_persistence(resolve_storage_path(args.db))
     report: IngestReport | None = None
     try:
-        with persistence:
-            report = ingest_files(
-                files,
+        with persistence, IngestCache(persistence.path, warn=_warner("ingest")) as cache:
+            report = ingest_scan(
+                scan,
                 persistence,
+                cache=cache,
+                full=args.full,
                 batch_size=args.batch_size,
                 fail_fast=args.fail_fast,
                 progress=bar,
             )
     except IngestAborted as exc:
-        _print_ingest_report(exc.report, persistence.path, fail_fast=args.fail_fast)
+        _print_ingest_report(exc.report, persistence.path, args)
         return _fail(EXIT_DATABASE, f"{PROG} ingest: {exc}")
     except StorageError as exc:
         return _fail(EXIT_DATABASE, f"{PROG} ingest: {exc}")
     except IngestInterrupted as exc:
         report = exc.report
-        _print_ingest_report(report, persistence.path, fail_fast=args.fail_fast)
+        _print_ingest_report(report, persistence.path, args)
         return _fail(
             EXIT_INTERRUPTED,
             f"{PROG} ingest: interrupted: {report.ingested} files stored, "
@@ -333,33 +444,163 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if report is None:
             return _fail(EXIT_INTERRUPTED, f"{PROG} ingest: interrupted before any file was stored")
-        _print_ingest_report(report, persistence.path, fail_fast=args.fail_fast)
+        _print_ingest_report(report, persistence.path, args)
         return _fail(
             EXIT_INTERRUPTED,
             f"{PROG} ingest: interrupted after the run; {report.ingested} files stored",
         )
-    _print_ingest_report(report, persistence.path, fail_fast=args.fail_fast)
-    return EXIT_OK if report.clean else EXIT_FAILED
+    _print_ingest_report(report, persistence.path, args)
+    if code != EXIT_OK:
+        return code
+    failed = not report.clean or (args.strict and report.still_rejected)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
-def _print_ingest_report(report: IngestReport, db: Path, *, fail_fast: bool) -> None:
+def _scan_for(args: argparse.Namespace, command: str) -> tuple[ScanResult | None, int]:
+    """Scan the PATHs, warning on stderr about missing paths and empty folders.
+
+    Returns the scan and the exit code these warnings call for, or ``None``
+    and the code when the folders cannot be listed.
+    """
+    try:
+        scan = scan_paths(args.paths, args.pattern or DEFAULT_PATTERNS)
+    except FolderScanError as exc:
+        return None, _fail(EXIT_NOTHING_FOUND, f"{PROG} {command}: {exc}")
+    patterns = ", ".join(args.pattern or DEFAULT_PATTERNS)
+    for path in scan.missing:
+        _fail(0, f"{PROG} {command}: warning: {path}: no such file or folder (not mounted?)")
+    for path in scan.empty:
+        _fail(0, f"{PROG} {command}: warning: {path}: no result file in it ({patterns})")
+    return scan, EXIT_NOTHING_FOUND if scan.missing or scan.empty else EXIT_OK
+
+
+def _warner(command: str) -> Callable[[str], None]:
+    def warn(line: str) -> None:
+        _fail(0, f"{PROG} {command}: warning: {line}")
+
+    return warn
+
+
+def _print_ingest_report(report: IngestReport, db: Path, args: argparse.Namespace) -> None:
     for rejected in report.rejected:
         print(
             f"rejected: {escape_control(str(rejected.path))}: {escape_control(rejected.reason)}",
             file=sys.stderr,
         )
+    if args.strict:
+        for rejected in report.still_rejected:
+            print(
+                f"rejected: {escape_control(str(rejected.path))}: "
+                f"{escape_control(rejected.reason)}",
+                file=sys.stderr,
+            )
+    elif args.verbose:
+        for rejected in report.still_rejected:
+            print(
+                f"still rejected: {escape_control(str(rejected.path))}: "
+                f"{escape_control(rejected.reason)}"
+            )
+    if args.verbose:
+        for skipped in report.skipped:
+            print(f"skipped: {escape_control(str(skipped.path))}: {escape_control(skipped.reason)}")
     lines = {
         "database": str(db),
         "files found": str(report.files),
         "ingested": f"{report.ingested} ({report.new} new, {report.replaced} replaced)",
+        "unchanged": str(report.unchanged),
         "rejected": str(len(report.rejected)),
+        "still rejected": str(len(report.still_rejected)),
+        "skipped": f"{len(report.skipped)} (not result files)",
     }
     if report.rolled_back:
         lines["rolled back"] = str(report.rolled_back)
     if report.not_attempted:
-        why = " (--fail-fast)" if fail_fast and report.rejected and not report.rolled_back else ""
-        lines["not read"] = f"{report.not_attempted}{why}"
+        fail_fast = args.fail_fast and report.rejected and not report.rolled_back
+        lines["not read"] = f"{report.not_attempted}{' (--fail-fast)' if fail_fast else ''}"
     _print_fields(lines)
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+
+    from .watch import WatchBatch, watch_paths
+
+    scan, code = _scan_for(args, "watch")
+    if scan is None:
+        return code
+    if scan.missing:
+        return _fail(EXIT_NOTHING_FOUND, f"{PROG} watch: a DIR does not exist; not started")
+    stop: list[int] = []
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop.append(signum)
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def on_batch(batch: WatchBatch) -> None:
+        report = batch.report
+        for rejected in report.rejected:
+            print(
+                f"rejected: {escape_control(str(rejected.path))}: "
+                f"{escape_control(rejected.reason)}",
+                file=sys.stderr,
+            )
+        print(
+            f"{batch.finished_at.strftime('%Y-%m-%dT%H:%M:%SZ')}  "
+            f"{report.ingested + len(report.rejected)} files: {report.new} new, "
+            f"{report.replaced} replaced, {len(report.rejected)} rejected",
+            flush=True,
+        )
+
+    persistence = create_persistence(resolve_storage_path(args.db))
+    totals = None
+    try:
+        with persistence:
+            totals = watch_paths(
+                args.paths,
+                persistence,
+                should_stop=lambda: bool(stop),
+                on_batch=on_batch,
+                interval=args.interval,
+                settle=args.settle,
+                patterns=args.pattern or DEFAULT_PATTERNS,
+                batch_size=args.batch_size,
+                warn=_warner("watch"),
+            )
+    except IngestAborted as exc:
+        return _fail(EXIT_DATABASE, f"{PROG} watch: {exc}")
+    except (StorageError, sqlite3.Error) as exc:
+        return _fail(EXIT_DATABASE, f"{PROG} watch: {exc}")
+    except FolderScanError as exc:
+        return _fail(EXIT_NOTHING_FOUND, f"{PROG} watch: {exc}")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    name = signal.Signals(stop[0]).name if stop else "stop"
+    print(
+        f"stopped ({name}): {totals.ingested} files stored since the start "
+        f"({totals.new} new, {totals.replaced} replaced) in {totals.transactions} "
+        f"transactions, {totals.rejected} rejected; every file read was committed"
+    )
+    return EXIT_OK
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import BackupExistsError, BackupWriteError, backup_storage
+
+    try:
+        result = backup_storage(resolve_storage_path(args.db), args.dest, force=args.force)
+    except BackupExistsError as exc:
+        return _fail(EXIT_USAGE, f"{PROG} backup: {exc}")
+    except BackupWriteError as exc:
+        return _fail(EXIT_OUTPUT, f"{PROG} backup: {exc}")
+    except (StorageError, sqlite3.Error) as exc:
+        return _fail(EXIT_DATABASE, f"{PROG} backup: {exc}")
+    print(
+        f"backup: {escape_control(str(result.path))}: {result.jobs} jobs, "
+        f"{result.size_bytes} bytes, verified (schema version, integrity, every row decodes)"
+    )
+    return EXIT_OK
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "FabricError",
     "IngestionError",
+    "NotAResultFile",
     "PersistenceError",
     "StorageCorruptionError",
     "StorageError",
@@ -27,6 +28,13 @@ class IngestionError(FabricError):
 
     The message names the file, the JSON location of the bad value and what
     was expected. Nothing is ever written when this is raised.
+    """
+
+
+class NotAResultFile(IngestionError):
+    """The file is valid JSON but plainly not a JobExecutionResult (a Proxx JobSpec).
+
+    Bulk ingestion counts such a file as *skipped*, never as rejected.
     """
 
 

@@ -25,7 +25,7 @@ from typing import Any, Final, Literal, NoReturn, overload
 
 import msgspec
 
-from .errors import IngestionError
+from .errors import IngestionError, NotAResultFile
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, is_aware
 from .regular_files import (
     MAX_RESULT_FILE_BYTES,
@@ -39,8 +39,10 @@ __all__ = [
     "EARLIEST_TIMESTAMP",
     "END_OF_TIMESTAMPS",
     "clip_id_for",
+    "ingest_execution_bytes",
     "ingest_execution_result",
     "parse_execution_result",
+    "read_result_bytes",
 ]
 
 #: The earliest ``started_at``/``completed_at`` ingestion accepts, and the first
@@ -178,23 +180,61 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
     opened for long), and only up to
     :data:`~fabric_nb.regular_files.MAX_RESULT_FILE_BYTES`.
 
+    :raises NotAResultFile: the file is plainly a Proxx JobSpec, not a result
+        (see :func:`ingest_execution_bytes`).
     :raises IngestionError: the file is missing, unreadable, not a regular
-        file, too large, not UTF-8, not JSON (NaN and Infinity included), or
-        any value fails validation.
+        file, too large, empty, not UTF-8 (or starts with a byte-order mark),
+        not JSON (NaN and Infinity included), or any value fails validation.
     """
     source = path if isinstance(path, Path) else Path(path)
+    return ingest_execution_bytes(read_result_bytes(source), source=source)
+
+
+def read_result_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of one result file, with the read errors an operator can act on.
+
+    Only a regular file of at most
+    :data:`~fabric_nb.regular_files.MAX_RESULT_FILE_BYTES` is read.
+
+    :raises IngestionError: the file is missing, a folder, not a regular file,
+        too large, or unreadable.
+    """
     try:
-        raw = read_regular_file(source, limit=MAX_RESULT_FILE_BYTES)
+        return read_regular_file(path, limit=MAX_RESULT_FILE_BYTES)
     except FileNotFoundError:
-        raise IngestionError(f"{source}: File not found") from None
+        raise IngestionError(f"{path}: File not found") from None
     except (IsADirectoryError, NotRegularFileError) as exc:
-        if source.is_dir():
-            raise IngestionError(f"{source}: is a directory, expected a JSON file") from None
-        raise IngestionError(f"{source}: {exc}") from None
+        if os.path.isdir(path):
+            raise IngestionError(f"{path}: is a directory, expected a JSON file") from None
+        raise IngestionError(f"{path}: {exc}") from None
     except FileTooLargeError as exc:
-        raise IngestionError(f"{source}: {exc}") from None
+        raise IngestionError(f"{path}: {exc}") from None
     except OSError as exc:
-        raise IngestionError(f"{source}: cannot read file: {exc.strerror or exc}") from None
+        raise IngestionError(f"{path}: cannot read file: {exc.strerror or exc}") from None
+
+
+def ingest_execution_bytes(raw: bytes, *, source: str | os.PathLike[str]) -> IngestedJob:
+    """Validate the bytes of one JobExecutionResult file (read by the caller).
+
+    ``source`` is the file they came from: it names the file in messages and
+    tells a JobSpec by its sibling. A document is *plainly a JobSpec* when it
+    is an object with neither ``final_status`` nor ``clips`` and either
+    carries ``jobspec_version`` at its top level (a result keeps it under
+    ``_metadata``) or has a ``<name>.result.json`` beside it (a watch folder's
+    layout).
+
+    :raises NotAResultFile: the document is plainly a JobSpec.
+    :raises IngestionError: the bytes are empty, start with a UTF-8
+        byte-order mark, are not UTF-8 or not JSON, or a value fails
+        validation.
+    """
+    if not raw:
+        raise IngestionError(f"{source}: Invalid JSON: empty file")
+    if raw.startswith(_UTF8_BOM):
+        raise IngestionError(
+            f"{source}: Invalid JSON: starts with a UTF-8 byte-order mark (BOM); result files are "
+            "plain UTF-8 JSON, save it again without the BOM"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -202,8 +242,6 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
             f"{source}: Invalid JSON: not UTF-8 text (invalid byte at offset {exc.start})"
         ) from None
     try:
-        if text.startswith("\ufeff"):
-            json.loads(text)  # raises json's own "Unexpected UTF-8 BOM" error
         document = _decode_document(text)
     except _ConstantError as exc:
         raise IngestionError(
@@ -222,7 +260,25 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
         raise IngestionError(f"{source}: Invalid JSON: nesting too deep") from None
     except ValueError as exc:  # e.g. an integer literal with too many digits
         raise IngestionError(f"{source}: Invalid JSON: {exc}") from None
+    if _is_jobspec(document, source):
+        raise NotAResultFile(f"{source}: not a result file: a Proxx JobSpec")
     return parse_execution_result(document, source=str(source))
+
+
+#: The UTF-8 encoding of U+FEFF, which some Windows editors put at the start of a file.
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _is_jobspec(document: Any, source: str | os.PathLike[str]) -> bool:
+    """Whether ``document`` is plainly a JobSpec: see :func:`ingest_execution_bytes`."""
+    if type(document) is not dict or "final_status" in document or "clips" in document:
+        return False
+    if "jobspec_version" in document:
+        return True
+    source = Path(source)
+    name = source.name
+    stem = name[: -len(".json")] if name.lower().endswith(".json") else None
+    return stem is not None and source.with_name(f"{stem}.result.json").exists()
 
 
 def parse_execution_result(

@@ -37,6 +37,8 @@ from .schema import (
 from .schema_shape import schema_differences
 
 __all__ = [
+    "BACKUP_MAX_RESTARTS",
+    "BACKUP_STEP_PAGES",
     "BUSY_TIMEOUT_SECONDS",
     "DEFAULT_STORAGE_PATH",
     "FABRIC_DB_ENV",
@@ -61,12 +63,22 @@ BUSY_TIMEOUT_SECONDS: Final[float] = 60.0
 #: can still be stored.
 MAX_STORED_VALUE_BYTES: Final[int] = 64 * 1024 * 1024
 
+#: Pages an online backup copies per step (4 MB with SQLite's default 4 KB
+#: pages): each step holds the read lock for a few milliseconds.
+BACKUP_STEP_PAGES: Final[int] = 1024
+#: Restarts (another process committed mid-copy) before the rest of a backup
+#: is copied in one step.
+BACKUP_MAX_RESTARTS: Final[int] = 3
+
 _COLUMN_NAMES: Final[tuple[str, ...]] = tuple(name for name, _ in JOB_COLUMNS)
 _INSERT: Final[str] = (
     f"INSERT OR REPLACE INTO jobs ({', '.join(_COLUMN_NAMES)}) "
     f"VALUES ({', '.join('?' for _ in _COLUMN_NAMES)})"
 )
 _SELECT_ALL: Final[str] = f"SELECT {', '.join(_COLUMN_NAMES)} FROM jobs"
+_INGESTED_AT: Final[int] = _COLUMN_NAMES.index("ingested_at")
+#: Ids per ``IN (...)`` list, well under SQLite's limit on bound parameters.
+_IN_CHUNK: Final[int] = 500
 
 
 def resolve_storage_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -221,6 +233,118 @@ class FabricStorage:
             return {row[0] for row in conn.execute("SELECT job_id FROM jobs")}
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
+
+    def load_ingested_at(self) -> dict[str, str]:
+        """Each stored job's ``ingested_at`` as stored (ISO 8601 text), by ``job_id``.
+
+        Read without decoding the rows. Incremental ingest compares it with
+        what its cache recorded, so a cache entry is trusted only while the
+        database still holds the very row that entry wrote.
+        """
+        conn = self._connection()
+        try:
+            return dict(conn.execute("SELECT job_id, ingested_at FROM jobs").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise _read_error(self.path, exc) from exc
+
+    def unchanged_stamps(self, jobs: Sequence[IngestedJob]) -> dict[str, str]:
+        """Of these jobs, those already stored with exactly this content: id -> stored ``ingested_at``.
+
+        Every column is compared except ``ingested_at`` (when Fabric read the
+        file): storing such a job again would change nothing but that stamp.
+        Incremental ingest uses it so that reading a file again (``--full``,
+        a cache deleted) never rewrites a job whose content is the same.
+        """
+        conn = self._connection()
+        wanted = {job.job_id: encode_job(job) for job in jobs}
+        same: dict[str, str] = {}
+        ids = list(wanted)
+        try:
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                for row in conn.execute(f"{_SELECT_ALL} WHERE job_id IN ({marks})", chunk):
+                    mine = wanted[row[0]]
+                    if all(
+                        a == b
+                        for i, (a, b) in enumerate(zip(row, mine, strict=True))
+                        if i != _INGESTED_AT
+                    ):
+                        same[row[0]] = row[_INGESTED_AT]
+        except sqlite3.DatabaseError as exc:
+            raise _read_error(self.path, exc) from exc
+        return same
+
+    def change_marker(self) -> tuple[int, int, int, int, int] | None:
+        """What changes whenever the database file is written or replaced.
+
+        (device, inode, size, mtime in ns, SQLite's file change counter): the
+        counter (bytes 24-27 of the header) goes up by one with every write
+        transaction in rollback-journal mode, and a file put in its place
+        has another inode or mtime. ``None`` when it cannot tell: the file
+        cannot be read, or a ``-wal`` file beside it holds writes the main
+        file does not show. Read without a lock, from the file itself.
+        """
+        try:
+            if os.path.exists(f"{self.path}-wal"):
+                return None
+            with open(self.path, "rb") as handle:
+                header = handle.read(100)
+                info = os.fstat(handle.fileno())
+        except OSError:
+            return None
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            return None
+        counter = int.from_bytes(header[24:28], "big")
+        return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, counter)
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: changes when another connection commits.
+
+        Lets a long-running reader (``fabric-nb watch``) reuse what it read
+        while nobody else has written.
+        """
+        try:
+            return int(self._connection().execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            raise _read_error(self.path, exc) from exc
+
+    def backup_into(self, destination: str | os.PathLike[str]) -> None:
+        """Copy the whole database into ``destination`` with SQLite's online backup API.
+
+        The copy is a consistent snapshot even while other processes write:
+        it proceeds :data:`BACKUP_STEP_PAGES` pages at a time, holding the
+        read lock only during a step, so a writer waits milliseconds, not
+        the whole copy. A commit by another process restarts the copy; after
+        :data:`BACKUP_MAX_RESTARTS` restarts the rest is copied in one step
+        (a writer then waits for that step, well within its busy timeout).
+
+        :raises StorageError: the copy failed (the destination is left as it is
+            for the caller to remove).
+        """
+        conn = self._connection()
+        restarts = 0
+        last: int | None = None
+
+        def progress(_status: int, remaining: int, _total: int) -> None:
+            nonlocal restarts, last
+            if last is not None and remaining >= last:
+                restarts += 1
+                if restarts > BACKUP_MAX_RESTARTS:
+                    raise _TooBusy
+            last = remaining
+
+        try:
+            target = sqlite3.connect(destination, isolation_level=None)
+            try:
+                try:
+                    conn.backup(target, pages=BACKUP_STEP_PAGES, progress=progress, sleep=0.01)
+                except _TooBusy:
+                    conn.backup(target, pages=-1)
+            finally:
+                target.close()
+        except sqlite3.Error as exc:
+            raise StorageError(f"Cannot back up {self.path} into {destination}: {exc}") from exc
 
     # -- writes ------------------------------------------------------------------
 
@@ -511,6 +635,10 @@ def _short(job_id: str) -> str:
     """A job id for a message: quoted, and cut to 60 characters when longer."""
     shown = repr(job_id)
     return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+class _TooBusy(Exception):
+    """A backup restarted too often: copy the rest in one step."""
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -16,7 +16,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,8 @@ class HistorySummary:
     zeros included. ``by_engine`` and ``by_profile`` list the values seen,
     sorted, with ``None`` (not recorded) last. ``first_started_at`` and
     ``last_started_at`` are the earliest and latest ``started_at`` as
-    instants, written as recorded (offsets kept); ``None`` when there are no
-    jobs.
+    instants, in UTC (jobs record various offsets; a range is read in one);
+    ``None`` when there are no jobs.
     """
 
     jobs: int
@@ -49,13 +49,18 @@ class HistorySummary:
     last_started_at: datetime | None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: datetimes as ISO 8601 text, a ``null`` key as ``"(none)"``."""
+        """JSON-ready form: datetimes as ISO 8601 UTC text, ``None`` as ``null``.
+
+        ``by_engine`` and ``by_profile`` become lists of
+        ``{"engine": name, "jobs": n}`` (``"profile"`` for profiles), in the
+        same order, since a JSON object cannot have ``null`` as a key.
+        """
         return {
             "jobs": self.jobs,
             "outputs": self.outputs,
             "by_status": dict(self.by_status),
-            "by_engine": _named(self.by_engine),
-            "by_profile": _named(self.by_profile),
+            "by_engine": _listed(self.by_engine, "engine"),
+            "by_profile": _listed(self.by_profile, "profile"),
             "first_started_at": iso_text(self.first_started_at),
             "last_started_at": iso_text(self.last_started_at),
         }
@@ -106,8 +111,8 @@ def summarize_jobs(jobs: Iterable[IngestedJob]) -> HistorySummary:
         by_status={name: status[name] for name in JOB_STATUSES},
         by_engine=_sorted_counts(engine),
         by_profile=_sorted_counts(profile),
-        first_started_at=None if first is None else first.started_at,
-        last_started_at=None if last is None else last.started_at,
+        first_started_at=None if first is None else first.started_at.astimezone(UTC),
+        last_started_at=None if last is None else last.started_at.astimezone(UTC),
     )
 
 
@@ -143,5 +148,5 @@ def _sorted_counts(counts: Counter[str | None]) -> dict[str | None, int]:
     return ordered
 
 
-def _named(counts: Mapping[str | None, int]) -> dict[str, int]:
-    return {"(none)" if key is None else key: value for key, value in counts.items()}
+def _listed(counts: Mapping[str | None, int], name: str) -> list[dict[str, Any]]:
+    return [{name: key, "jobs": value} for key, value in counts.items()]

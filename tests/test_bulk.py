@@ -7,6 +7,7 @@ the write path fails exactly as it would on a full disk.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from fabric_nb.bulk import (
     IngestAborted,
     IngestPathError,
     IngestReport,
+    SkippedFile,
     collect_json_files,
     ingest_files,
     ingest_paths,
@@ -136,13 +138,16 @@ def test_mixed_folder_lands_good_files_and_reports_bad_ones(mixed: Path, db_path
         report = ingest_paths([mixed], persistence, batch_size=2)
 
     assert report == IngestReport(
-        files=7,
+        files=8,  # notes.txt is found, and skipped
         ingested=5,
         replaced=1,  # d_dup.json replaces job-2 from a/b/03_dup.json
         rejected=report.rejected,
         rolled_back=0,
         not_attempted=0,
         transactions=3,  # [01, 03], [04, d], [e]: rejected files take no place in a batch
+        skipped=(
+            SkippedFile(mixed / "notes.txt", "not a result file: its name matches no pattern"),
+        ),
     )
     assert [(r.path.relative_to(mixed).as_posix()) for r in report.rejected] == [
         "a/02_bad_json.json",
@@ -179,12 +184,16 @@ def test_rerunning_on_the_same_folder_leaves_the_same_jobs(mixed: Path, db_path:
         first = ingest_paths([mixed], persistence, batch_size=3)
     after_first = stored(db_path)
     with create_persistence(db_path) as persistence:
-        second = ingest_paths([mixed], persistence, batch_size=1)
+        second = ingest_paths([mixed], persistence, batch_size=1, full=True)
     after_second = stored(db_path)
 
     assert without_ingested_at(after_second) == without_ingested_at(after_first)
-    assert first.ingested == second.ingested == 5
-    assert second.replaced == 5  # every job_id was stored when the run started
+    kept = {k: r["ingested_at"] for k, r in after_second.items() if k != "job-2"}
+    assert kept == {k: r["ingested_at"] for k, r in after_first.items() if k != "job-2"}
+    assert first.ingested == 5
+    # Read again: job-2's first file differs from the stored job-2 (the later file's) so
+    # it is written, then the later file is written again over it; the rest is unchanged.
+    assert (second.ingested, second.replaced, second.unchanged) == (2, 2, 3)
     assert [r.path for r in second.rejected] == [r.path for r in first.rejected]
 
 
@@ -194,9 +203,9 @@ def test_replaced_counts_jobs_stored_before_and_earlier_in_the_run(
     folder = tmp_path / "in"
     folder.mkdir()
     with create_persistence(db_path) as persistence:
-        ingest_paths([write_result(tmp_path, result("old"), "old.json")], persistence)
+        ingest_paths([write_result(tmp_path, result("old", 9), "old.json")], persistence)
         for name, job_id in [("1", "old"), ("2", "new"), ("3", "new"), ("4", "new"), ("5", "x")]:
-            write_result(folder, result(job_id), f"{name}.json")
+            write_result(folder, result(job_id), f"{name}.json")  # "old" changed: minute 0
 
         report = ingest_paths([folder], persistence, batch_size=2)
 
@@ -255,8 +264,10 @@ def test_without_fail_fast_the_files_after_a_bad_one_land(tmp_path: Path, db_pat
 
 
 def test_an_empty_folder_is_a_clean_run_that_stores_nothing(tmp_path: Path, db_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
     with create_persistence(db_path) as persistence:
-        report = ingest_paths([tmp_path], persistence)
+        report = ingest_paths([empty], persistence)
     assert report == IngestReport(0, 0, 0, (), 0, 0, 0)
     assert report.clean
 
@@ -350,7 +361,8 @@ def test_ingesting_into_an_index_persists_and_indexes(
     mixed: Path, db_path: Path, run_py: RunPython
 ) -> None:
     with create_persistence(db_path) as persistence:
-        persistence.persist_ingested_job(ingest_execution_result(mixed / "e_good.json"))
+        older = ingest_execution_result(mixed / "e_good.json")  # job-4, another content
+        persistence.persist_ingested_job(dataclasses.replace(older, engine_used="older"))
         index = FabricIndex(persistence)
         report = ingest_paths([mixed], index, batch_size=2)
         in_memory = job_records(index.get_all_jobs())
@@ -368,11 +380,11 @@ def test_ingesting_into_an_index_persists_and_indexes(
 def test_progress_wraps_the_file_list_and_is_closed_when_the_run_stops(
     mixed: Path, db_path: Path
 ) -> None:
-    seen: list[Path] = []
-    calls: list[Sequence[Path]] = []
+    seen: list[str | Path] = []
+    calls: list[Sequence[str | Path]] = []
     closed: list[bool] = []
 
-    def progress(files: Sequence[Path]) -> Iterable[Path]:
+    def progress(files: Sequence[str | Path]) -> Iterable[str | Path]:
         calls.append(files)
         try:
             for path in files:
@@ -384,8 +396,9 @@ def test_progress_wraps_the_file_list_and_is_closed_when_the_run_stops(
     with create_persistence(db_path) as persistence:
         report = ingest_paths([mixed], persistence, fail_fast=True, progress=progress)
 
-    assert calls == [collect_json_files([mixed])]
-    assert seen == calls[0][:2]  # stopped at a/02_bad_json.json
+    # The files of a scan come as path strings (a Path per file costs more than reading it).
+    assert [[Path(f) for f in files] for files in calls] == [collect_json_files([mixed])]
+    assert seen == list(calls[0][:2])  # stopped at a/02_bad_json.json
     assert closed == [True]
     assert report.not_attempted == 5
 

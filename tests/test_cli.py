@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import termios
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -166,9 +167,9 @@ def test_ingest_mixed_folder_lands_good_files_reports_bad_ones_and_exits_1(
     ]
     assert len(done.stderr.splitlines()) == 2
     summary = " ".join(done.stdout.split())
-    assert "files found: 6" in summary
+    assert "files found: 7" in summary  # 6 *.json and a note
     assert "ingested: 4 (3 new, 1 replaced)" in summary
-    assert "rejected: 2" in summary
+    assert "rejected: 2" in summary and "skipped: 1 (not result files)" in summary
     assert_no_progress_noise(done.stdout, done.stderr)
 
 
@@ -197,12 +198,20 @@ def test_ingest_of_good_files_exits_0_and_rerunning_leaves_the_same_jobs(
     assert f"ingested: {len(files)} ({len(distinct)} new, {replaced_first} replaced)" in " ".join(
         first.stdout.split()
     )
-    assert f"ingested: {len(files)} (0 new, {len(files)} replaced)" in " ".join(
-        second.stdout.split()
-    )
+    second_summary = " ".join(second.stdout.split())
+    assert "ingested: 0 (0 new, 0 replaced)" in second_summary  # nothing changed
+    assert f"unchanged: {len(files)}" in second_summary
     assert stored_ids(db) == sorted(distinct)
-    info_first.pop("size_bytes"), info_second.pop("size_bytes")
     assert info_first == info_second
+
+    full = run_cli("ingest", good, "--db", db, "--full")
+    assert full.returncode == 0, full.stderr
+    summary = dict(line.split(":", 1) for line in full.stdout.splitlines())
+    ingested, unchanged = int(summary["ingested"].split()[0]), int(summary["unchanged"])
+    # Only the files of a job that several files carry are written again (each in turn).
+    assert ingested + unchanged == len(files) and 0 < ingested < len(files)
+    assert stored_ids(db) == sorted(distinct)
+    assert json.loads(run_cli("info", "--json", "--db", db).stdout) == info_first
 
 
 def test_fail_fast_stops_at_the_first_bad_file(run_cli: RunCli, mixed: Path, db: Path) -> None:
@@ -219,12 +228,16 @@ def test_fail_fast_stops_at_the_first_bad_file(run_cli: RunCli, mixed: Path, db:
     ]
 
 
-def test_ingest_of_a_missing_path_exits_2_and_creates_nothing(
-    run_cli: RunCli, good: Path, db: Path, tmp_path: Path
+def test_ingest_of_a_missing_path_warns_and_exits_5_and_creates_nothing(
+    run_cli: RunCli, db: Path, tmp_path: Path
 ) -> None:
-    done = run_cli("ingest", good, tmp_path / "typo", "--db", db)
-    assert done.returncode == 2
-    assert_one_error_line(done.stderr, "typo: no such file or folder")
+    done = run_cli("ingest", tmp_path / "typo", "--db", db)
+    assert done.returncode == 5
+    assert done.stderr.splitlines() == [
+        f"fabric-nb ingest: warning: {tmp_path / 'typo'}: no such file or folder (not mounted?)",
+        "fabric-nb ingest: warning: no result file found; nothing was read and the "
+        "database was not opened",
+    ]
     assert not db.parent.exists()
 
 
@@ -375,6 +388,7 @@ def test_info_prints_path_size_version_integrity_counts_and_range(
     assert f"jobs: {len(jobs)}" in lines
     assert f"outputs: {sum(len(j.outputs) for j in jobs)}" in lines
     first, last = min(j.started_at for j in jobs), max(j.started_at for j in jobs)
+    first, last = first.astimezone(UTC), last.astimezone(UTC)  # one offset for the range
     assert f"started_at: {first.isoformat()} .. {last.isoformat()}" in lines
     for status, n in summary.by_status.items():
         assert f"{status} {n}" in lines
@@ -397,9 +411,57 @@ def test_info_json_counts_match_the_files(run_cli: RunCli, filled_db: Path, good
     assert info["schema_version"] == 1 and info["integrity"] == "ok"
     statuses = [job.final_status for job in latest.values()]
     assert info["by_status"] == {s: statuses.count(s) for s in ("COMPLETED", "FAILED", "PARTIAL")}
-    assert sum(info["by_engine"].values()) == sum(info["by_profile"].values()) == len(latest)
+    engines = [job.engine_used for job in latest.values()]
+    assert info["by_engine"] == [
+        {"engine": e, "jobs": engines.count(e)}
+        for e in [*sorted({e for e in engines if e is not None}), None]
+        if e in engines
+    ]
+    assert sum(row["jobs"] for row in info["by_profile"]) == len(latest)
     first = min(latest.values(), key=lambda j: j.started_at)
-    assert info["first_started_at"] == first.started_at.isoformat()
+    assert info["first_started_at"] == first.started_at.astimezone(UTC).isoformat()
+
+
+def test_info_shows_the_range_in_utc_and_json_uses_null(
+    run_cli: RunCli, tmp_path: Path, db: Path
+) -> None:
+    folder = tmp_path / "offsets"
+    folder.mkdir()
+    # Recorded with different offsets: 09:30+02:00 is 07:30 UTC, the earliest instant.
+    write_result(
+        folder, make_result(job_id="paris", started_at="2026-01-05T09:30:00+02:00"), "a.json"
+    )
+    write_result(
+        folder, make_result(job_id="utc", started_at="2026-01-05T08:00:00+00:00"), "b.json"
+    )
+    no_engine = make_result(job_id="ny", started_at="2026-01-05T05:00:00-05:00")  # 10:00 UTC
+    no_engine["_metadata"]["engine_used"] = None
+    no_engine["_metadata"]["proxy_profile_used"] = None
+    write_result(folder, no_engine, "c.json")
+    assert run_cli("ingest", folder, "--db", db).returncode == 0
+
+    text = run_cli("info", "--db", db).stdout
+    info = json.loads(run_cli("info", "--json", "--db", db).stdout)
+
+    assert "started_at:     2026-01-05T07:30:00+00:00 .. 2026-01-05T10:00:00+00:00" in text
+    assert (info["first_started_at"], info["last_started_at"]) == (
+        "2026-01-05T07:30:00+00:00",
+        "2026-01-05T10:00:00+00:00",
+    )
+    assert info["by_engine"] == [{"engine": "ffmpeg", "jobs": 2}, {"engine": None, "jobs": 1}]
+    assert info["by_profile"] == [
+        {"profile": "proxy_prores_proxy", "jobs": 2},
+        {"profile": None, "jobs": 1},
+    ]
+    assert "(none)" not in json.dumps(info)
+
+
+def test_info_json_of_an_empty_database_has_nulls(run_cli: RunCli, db: Path) -> None:
+    with create_persistence(db):
+        pass
+    info = json.loads(run_cli("info", "--json", "--db", db).stdout)
+    assert (info["first_started_at"], info["last_started_at"]) == (None, None)
+    assert (info["by_engine"], info["by_profile"]) == ([], [])
 
 
 def test_info_on_an_empty_database(run_cli: RunCli, db: Path) -> None:
@@ -504,7 +566,10 @@ def test_check_passes_on_a_healthy_database_and_never_writes(
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
     assert sha256_of(filled_db) == before
     assert filled_db.stat().st_mtime_ns == mtime
-    assert sorted(p.name for p in filled_db.parent.iterdir()) == ["fabric.db"]
+    assert sorted(p.name for p in filled_db.parent.iterdir()) == [
+        "fabric.db",
+        "fabric.db.ingest-cache",  # written by the ingest that filled it
+    ]
 
 
 # -- sample ------------------------------------------------------------------------------------

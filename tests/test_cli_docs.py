@@ -28,7 +28,16 @@ COMMANDS = command_names()
 
 
 def test_the_commands_are_the_documented_ones() -> None:
-    assert COMMANDS == ["ingest", "info", "check", "export", "sample", "report"]
+    assert COMMANDS == [
+        "ingest",
+        "watch",
+        "backup",
+        "info",
+        "check",
+        "export",
+        "sample",
+        "report",
+    ]
     for name in COMMANDS:
         assert f"\n## `fabric-nb {name}`\n" in DOC, f"docs/cli.md has no section for {name}"
 
@@ -45,7 +54,7 @@ def test_docs_quote_the_help_verbatim(run_cli: RunCli, command: str) -> None:
     )
 
 
-@pytest.mark.parametrize("command", ["", "ingest"])
+@pytest.mark.parametrize("command", ["", "ingest", "watch", "backup"])
 def test_help_does_not_depend_on_the_terminal_width(run_cli: RunCli, command: str) -> None:
     args = [command] if command else []
     narrow = run_cli(*args, "--help", env={"COLUMNS": "40"}).stdout
@@ -56,6 +65,6 @@ def test_help_does_not_depend_on_the_terminal_width(run_cli: RunCli, command: st
 
 def test_every_exit_code_is_documented() -> None:
     codes = [value for name, value in vars(cli).items() if name.startswith("EXIT_")]
-    assert sorted(codes) == [0, 1, 2, 3, 4, 130]
+    assert sorted(codes) == [0, 1, 2, 3, 4, 5, 130]
     for code in codes:
         assert f"\n| {code} | " in DOC, f"exit code {code} missing from the table in docs/cli.md"

@@ -20,6 +20,7 @@ import pytest
 from support import make_clip, make_result, write_result
 
 from fabric_nb import FabricError, IngestionError, ingest_execution_result
+from fabric_nb.errors import NotAResultFile
 from fabric_nb.ingestion import clip_id_for, parse_execution_result
 
 Doc = dict[str, Any]
@@ -233,12 +234,16 @@ UNREADABLE: list[tuple[str, bytes, str]] = [
     ),
     ("utf16", '{"job_id": "a"}'.encode("utf-16"), "Invalid JSON: not UTF-8 text"),
     ("not-json", b'{"job_id": "a",', "Invalid JSON: "),
-    ("empty-file", b"", "Invalid JSON: Expecting value (line 1, column 1)"),
+    ("empty-file", b"", "Invalid JSON: empty file"),
     ("trailing-garbage", b'{"job_id": "a"} x', "Invalid JSON: Extra data"),
     ("NaN", b'{"job_id": "a", "total_clips": NaN}', "Invalid JSON: NaN is not a JSON number"),
     ("Infinity", b'{"duration_seconds": Infinity}', "Infinity is not a JSON number"),
     ("-Infinity", b'{"duration_seconds": -Infinity}', "-Infinity is not a JSON number"),
-    ("utf8-bom", b'\xef\xbb\xbf{"job_id": "a"}', "Invalid JSON: Unexpected UTF-8 BOM"),
+    (
+        "utf8-bom",
+        b'\xef\xbb\xbf{"job_id": "a"}',
+        "Invalid JSON: starts with a UTF-8 byte-order mark (BOM)",
+    ),
     ("deep-nesting", b"[" * 100_000 + b"]" * 100_000, "Invalid JSON"),
 ]
 
@@ -568,3 +573,27 @@ def test_ingestion_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             ingest_execution_result(path)
     assert _tree(tmp_path) == before
     assert list(home.iterdir()) == []
+
+
+# -- JobSpecs are not results -----------------------------------------------------------
+
+
+def test_a_jobspec_is_not_a_result_file(tmp_path: Path) -> None:
+    spec = write_result(tmp_path, {"jobspec_version": "2.1", "sources": ["/a.mov"]}, "s.json")
+    with pytest.raises(NotAResultFile, match=r"s\.json: not a result file: a Proxx JobSpec$"):
+        ingest_execution_result(spec)
+
+
+def test_a_jobspec_without_a_version_is_known_by_its_result_beside_it(tmp_path: Path) -> None:
+    spec = write_result(tmp_path, {"job_id": "j", "sources": []}, "shoot.json")
+    with pytest.raises(IngestionError) as alone:
+        ingest_execution_result(spec)
+    assert not isinstance(alone.value, NotAResultFile)  # a broken result, as far as we know
+    write_result(tmp_path, make_result(job_id="j"), "shoot.result.json")
+    with pytest.raises(NotAResultFile):
+        ingest_execution_result(spec)
+
+
+def test_a_result_with_a_jobspec_version_at_top_level_is_still_a_result(tmp_path: Path) -> None:
+    path = write_result(tmp_path, make_result(job_id="j", jobspec_version="2.1"), "r.json")
+    assert ingest_execution_result(path).job_id == "j"

@@ -143,7 +143,10 @@ def test_schema_facts_live_in_schema_module_only() -> None:
         path.name: path.read_text(encoding="utf-8")
         for path in (REPO_ROOT / "fabric_nb").rglob("*.py")
     }
-    searched = {name for name, text in sources.items() if "sqlite3" in text} | {"schema.py"}
+    # The ingest cache's own table lives in its own file beside the store (docs/cli.md).
+    searched = {
+        name for name, text in sources.items() if "sqlite3" in text and name != "ingest_cache.py"
+    } | {"schema.py"}
     assert "storage.py" in searched
     holders = sorted(name for name in searched if pattern.search(sources[name]))
     assert holders == ["schema.py"]

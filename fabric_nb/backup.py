@@ -1,0 +1,153 @@
+"""Safe online backups of a Fabric database: ``fabric-nb backup DEST``.
+
+A plain ``cp`` of a SQLite file while a process writes to it can copy a torn
+database. :func:`backup_storage` instead opens the database read-only (which
+runs the spec's startup checks on it), copies it with SQLite's online backup
+API (a consistent snapshot even while an ingest or a watch writes, see
+:meth:`FabricStorage.backup_into`), and writes the copy beside ``DEST``
+under a hidden temporary name. The copy is then opened as Fabric opens a
+database (schema version, ``PRAGMA integrity_check``) and every row is
+decoded; only a copy that passes is flushed to disk and renamed into place.
+A failed backup leaves nothing behind, and an existing file is never
+replaced unless asked (``force``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import FabricError
+from .persistence import create_persistence
+
+__all__ = ["BackupExistsError", "BackupResult", "BackupWriteError", "backup_storage"]
+
+
+class BackupExistsError(FabricError):
+    """The backup's destination file exists and ``force`` was not given."""
+
+
+class BackupWriteError(FabricError):
+    """The backup cannot be written where asked (permissions, disk full, no folder)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackupResult:
+    """A verified backup: where it is, how many jobs it holds, its size in bytes."""
+
+    source: Path
+    path: Path
+    jobs: int
+    size_bytes: int
+
+
+def backup_storage(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    now: datetime | None = None,
+) -> BackupResult:
+    """Back up the database ``source`` into ``destination``, verified.
+
+    :param destination: a file to create, or an existing folder: the copy is
+        then named after the database and the UTC time, e.g.
+        ``fabric-20261129T030000Z.db``.
+    :param force: replace ``destination`` when it is an existing file.
+    :param now: the time used to name the file in a folder (default: now).
+    :returns: the :class:`BackupResult` of the verified copy.
+    :raises BackupExistsError: the destination file exists and ``force`` is False.
+    :raises BackupWriteError: the copy cannot be written beside ``destination``.
+    :raises StorageError: the database is missing, unreadable, of another
+        schema version, or the copy failed a check.
+    :raises StorageCorruptionError: the database (or the copy) is damaged.
+    """
+    source_path = Path(source).expanduser()
+    dest = Path(destination).expanduser()
+    if dest.is_dir():
+        stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        dest = dest / f"{source_path.stem}-{stamp}{source_path.suffix or '.db'}"
+    if dest.exists() and not force:
+        raise BackupExistsError(f"{dest}: already exists (use --force to replace it)")
+    if dest.exists() and dest.resolve() == source_path.resolve():
+        raise BackupExistsError(f"{dest}: is the database itself")
+    with create_persistence(source_path, readonly=True) as persistence:
+        partial = _partial_file(dest)
+        try:
+            persistence.backup_into(partial)
+        except BaseException:
+            _remove(partial)
+            raise
+    try:
+        with create_persistence(partial, readonly=True) as copy:
+            jobs = len(copy.load_all_jobs())  # every row decodes, as at startup
+        _flush(partial)
+        _put_in_place(partial, dest, force=force)
+    except BaseException:
+        _remove(partial)
+        raise
+    return BackupResult(
+        source=persistence.path, path=dest, jobs=jobs, size_bytes=dest.stat().st_size
+    )
+
+
+def _partial_file(dest: Path) -> Path:
+    """A new private (0600) empty file beside ``dest`` for the copy in progress."""
+    partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    try:
+        _remove(partial)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise BackupWriteError(f"{dest}: cannot write beside it: {exc.strerror or exc}") from None
+    os.close(fd)
+    return partial
+
+
+def _flush(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise BackupWriteError(f"{path}: cannot flush to disk: {exc.strerror or exc}") from None
+
+
+def _put_in_place(partial: Path, dest: Path, *, force: bool) -> None:
+    """Rename ``partial`` to ``dest``; without ``force``, never over an existing file."""
+    try:
+        if force:
+            os.replace(partial, dest)
+        else:
+            try:
+                os.link(partial, dest)  # fails if dest exists, even if it appeared just now
+            except FileExistsError:
+                raise BackupExistsError(
+                    f"{dest}: already exists (use --force to replace it)"
+                ) from None
+            except OSError:  # a filesystem without hard links
+                if dest.exists():
+                    raise BackupExistsError(
+                        f"{dest}: already exists (use --force to replace it)"
+                    ) from None
+                os.replace(partial, dest)
+            _remove(partial)
+        folder = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except OSError as exc:
+        raise BackupWriteError(
+            f"{dest}: cannot put the copy in place: {exc.strerror or exc}"
+        ) from None
+
+
+def _remove(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + "-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()

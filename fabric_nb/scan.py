@@ -1,0 +1,200 @@
+"""Find the result files under the paths an operator gives, with one ``stat`` each.
+
+:func:`scan_paths` is the first step of every ingest and of every poll of a
+watch: it walks the folders, sorts what it finds, tells result files from the
+other files by name (``--pattern``), and keeps the ``stat`` of every result
+file, so the incremental ingest can decide what is new without opening
+anything. A path that does not exist, and a folder holding no result file,
+are reported rather than raised, so the caller decides how loud to be.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import operator
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, NamedTuple
+
+from ._collector import collector_paused
+from .errors import FabricError
+
+__all__ = [
+    "DEFAULT_PATTERNS",
+    "FolderScanError",
+    "ScanResult",
+    "ScannedFile",
+    "scan_paths",
+]
+
+#: Which files of a folder are result files unless told otherwise. Patterns
+#: match the file name (not the folder), ignoring case, so ``X.JSON`` counts.
+DEFAULT_PATTERNS: Final[tuple[str, ...]] = ("*.json",)
+
+
+class FolderScanError(FabricError):
+    """A folder given to ingest (or one inside it) cannot be listed."""
+
+
+class ScannedFile(NamedTuple):
+    """A result file found by a scan, with the ``stat`` taken before it is read.
+
+    A scan of a large folder makes one per file, so it is a plain tuple of
+    strings: ``name`` is the path as the caller wrote it joined with the
+    file's place in the folder, ``key`` the same file as an absolute path
+    (what the ingest cache is keyed by).
+    """
+
+    name: str
+    key: str
+    stat: os.stat_result
+
+    @property
+    def path(self) -> Path:
+        """``name`` as a :class:`~pathlib.Path`."""
+        return Path(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What :func:`scan_paths` found.
+
+    :ivar files: result files, in ingest order, each once (at its first place).
+    :ivar other: files of the folders whose name matches no pattern.
+    :ivar missing: paths given that do not exist.
+    :ivar empty: folders given that hold no result file.
+    """
+
+    files: tuple[ScannedFile, ...]
+    other: tuple[Path, ...]
+    missing: tuple[Path, ...]
+    empty: tuple[Path, ...]
+
+
+def scan_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    patterns: Sequence[str] = DEFAULT_PATTERNS,
+) -> ScanResult:
+    """Expand files and folders into result files, each with its ``stat``.
+
+    A file given by name is a result file whatever its name. A folder is
+    walked recursively (symbolic links to folders are not followed, so a link
+    loop cannot make the walk endless); a file in it is a result file when
+    its name matches one of ``patterns`` (``fnmatch`` syntax, case ignored).
+    The result files of one folder are sorted by their path relative to the
+    folder, compared folder name by folder name, so the order is the same on
+    every machine. Paths are handled in the order given.
+
+    :raises FolderScanError: a folder cannot be listed.
+    :raises ValueError: ``patterns`` is empty.
+    """
+    if not patterns:
+        raise ValueError("at least one pattern is needed")
+    match = _matcher(patterns)
+    found: dict[str, ScannedFile] = {}
+    other: list[Path] = []
+    missing: list[Path] = []
+    empty: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            missing.append(path)
+            continue
+        except OSError as exc:
+            raise FolderScanError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        if not stat.S_ISDIR(info.st_mode):
+            key = os.path.abspath(path)
+            if key not in found:
+                found[key] = ScannedFile(str(path), key, info)
+            continue
+        with collector_paused():  # many small tuples, no cycle: see _collector
+            walked, skipped = _walk(path, match)
+        if not walked:
+            empty.append(path)
+        if not found:
+            found = {file.key: file for file in walked}
+        else:
+            for file in walked:
+                if file.key not in found:
+                    found[file.key] = file
+        other.extend(skipped)
+    return ScanResult(
+        files=tuple(found.values()),
+        other=tuple(other),
+        missing=tuple(missing),
+        empty=tuple(empty),
+    )
+
+
+def _matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
+    """A test of a file name against the patterns, ignoring case.
+
+    Patterns that are ``*`` and a plain ending (``*.json``, ``*.result.json``,
+    the usual ones) become one ``str.endswith``; others go through ``fnmatch``.
+    """
+    lowered = [p.lower() for p in patterns]
+    if all(p.startswith("*") and not any(c in p[1:] for c in "*?[") for p in lowered):
+        endings = tuple(p[1:] for p in lowered)
+        return lambda name: name.lower().endswith(endings)
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in lowered), re.I | re.S)
+    return lambda name: regex.fullmatch(name) is not None
+
+
+def _walk(folder: Path, match: Callable[[str], bool]) -> tuple[list[ScannedFile], list[Path]]:
+    """(result files, other files) under ``folder``, both in order.
+
+    Each folder's entries are sorted by name and a subfolder's files take its
+    place in that order, which is the order of the relative paths compared
+    folder name by folder name.
+    """
+    files: list[ScannedFile] = []
+    other: list[Path] = []
+    shown_root = os.path.join(str(folder), "")  # the folder as given, one separator after
+    absolute_root = os.path.join(os.path.abspath(folder), "")
+    same = shown_root == absolute_root  # an absolute folder: one string serves as both
+    # A stack of (relative folder with its separator, its sorted entries, next index).
+    stack: list[tuple[str, list[os.DirEntry[str]], int]] = [("", _sorted_entries(str(folder)), 0)]
+    while stack:
+        relative_dir, entries, index = stack.pop()
+        while index < len(entries):
+            entry = entries[index]
+            name = entry.name
+            index += 1
+            relative = relative_dir + name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((relative_dir, entries, index))
+                    stack.append((relative + os.sep, _sorted_entries(entry.path), 0))
+                    break
+                if not match(name):
+                    other.append(Path(shown_root + relative))
+                    continue
+                info = entry.stat()  # follows a symlink to a file
+            except FileNotFoundError:  # gone since listed, or a dangling link
+                continue
+            if stat.S_ISDIR(info.st_mode):  # a symlink to a folder: not followed
+                continue
+            key = absolute_root + relative
+            files.append(ScannedFile(key if same else shown_root + relative, key, info))
+    return files, other
+
+
+def _sorted_entries(directory: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as listing:
+            entries = list(listing)
+    except OSError as exc:
+        raise FolderScanError(
+            f"{exc.filename or directory}: cannot list folder: {exc.strerror or exc}"
+        ) from None
+    entries.sort(key=_NAME)
+    return entries
+
+
+_NAME = operator.attrgetter("name")
