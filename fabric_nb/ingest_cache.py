@@ -42,6 +42,7 @@ import contextlib
 import hashlib
 import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple
@@ -49,6 +50,7 @@ from typing import Any, Final, Literal, NamedTuple
 import msgspec
 
 from ._collector import collector_paused
+from .regular_files import file_kind
 from .scan import ScannedFile
 from .storage import BUSY_TIMEOUT_SECONDS
 
@@ -260,7 +262,15 @@ class IngestCache:
     # -- lifecycle -----------------------------------------------------------------
 
     def open(self) -> None:
-        """Open (creating, or rebuilding when damaged) and load the cache."""
+        """Open (creating, or rebuilding when damaged) and load the cache.
+
+        A cache path (or a side file of it) that is not a regular file is
+        left alone, with a warning: SQLite would block on a FIFO.
+        """
+        problem = _not_regular(self.path)
+        if problem is not None:
+            self._off(problem)
+            return
         try:
             self._conn = self._connect()
             self._load()
@@ -555,6 +565,18 @@ class IngestCache:
         self._marker = None
         self._brief = {}
         self._written = None
+
+
+def _not_regular(path: Path) -> str | None:
+    """Why ``path`` or one of SQLite's side files of it is not a regular file, if so."""
+    for candidate in (str(path), *(f"{path}{suffix}" for suffix in ("-journal", "-wal", "-shm"))):
+        try:
+            mode = os.stat(candidate).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode):
+            return f"{candidate} is {file_kind(mode)}, not a regular file"
+    return None
 
 
 class _Damaged(Exception):

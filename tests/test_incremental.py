@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -527,3 +528,17 @@ def test_the_cache_log_is_compacted_and_keeps_the_last_record_of_each_file(
         assert len(cache) == 15_000
     assert rows == 1  # compacted: one row holds every live record
     assert entry is not None and (entry.scanned_ns, entry.ingested_at) == (3, "t3")
+
+
+def test_a_fifo_in_place_of_the_cache_is_left_alone_with_a_warning(
+    folder: Path, db_path: Path
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    os.mkfifo(cache_path_for(db_path))
+    warnings: list[str] = []
+
+    report = ingest(folder, db_path, warn=warnings.append)  # must not block on the FIFO
+
+    assert report.ingested == 10
+    assert len(warnings) == 1 and "is a FIFO (named pipe), not a regular file" in warnings[0]
+    assert stat.S_ISFIFO(os.stat(cache_path_for(db_path)).st_mode)
