@@ -319,12 +319,18 @@ def ingest_scan(
     # Whether every record is known to hold: nothing wrote to the database since
     # the cache last said so (its change marker is the same), else the stamps.
     marker = None if stamps is not None or full else persistence.change_marker()
+    held = marker is not None and cache.holds_at() == marker
+    if held:
+        # The file is as the cache last saw it, right after a run that checked
+        # every stored row and wrote only rows it built: no row to check again.
+        persistence.trust_stored_rows()
+    else:
+        # A store with a row that does not decode is refused before any file is
+        # read (the first write would refuse it anyway).
+        persistence.load_job_ids()
     if stamps is None:
-        held = marker is not None and cache.holds_at() == marker
         stamps = None if held else persistence.load_ingested_at()
         held = held or (marker is not None and stamps is not None and cache.all_hold(stamps))
-    else:
-        held = False
     scanned_ns = time.time_ns()
     ledger = _Ledger(cache, stamps, scanned_ns, trust=not full)
     to_read: list[str] = []  # path strings: a Path per file costs more than reading it

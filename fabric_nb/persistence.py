@@ -122,6 +122,10 @@ class FabricPersistence:
         """
         return self._require_open().load_all_jobs()
 
+    def trust_stored_rows(self) -> None:
+        """Skip the decode-every-row check before the first write (see the storage's)."""
+        self._require_open().trust_stored_rows()
+
     def load_job_ids(self) -> set[str]:
         """The ids of every stored job, without decoding the rows."""
         return self._require_open().load_job_ids()

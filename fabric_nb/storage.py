@@ -234,6 +234,17 @@ class FabricStorage:
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
 
+    def trust_stored_rows(self) -> None:
+        """Skip the check that every stored row decodes before the first write.
+
+        For a caller that knows it already holds at the file's present
+        state: incremental ingest, when the database shows the change marker
+        (:meth:`change_marker`) its cache recorded right after a run that
+        checked every row and wrote only rows it had built. Any other write
+        since would have moved the marker.
+        """
+        self._rows_checked = True
+
     def load_ingested_at(self) -> dict[str, str]:
         """Each stored job's ``ingested_at`` as stored (ISO 8601 text), by ``job_id``.
 

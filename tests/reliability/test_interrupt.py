@@ -73,16 +73,18 @@ def wait_for(condition: Callable[[], bool], child: subprocess.Popen[str], what: 
 PENDING_BYTE = 0x40000000  # SQLite's lock bytes in the file: PENDING, RESERVED, SHARED...
 
 
-def holds_pending_lock(pid: int) -> bool:
-    """Whether ``pid`` holds SQLite's PENDING lock: it is inside COMMIT, waiting for readers.
+def holds_pending_lock(pid: int, db: Path) -> bool:
+    """Whether ``pid`` holds SQLite's PENDING lock on ``db``: it is inside COMMIT, waiting
+    for readers (the ingest cache beside it is another file, with locks of its own).
 
     Read from ``/proc/locks`` (POSIX locks are per process, so a probe
     connection from this process would not see it).
     """
+    inode = str(db.stat().st_ino)
     for line in Path("/proc/locks").read_text().splitlines():
         fields = line.split()
         mine = len(fields) >= 7 and fields[3:5] == ["WRITE", str(pid)]
-        if mine and int(fields[6]) == PENDING_BYTE:
+        if mine and fields[5].rsplit(":", 1)[-1] == inode and int(fields[6]) == PENDING_BYTE:
             return True
     return False
 
@@ -119,7 +121,7 @@ def test_interrupt_during_the_commit_reports_the_batch_as_stored(
     reader.execute("SELECT count(*) FROM jobs").fetchone()  # holds a read lock
     child = start_ingest(db, folder)
     try:
-        wait_for(lambda: holds_pending_lock(child.pid), child, "the writer waiting inside COMMIT")
+        wait_for(lambda: holds_pending_lock(child.pid, db), child, "the writer waiting inside COMMIT")
         child.send_signal(signal.SIGINT)
         wait_for(lambda: sigint_delivered(child.pid), child, "the SIGINT delivered")
     finally:
@@ -131,7 +133,7 @@ def test_interrupt_during_the_commit_reports_the_batch_as_stored(
     assert stored(db) == ["job-0", "job-1", "job-2"]
     assert "interrupted: 3 files stored, 0 read but not stored, 0 not read" in err
     assert "not stored" not in err.replace("0 read but not stored", "")
-    assert "ingested:    3 (3 new, 0 replaced)" in out
+    assert "ingested: 3 (3 new, 0 replaced)" in " ".join(out.split())
     assert "Traceback" not in err
 
 

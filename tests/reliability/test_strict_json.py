@@ -118,4 +118,4 @@ def test_the_command_line_rejects_them_by_name_and_stores_the_rest(tmp_path: Pat
         f"rejected: {folder / 'a.json'}: Invalid JSON: the key 'job_id' appears twice in one "
         "object (Fabric does not pick one of the values)"
     ]
-    assert "ingested:    1 (1 new, 0 replaced)" in done.stdout
+    assert "ingested: 1 (1 new, 0 replaced)" in " ".join(done.stdout.split())

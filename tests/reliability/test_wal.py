@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_job, sha256_of
+from support import make_job, make_result, sha256_of, write_result
 
 from fabric_nb import StorageError, create_persistence
 from fabric_nb.schema import JOB_COLUMNS
@@ -83,8 +83,11 @@ def test_a_wal_store_without_side_files_gets_none_from_check(tmp_path: Path) -> 
     assert side_files(db) == []
     before = sha256_of(db)
 
+    results = tmp_path / "results"  # ingest opens the store only when it found result files
+    results.mkdir()
+    write_result(results, make_result(job_id="b"), "b.json")
     for command in ("check", "info", "ingest"):
-        extra = [str(tmp_path)] if command == "ingest" else []
+        extra = [str(results)] if command == "ingest" else []
         done = subprocess.run(
             [sys.executable, "-m", "fabric_nb", "--db", str(db), command, *extra],
             env=child_env(tmp_path),
