@@ -433,7 +433,7 @@ def _ingest(
 ) -> IngestReport:
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    stored_before: Callable[[str], bool]
+    was_stored: Callable[[str], bool]
     if isinstance(target, FabricIndex):
         index = target
         store: Callable[[list[IngestedJob]], None] = index.add_jobs
@@ -441,16 +441,16 @@ def _ingest(
         def in_index(job_id: str) -> bool:
             return index.get_job(job_id) is not None
 
-        stored_before = in_index
+        was_stored = in_index
     else:
         store = target.persist_ingested_jobs
-        stored_before = stored_before or target.load_job_ids().__contains__
+        was_stored = stored_before or target.load_job_ids().__contains__
 
     persistence = _persistence_of(target)
     run = _Run(
         files=len(files),
         store=store,
-        stored_before=stored_before,
+        stored_before=was_stored,
         batch_size=batch_size,
         ledger=ledger,
         defer=defer,

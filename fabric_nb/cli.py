@@ -411,7 +411,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         )
     show_bar = not args.quiet and sys.stderr.isatty()
 
-    def bar(items: Sequence[Path]) -> tqdm[Path]:
+    def bar(items: Sequence[str | Path]) -> tqdm[str | Path]:
         return tqdm(items, unit="file", file=sys.stderr, disable=not show_bar, leave=False)
 
     persistence = create_persistence(resolve_storage_path(args.db))
@@ -569,7 +569,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
             )
     except IngestAborted as exc:
         return _fail(EXIT_DATABASE, f"{PROG} watch: {exc}")
-    except (StorageError, sqlite3.Error) as exc:
+    except StorageError as exc:
         return _fail(EXIT_DATABASE, f"{PROG} watch: {exc}")
     except FolderScanError as exc:
         return _fail(EXIT_NOTHING_FOUND, f"{PROG} watch: {exc}")
@@ -594,7 +594,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, f"{PROG} backup: {exc}")
     except BackupWriteError as exc:
         return _fail(EXIT_OUTPUT, f"{PROG} backup: {exc}")
-    except (StorageError, sqlite3.Error) as exc:
+    except StorageError as exc:
         return _fail(EXIT_DATABASE, f"{PROG} backup: {exc}")
     print(
         f"backup: {escape_control(str(result.path))}: {result.jobs} jobs, "

@@ -429,9 +429,11 @@ class IngestCache:
     # -- writes --------------------------------------------------------------------
 
     def record(
-        self, outcomes: Iterable[Outcome], *, holds_at: tuple[int, ...] | None = None
+        self, outcomes: Iterable[Sequence[Any]], *, holds_at: tuple[int, ...] | None = None
     ) -> None:
         """Record these outcomes in one transaction (after their batch committed).
+
+        An outcome is an :class:`Outcome`, or a plain tuple in its order.
 
         :param holds_at: the database's change marker at which every record,
             these included, is known to hold (see :meth:`holds_at`); without

@@ -179,7 +179,7 @@ class _Stability:
         return age >= self.settle or self.settled(file.key)
 
 
-def _until(files: Sequence[Path], should_stop: Callable[[], bool]) -> Iterator[Path]:
+def _until(files: Sequence[str | Path], should_stop: Callable[[], bool]) -> Iterator[str | Path]:
     for path in files:
         if should_stop():
             return

@@ -121,7 +121,9 @@ def test_interrupt_during_the_commit_reports_the_batch_as_stored(
     reader.execute("SELECT count(*) FROM jobs").fetchone()  # holds a read lock
     child = start_ingest(db, folder)
     try:
-        wait_for(lambda: holds_pending_lock(child.pid, db), child, "the writer waiting inside COMMIT")
+        wait_for(
+            lambda: holds_pending_lock(child.pid, db), child, "the writer waiting inside COMMIT"
+        )
         child.send_signal(signal.SIGINT)
         wait_for(lambda: sigint_delivered(child.pid), child, "the SIGINT delivered")
     finally:
