@@ -24,7 +24,9 @@ folder inside it is emptied into it. A staging folder left behind by a
 killed export is hidden (Hive readers skip names starting with ``.``), and
 the next export next to it removes it: each live export holds a lock on
 its own. ``OUTDIR`` must not exist or be an empty folder; an export never
-replaces or deletes files that are there. The database is opened read-only.
+replaces or deletes files that are there: it removes only its own staging
+folders and, inside a kept ``OUTDIR``, the tables a staging folder records
+(by name and inode) having moved out. The database is opened read-only.
 
 CSV cells that a spreadsheet would run as a formula (text starting with
 ``=``, ``+``, ``-``, ``@``, a tab or a line break) get a ``'`` in front, as
@@ -84,6 +86,9 @@ _FORMULA: Final[str] = "^([" + FORMULA_STARTS.replace("-", "\\-") + "])"
 STAGING_PREFIX: Final[str] = ".fabric-export-partial-"
 #: What an export puts in OUTDIR, whatever the format.
 _LAYOUT: Final[tuple[str, ...]] = ("jobs", "outputs", "jobs.csv", "outputs.csv")
+# Inside a staging folder: what it moved out into a kept OUTDIR, one
+# "name<TAB>device<TAB>inode" line per entry, written before each move.
+_MOVED_RECORD: Final[str] = ".moved"
 
 
 class ExportError(FabricError):
@@ -225,9 +230,7 @@ def write_export(
                 _write_partitions(table, months[name], staging / name)
         files = tuple(sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file()))
         if keep:
-            for entry in sorted(staging.iterdir()):
-                os.rename(entry, target / entry.name)
-            staging.rmdir()
+            _publish_into(staging, target)
         else:
             os.rename(staging, target)
     except BaseException as exc:
@@ -248,9 +251,9 @@ def _check_format(fmt: str) -> None:
 
 
 def _check_outdir(target: Path) -> None:
-    _remove_abandoned(target.parent)
+    _remove_abandoned(target.parent, restore=False)
     if target.is_dir():
-        _remove_abandoned(target)
+        _remove_abandoned(target, restore=True)
         with os.scandir(target) as entries:
             if next(entries, None) is None:
                 return
@@ -274,13 +277,31 @@ def _hold(staging: Path) -> int:
     return fd
 
 
-def _remove_abandoned(folder: Path) -> None:
+def _publish_into(staging: Path, target: Path) -> None:
+    """Move the tables of ``staging`` into the kept folder ``target``, then remove ``staging``.
+
+    Before each move, the entry's name and inode are appended to
+    :data:`_MOVED_RECORD` inside ``staging``: that record is the only thing
+    a later cleanup trusts to take anything back out of ``target``.
+    """
+    record = staging / _MOVED_RECORD
+    for name in sorted(e.name for e in staging.iterdir() if e.name != _MOVED_RECORD):
+        info = os.lstat(staging / name)
+        with open(record, "a", encoding="ascii") as out:
+            out.write(f"{name}\t{info.st_dev}\t{info.st_ino}\n")
+        os.rename(staging / name, target / name)
+    record.unlink(missing_ok=True)
+    staging.rmdir()
+
+
+def _remove_abandoned(folder: Path, *, restore: bool) -> None:
     """Remove the staging folders of killed exports in ``folder`` (none that a live export holds).
 
-    A staging folder inside an OUTDIR that was kept may have been killed
-    between the moves that publish it: the tables it had already moved out
-    (``jobs`` but not ``outputs``) are part of that interrupted export, not
-    an export, and are removed with it.
+    Only the staging folders themselves are removed. With ``restore`` (``folder``
+    is the kept OUTDIR being exported into), a staging folder killed between
+    the moves that publish it first takes back the tables it records having
+    moved out (``jobs`` but not ``outputs``): they are part of that
+    interrupted export, not an export. Nothing else in ``folder`` is touched.
     """
     try:
         entries = [e for e in folder.iterdir() if e.name.startswith(STAGING_PREFIX)]
@@ -298,17 +319,34 @@ def _remove_abandoned(folder: Path) -> None:
         except OSError:
             continue  # a live export holds it
         else:
-            _remove_published(entry, folder)
+            if restore:
+                _remove_published(entry, folder)
             shutil.rmtree(entry, ignore_errors=True)
         finally:
             os.close(fd)
 
 
 def _remove_published(staging: Path, target: Path) -> None:
-    """Move back into ``staging`` what a failed publish into ``target`` had moved out."""
-    for name in _LAYOUT:
+    """Move back into ``staging`` what it records having moved out into ``target``.
+
+    An entry is taken back only if ``staging``'s record names it and the
+    entry now in ``target`` is that very file or folder (same device and
+    inode): a file of the user's with the same name is never touched.
+    """
+    try:
+        lines = (staging / _MOVED_RECORD).read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    for line in lines:
+        name, _, ident = line.partition("\t")
+        if name not in _LAYOUT or (staging / name).exists():
+            continue
         moved = target / name
-        if moved.exists() and not (staging / name).exists():
+        try:
+            info = os.lstat(moved)
+        except OSError:
+            continue
+        if ident == f"{info.st_dev}\t{info.st_ino}":
             with contextlib.suppress(OSError):
                 os.rename(moved, staging / name)
 

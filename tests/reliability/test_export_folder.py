@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from fabric_nb.export import STAGING_PREFIX, export_history
+from fabric_nb.export import STAGING_PREFIX, OutputExistsError, export_history
 
 from ._support import child_env
 
@@ -108,3 +108,36 @@ def test_a_killed_export_leaves_nothing_mistakable_and_the_next_one_cleans_up(
     assert result.jobs > 0
     assert not [p for p in watch.iterdir() if p.name.startswith(STAGING_PREFIX)]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_a_stale_staging_folder_beside_outdir_never_takes_the_users_files(
+    sample_store: Path, tmp_path: Path
+) -> None:
+    parent = tmp_path / "P"
+    (parent / "jobs").mkdir(parents=True)
+    (parent / "jobs" / "notes.txt").write_text("mine\n")
+    (parent / "outputs.csv").write_text("a,b\n1,2\n")
+    stale = parent / f"{STAGING_PREFIX}stale"
+    (stale / "outputs").mkdir(parents=True)  # as a killed export leaves it
+
+    result = export_history(sample_store, parent / "new")
+
+    assert result.jobs > 0
+    assert (parent / "jobs" / "notes.txt").read_text() == "mine\n"
+    assert (parent / "outputs.csv").read_text() == "a,b\n1,2\n"
+    assert not stale.exists()
+
+
+def test_a_stale_staging_folder_inside_outdir_takes_back_only_what_it_moved(
+    sample_store: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "exports"
+    (out / "jobs").mkdir(parents=True)
+    (out / "jobs" / "notes.txt").write_text("mine\n")
+    (out / f"{STAGING_PREFIX}stale" / "outputs").mkdir(parents=True)  # records no move
+
+    with pytest.raises(OutputExistsError):
+        export_history(sample_store, out)
+
+    assert (out / "jobs" / "notes.txt").read_text() == "mine\n"
+    assert not [p for p in out.iterdir() if p.name.startswith(STAGING_PREFIX)]
