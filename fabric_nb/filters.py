@@ -15,8 +15,9 @@ function it is given to:
   ``"2026-09-10T12:00Z"``); text or a date without an offset means UTC. A
   naive ``datetime`` is an error: Fabric does not guess the zone of a clock;
 - a status outside the known set is a ``ValueError`` listing the valid ones;
-  an engine or profile that no job in the history has gives an empty result
-  and an :class:`UnknownValueWarning` naming the values that exist.
+  each engine or profile value that no job in the history has selects
+  nothing and gives an :class:`UnknownValueWarning` naming it and the values
+  that exist, even when other values given do match.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ _VALUE_FILTERS: Final = tuple(n for n in OUTPUT_FILTERS if n not in ("since", "u
 class UnknownValueWarning(UserWarning):
     """An ``engine`` or ``profile`` filter names a value no job in the history has.
 
-    The result is empty, as asked; the warning names the values that exist,
-    so a typo (``engine="Resolve"``) does not pass for a quiet history.
+    That value selects nothing, as asked; the warning names it and the values
+    that exist, so a typo (``engine="Resolve"``, or ``engine=["ffmpeg",
+    "Resolve"]``) does not pass for a quiet history.
     """
 
 
@@ -208,17 +210,24 @@ def parse_filters(
 
 
 def warn_unknown(name: str, wanted: frozenset[str], known: Iterable[str | None]) -> None:
-    """Warn (:class:`UnknownValueWarning`) when none of ``wanted`` is among ``known``."""
+    """Warn (:class:`UnknownValueWarning`) naming each of ``wanted`` not among ``known``.
+
+    It warns whether or not the other wanted values exist, so
+    ``engine=["ffmpeg", "Resolve"]`` does not drop the typo silently; the
+    message names the values that do exist.
+    """
     existing = sorted({value for value in known if value is not None})
-    if wanted.isdisjoint(existing):
-        shown = ", ".join(repr(v) for v in sorted(wanted))
-        exist = ", ".join(repr(v) for v in existing) or "none recorded"
-        warnings.warn(
-            f"no job in this history has {name} {shown}; the result is empty "
-            f"({name} values that exist: {exist})",
-            UnknownValueWarning,
-            stacklevel=_outside_the_package(),
-        )
+    missing = sorted(wanted.difference(existing))
+    if not missing:
+        return
+    shown = ", ".join(repr(v) for v in missing)
+    exist = ", ".join(repr(v) for v in existing) or "none recorded"
+    outcome = "the result is empty" if len(missing) == len(wanted) else "they select nothing"
+    warnings.warn(
+        f"no job in this history has {name} {shown}; {outcome} ({name} values that exist: {exist})",
+        UnknownValueWarning,
+        stacklevel=_outside_the_package(),
+    )
 
 
 def _outside_the_package() -> int:

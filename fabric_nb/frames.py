@@ -385,7 +385,8 @@ def outputs_frame(
 def _candidates(queries: FabricQueries, selection: FilterSelection) -> list[IngestedJob]:
     """The jobs the narrowest given filter looks up in the index (a superset of the result).
 
-    An ``engine`` or ``profile`` that no job has warns (:class:`UnknownValueWarning`).
+    Each ``engine`` or ``profile`` value that no job has warns
+    (:class:`UnknownValueWarning`), whether or not the others match.
     """
     ids = selection.get("job_id")
     if ids is not None:
@@ -400,8 +401,11 @@ def _candidates(queries: FabricQueries, selection: FilterSelection) -> list[Inge
         wanted = selection.get(name)
         if wanted is None:
             continue
-        hits = [job for value in sorted(wanted) for job in lookup(value)]
-        if not hits and name != "fingerprint":  # an unseen fingerprint is an answer, not a typo
+        per_value = [lookup(value) for value in sorted(wanted)]
+        hits = [job for jobs in per_value for job in jobs]
+        # One value no job has warns, even beside values that match; an
+        # unseen fingerprint is an answer, not a typo.
+        if name != "fingerprint" and not all(per_value):
             every = queries.get_all_jobs()
             column = "engine_used" if name == "engine" else "canonical_proxy_profile"
             warn_unknown(name, wanted, (getattr(job, column) for job in every))

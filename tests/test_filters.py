@@ -181,10 +181,34 @@ def test_an_engine_or_profile_no_job_has_warns_with_the_values_that_exist(
     assert caught[0].filename == __file__  # the warning points at the caller's line
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda q: jobs(q, engine=["Resolve", "resolve"]),
+            r"engine 'Resolve'; they select nothing \(engine values that exist: 'ffmpeg', "
+            r"'resolve'\)",
+        ),
+        (
+            lambda q: outputs(q, profile=["proxy_h264_low", "x", "y"]),
+            r"profile 'x', 'y'; they select nothing .*'proxy_h264_low'",
+        ),
+    ],
+)
+def test_a_value_no_job_has_warns_even_beside_values_that_match(
+    counted: FabricQueries, call: object, message: str
+) -> None:
+    with pytest.warns(UnknownValueWarning, match=message) as caught:
+        found = call(counted)  # type: ignore[operator]
+    assert len(found) > 0  # the values that exist still select their rows
+    assert len(caught) == 1 and caught[0].filename == __file__
+
+
 def test_known_values_and_unseen_fingerprints_do_not_warn(counted: FabricQueries) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert ids(jobs(counted, engine=["Resolve", "resolve"])) == ["job_b", "job_e"]
+        assert ids(jobs(counted, engine=["ffmpeg", "resolve"]))
+        assert ids(jobs(counted, engine="resolve")) == ["job_b", "job_e"]
         assert ids(jobs(counted, fingerprint="sha256:never")) == []
         assert ids(jobs(counted, engine="resolve", status="FAILED")) == []
 
