@@ -21,6 +21,7 @@ __all__ = [
     "FileTooLargeError",
     "NotRegularFileError",
     "file_kind",
+    "open_regular_file",
     "read_regular_file",
 ]
 
@@ -62,14 +63,15 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_regular_file(path: str | os.PathLike[str], *, limit: int) -> bytes:
-    """The bytes of ``path`` (symlinks followed), if it is a regular file of at most ``limit`` bytes.
+def open_regular_file(path: str | os.PathLike[str]) -> int:
+    """A read-only descriptor of ``path`` (symlinks followed), if it is a regular file.
 
-    Never blocks on a FIFO and never reads more than ``limit + 1`` bytes.
+    Looks at the path first, opens it without blocking (a FIFO swapped in
+    between cannot hang the open) and checks again on the open file. The
+    caller closes the descriptor.
 
     :raises NotRegularFileError: ``path`` is not a regular file (message: what it is).
-    :raises FileTooLargeError: the file holds more than ``limit`` bytes.
-    :raises OSError: the file cannot be opened or read (missing, no permission...).
+    :raises OSError: the file cannot be opened (missing, no permission...).
     """
     before = os.stat(path)
     if not stat.S_ISREG(before.st_mode):
@@ -79,6 +81,24 @@ def read_regular_file(path: str | os.PathLike[str], *, limit: int) -> bytes:
         opened = os.fstat(fd)
         if not stat.S_ISREG(opened.st_mode):
             raise NotRegularFileError(f"is {file_kind(opened.st_mode)}, not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular_file(path: str | os.PathLike[str], *, limit: int) -> bytes:
+    """The bytes of ``path`` (symlinks followed), if it is a regular file of at most ``limit`` bytes.
+
+    Never blocks on a FIFO and never reads more than ``limit + 1`` bytes.
+
+    :raises NotRegularFileError: ``path`` is not a regular file (message: what it is).
+    :raises FileTooLargeError: the file holds more than ``limit`` bytes.
+    :raises OSError: the file cannot be opened or read (missing, no permission...).
+    """
+    fd = open_regular_file(path)
+    try:
+        opened = os.fstat(fd)
         if opened.st_size > limit:
             raise FileTooLargeError(
                 f"is too large: {opened.st_size} bytes, the limit is {limit} bytes"

@@ -26,7 +26,7 @@ from urllib.parse import quote
 from ._collector import collector_paused
 from .errors import StorageCorruptionError, StorageError, UnstorableJobError
 from .models import IngestedJob, job_order_key
-from .regular_files import file_kind
+from .regular_files import NotRegularFileError, file_kind, open_regular_file
 from .rows import decode_job, encode_job
 from .schema import (
     INDEX_STATEMENTS,
@@ -715,10 +715,17 @@ def _refuse_wal(path: Path) -> None:
     Bytes 18 and 19 of the header are 2 in WAL mode, 1 with a rollback journal.
     """
     try:
-        with open(path, "rb") as file:
-            header = file.read(20)
+        fd = open_regular_file(path)  # never blocks, even on a FIFO swapped in since
+    except NotRegularFileError as exc:
+        raise StorageError(f"Cannot open storage {path}: it {exc}") from exc
     except OSError as exc:
         raise StorageError(f"Cannot open storage {path}: {exc.strerror or exc}") from exc
+    try:
+        header = os.read(fd, 20)
+    except OSError as exc:
+        raise StorageError(f"Cannot read storage {path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
     if header[:16] == _SQLITE_MAGIC and 2 in header[18:20]:
         raise StorageError(
             f"Cannot open storage {path}: it is in WAL journal mode (set by another tool); "

@@ -88,3 +88,31 @@ def test_a_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stderr
     assert stored(tmp_path / "fabric.db") == ["padded"]
+
+
+def test_the_wal_check_never_blocks_on_a_fifo_swapped_in_for_the_store(tmp_path: Path) -> None:
+    # The store's own path is checked first; this is the path after a swap,
+    # read by the check that looks at the file's header before SQLite opens it.
+    fifo = tmp_path / "fabric.db"
+    os.mkfifo(fifo)
+    code = (
+        "import sys\n"
+        "from fabric_nb.errors import StorageError\n"
+        "from fabric_nb.storage import _refuse_wal\n"
+        "try:\n"
+        "    _refuse_wal(__import__('pathlib').Path(sys.argv[1]))\n"
+        "except StorageError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(fifo)],
+        env=child_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,  # the old blocking open would hang here
+        check=True,
+    )
+    assert done.stdout.strip() == (
+        f"Cannot open storage {fifo}: it is a FIFO (named pipe), not a regular file"
+    )
