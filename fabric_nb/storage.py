@@ -666,8 +666,9 @@ _PERSIST_FAILED: Final[str] = "Failed to persist job"
 def _describe(jobs: Sequence[IngestedJob]) -> str:
     """Which jobs a failed write was for, said after the spec's words and the cause."""
     if len(jobs) == 1:
-        return f"job {jobs[0].job_id!r}"
-    return f"jobs {jobs[0].job_id!r} ... {jobs[-1].job_id!r}, {len(jobs)} jobs, none stored"
+        return f"job {_short(jobs[0].job_id)}"
+    first, last = _short(jobs[0].job_id), _short(jobs[-1].job_id)
+    return f"jobs {first} ... {last}, {len(jobs)} jobs, none stored"
 
 
 def _refuse_special(path: Path) -> None:

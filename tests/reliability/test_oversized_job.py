@@ -17,7 +17,7 @@ import pytest
 from support import make_clip, make_job, make_result, write_result
 
 from fabric_nb import create_persistence
-from fabric_nb.errors import UnstorableJobError
+from fabric_nb.errors import StorageError, UnstorableJobError
 from fabric_nb.storage import MAX_STORED_VALUE_BYTES
 
 from ._support import child_env
@@ -91,3 +91,15 @@ def test_storage_names_the_unstorable_jobs_and_stores_none(tmp_path: Path) -> No
         assert len(str(caught.value)) < 500  # the 64 KiB id is not printed whole
         assert persistence.load_job_ids() == set()
         persistence.persist_ingested_jobs([good])  # the connection is still usable
+
+
+def test_a_failed_write_names_a_huge_job_id_cut_short(tmp_path: Path) -> None:
+    db = tmp_path / "fabric.db"
+    huge = "j" * (2 * 1024 * 1024)
+    with create_persistence(db):
+        pass
+    with create_persistence(db, readonly=True) as persistence:
+        for batch in ([make_job(huge)], [make_job(huge), make_job("good"), make_job(huge + "2")]):
+            with pytest.raises(StorageError, match=r"read-only \(jobs? 'jjj") as caught:
+                persistence.persist_ingested_jobs(batch)
+            assert len(str(caught.value)) < 500  # not the 2 MiB id
