@@ -31,6 +31,7 @@ from .rows import decode_job, encode_job
 from .schema import (
     INDEX_STATEMENTS,
     JOB_COLUMNS,
+    MAX_INTEGER,
     STORAGE_SCHEMA_VERSION,
     TABLE_STATEMENT,
 )
@@ -628,7 +629,7 @@ def _unstorable_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[int, str]]:
                     )
                     break
                 total += size
-            elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+            elif isinstance(value, int) and not -MAX_INTEGER - 1 <= value <= MAX_INTEGER:
                 problem = f"cannot be stored: {name} is beyond SQLite's 64-bit integers"
                 break
         # A record also holds a header of up to 9 bytes per column.
