@@ -102,7 +102,7 @@ fuzz: $(STAMP)
 # --- running ---------------------------------------------------------------
 
 demo: $(STAMP)
-	$(PY) -m fabric_nb.demo
+	$(PY) -m fabric_nb.demo_cli
 
 # Extra arguments for JupyterLab, e.g. `make lab LAB_ARGS='--no-browser --port 8899'`.
 # Jupyter refuses to start as root without --allow-root (root is usual in containers).

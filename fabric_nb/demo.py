@@ -1,4 +1,4 @@
-"""The sample history the example notebooks explore, and ``make demo``.
+"""The sample history the example notebooks explore.
 
 Two library helpers, used by the notebooks, the demo and the tests:
 
@@ -8,57 +8,32 @@ Two library helpers, used by the notebooks, the demo and the tests:
   the database named by ``$FABRIC_DB`` when it is set, else the synthetic
   sample built in a temporary folder; opened read-only either way.
 
-``python -m fabric_nb.demo`` (what ``make demo`` runs) writes the sample
-results to ``./demo/results/``, ingests them into ``./demo/fabric.db``,
-and renders the example notebooks against that database as HTML into
-``./demo/`` with :func:`fabric_nb.render.render_notebook`, the rendering
-``fabric-nb report`` uses. The notebooks themselves are never modified.
-
-Re-running the demo does not start from scratch: it rewrites the same result
-files and ingests them again into the same database. Ingestion is idempotent
-(the same ``job_id`` replaces the stored job), so the database ends with the
-same set of jobs every time; only ``ingested_at`` moves on. Fabric deletes
-nothing, so jobs put into ``./demo/fabric.db`` by other means stay there. To
-start over, delete the ``demo/`` folder (``make clean`` does).
+The command line that builds the demo (``make demo``) is
+:mod:`fabric_nb.demo_cli`; ``python -m fabric_nb.demo`` runs it too.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
 import tempfile
 import weakref
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from .bulk import IngestReport, ingest_files
-from .errors import StorageError
 from .persistence import create_persistence
-from .render import NOTEBOOKS_DIR, RenderError, missing_packages, render_notebook
 from .samples import SAMPLE_JOBS, SAMPLE_SEED, write_results
 
 if TYPE_CHECKING:
     from .history import FabricHistory
 
 __all__ = [
-    "DEFAULT_DEMO_DIR",
     "SAMPLE_JOBS",
     "build_sample_database",
-    "main",
     "open_example_history",
 ]
-
-#: Where ``python -m fabric_nb.demo`` writes, relative to the working directory.
-DEFAULT_DEMO_DIR: Final[Path] = Path("demo")
-
-_EXIT_OK: Final = 0
-_EXIT_NOTEBOOK: Final = 1
-_EXIT_USAGE: Final = 2
-_EXIT_DATABASE: Final = 3
-
 
 # -- the sample history -------------------------------------------------------------
 
@@ -121,97 +96,7 @@ def open_example_history(*, n_jobs: int = SAMPLE_JOBS, seed: int = SAMPLE_SEED) 
     return history
 
 
-# -- python -m fabric_nb.demo --------------------------------------------------------
+if __name__ == "__main__":  # python -m fabric_nb.demo: the same as python -m fabric_nb.demo_cli
+    from .demo_cli import main
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m fabric_nb.demo",
-        description=(
-            "Write the SYNTHETIC sample results, ingest them into OUTDIR/fabric.db and "
-            "render the example notebooks against it as HTML into OUTDIR. Re-running "
-            "ingests the same files again: the database keeps the same set of jobs."
-        ),
-    )
-    parser.add_argument(
-        "--output-dir",
-        type=Path,
-        default=DEFAULT_DEMO_DIR,
-        metavar="OUTDIR",
-        help=f"where to write (default: ./{DEFAULT_DEMO_DIR})",
-    )
-    parser.add_argument(
-        "--notebooks",
-        type=Path,
-        default=NOTEBOOKS_DIR,
-        metavar="DIR",
-        help="folder of the example notebooks (default: notebooks/ of this checkout)",
-    )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo; return the exit code.
-
-    0: done; 1: a notebook failed; 2: no notebooks, or the ``notebooks`` extra
-    is not installed; 3: the database refused (left as it was). Prints each
-    step and, at the end, where everything is.
-    """
-    args = _parser().parse_args(argv)
-    out: Path = args.output_dir
-    results_dir, db_path = out / "results", out / "fabric.db"
-    notebooks = sorted(Path(args.notebooks).glob("[0-9][0-9]_*.ipynb"))
-    if not notebooks:
-        print(f"demo: no example notebooks (NN_name.ipynb) in {args.notebooks}", file=sys.stderr)
-        return _EXIT_USAGE
-    missing = missing_packages()
-    if missing:
-        print(
-            f"demo: running the notebooks needs {', '.join(missing)}: "
-            "pip install 'fabric-nb[notebooks]' (make demo installs it)",
-            file=sys.stderr,
-        )
-        return _EXIT_USAGE
-
-    try:
-        report = build_sample_database(db_path, results_dir)
-        with create_persistence(db_path, readonly=True) as persistence:
-            stored = len(persistence.load_job_ids())
-    except StorageError as exc:
-        print(
-            f"demo: {exc}\ndemo: {db_path} was left as it is; delete {out}/ to start over",
-            file=sys.stderr,
-        )
-        return _EXIT_DATABASE
-    print(f"wrote {report.files} synthetic result files to {results_dir}/")
-    print(
-        f"ingested {report.ingested} files into {db_path} "
-        f"({report.new} new, {report.replaced} replaced); it holds {stored} jobs"
-    )
-
-    pages = []
-    for notebook in notebooks:
-        html = out / f"{notebook.stem}.html"
-        print(f"executing {notebook.name} with FABRIC_DB={db_path} ...", flush=True)
-        try:
-            render_notebook(notebook, html, fabric_db=db_path)
-        except RenderError as exc:
-            print(f"demo: {exc}", file=sys.stderr)
-            return _EXIT_NOTEBOOK
-        pages.append(html)
-
-    print()
-    print("done:")
-    print(f"  result files   {results_dir}/")
-    print(f"  database       {db_path}")
-    for html in pages:
-        print(f"  notebook       {html}")
-    print(
-        "open the HTML files in a browser, or explore the notebooks with: "
-        f"FABRIC_DB={db_path.resolve()} make lab"
-    )
-    return _EXIT_OK
-
-
-if __name__ == "__main__":
     sys.exit(main())

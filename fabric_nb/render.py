@@ -1,6 +1,6 @@
 """Run an example notebook against a history and write it as one self-contained HTML file.
 
-What ``fabric-nb report`` and ``make demo`` (``python -m fabric_nb.demo``)
+What ``fabric-nb report`` and ``make demo`` (``python -m fabric_nb.demo_cli``)
 both use. The notebook runs in a fresh kernel of this Python interpreter,
 with ``FABRIC_DB`` set to the database, so its first cell
 (:func:`fabric_nb.demo.open_example_history`) opens that history read-only.

@@ -1,4 +1,4 @@
-"""``make demo`` (``python -m fabric_nb.demo``) and the sample-history helpers behind it.
+"""``make demo`` (``python -m fabric_nb.demo_cli``) and the sample-history helpers behind it.
 
 The demo runs as a user runs it: a fresh interpreter, in an empty working
 directory, with ``HOME`` pointing at a temporary folder. Its notebooks run in
@@ -55,13 +55,16 @@ def stored_records(db: Path) -> list[dict[str, Any]]:
 
 
 def run_demo(
-    cwd: Path, *args: str | os.PathLike[str], env: dict[str, str] | None = None
+    cwd: Path,
+    *args: str | os.PathLike[str],
+    env: dict[str, str] | None = None,
+    module: str = "fabric_nb.demo_cli",
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m fabric_nb.demo ARGS`` in ``cwd``, with ``HOME`` in ``cwd``."""
+    """``python -m MODULE ARGS`` in ``cwd`` (the demo's command line), with ``HOME`` in ``cwd``."""
     home = cwd / "home"
     home.mkdir(exist_ok=True)
     return subprocess.run(
-        [sys.executable, "-m", "fabric_nb.demo", *map(str, args)],
+        [sys.executable, "-m", module, *map(str, args)],
         cwd=cwd,
         env=child_env(home, env),
         stdin=subprocess.DEVNULL,
@@ -207,11 +210,37 @@ def test_no_notebooks_is_a_usage_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_python_m_fabric_nb_demo_runs_the_same_command(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = run_demo(
+        tmp_path, "--output-dir", tmp_path / "out", "--notebooks", empty, module="fabric_nb.demo"
+    )
+    assert done.returncode == 2
+    assert f"no example notebooks (NN_name.ipynb) in {empty}" in done.stderr
+
+
+def test_paths_and_errors_are_printed_with_control_characters_escaped(tmp_path: Path) -> None:
+    empty = tmp_path / "empty\x1b[31m"
+    empty.mkdir()
+    done = run_demo(tmp_path, "--notebooks", empty)
+    assert done.returncode == 2
+    assert "empty\\x1b[31m" in done.stderr and "\x1b" not in done.stderr
+
+    out = tmp_path / "out\x1b]0;pwned\x07"
+    out.mkdir()
+    (out / "fabric.db").write_bytes(b"this is not a SQLite database" * 100)
+    done = run_demo(tmp_path, "--output-dir", out)
+    assert done.returncode == 3
+    assert "out\\x1b]0;pwned\\x07" in done.stderr
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+
+
 def test_without_the_notebooks_extra_the_demo_says_what_to_install(tmp_path: Path) -> None:
     """``nbclient`` blocked in the child, as if ``fabric-nb[notebooks]`` were not installed."""
     code = (
         "import sys; sys.modules['nbclient'] = None\n"
-        "from fabric_nb.demo import main\n"
+        "from fabric_nb.demo_cli import main\n"
         f"sys.exit(main(['--output-dir', {str(tmp_path / 'out')!r}]))\n"
     )
     done = run_python_code(code, home=tmp_path, check=False)
