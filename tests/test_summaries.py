@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from support import counted_jobs, sample_jobs
 
+import fabric_nb
 from fabric_nb import (
     WEEKS_FROM_MONDAY,
     daily_counts,
@@ -27,6 +28,7 @@ from fabric_nb import (
     repeated_failures,
     slowest_jobs,
     status_counts,
+    summaries,
     usage_over_time,
 )
 
@@ -36,6 +38,19 @@ JOBSPEC = "JobSpec version 1.3 is not supported (expected 2.x)"
 OFFLINE = "Resolve render job failed: Media offline"
 NOT_FOUND = "Source file not found: /Volumes/A001/clip.mov"
 PRORES = "proxy_prores_proxy_resolve"
+
+#: Public names of fabric_nb.summaries the package does not re-export: ``By``
+#: is the type of the ``by`` arguments, for annotations.
+NOT_REEXPORTED = {"By"}
+
+
+def test_the_package_re_exports_every_public_summary() -> None:
+    # fabric_nb lists the summaries by hand (it imports them lazily, to stay
+    # free of pandas): a summary added to summaries.__all__ must be added there.
+    reexported = set(summaries.__all__) - NOT_REEXPORTED
+    assert {name for name in fabric_nb.__all__ if name in summaries.__all__} == reexported
+    for name in sorted(reexported):
+        assert getattr(fabric_nb, name) is getattr(summaries, name), name
 
 
 @pytest.fixture
