@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import inspect
 import json
 import pickle
 import sqlite3
@@ -55,6 +56,7 @@ from fabric_nb import (
 from fabric_nb._packed import OutputRecord, checked_constructor, output_records
 from fabric_nb.bulk import ingest_paths
 from fabric_nb.frames import outputs, outputs_frame
+from fabric_nb.ingestion import _shared_output
 from fabric_nb.queries import FabricQueries
 from fabric_nb.rows import _StoredOutput
 from fabric_nb.schema import OUTPUT_FIELDS
@@ -467,6 +469,7 @@ def test_record_and_stored_fields_follow_the_output_fields() -> None:
     assert [f.name for f in dataclasses.fields(IngestedOutput)] == list(OUTPUT_FIELDS)
     assert OutputRecord.__struct_fields__ == OUTPUT_FIELDS[1:]
     assert _StoredOutput.__struct_fields__ == OUTPUT_FIELDS
+    assert tuple(inspect.signature(_shared_output).parameters) == OUTPUT_FIELDS
 
 
 def test_frames_and_summaries_of_loaded_jobs_match_the_stored_jobs(
