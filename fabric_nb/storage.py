@@ -560,7 +560,7 @@ class FabricStorage:
         except RecursionError:  # JSON nested deeper than the decoder can follow
             problem = "outputs_json is nested too deeply to be outputs"
         raise StorageCorruptionError(
-            f"Database corruption detected in {self.path}: job {job_id!r} "
+            f"Database corruption detected in {self.path}: job {_short(job_id)} "
             f"cannot be decoded: {problem}"
         )
 
@@ -643,7 +643,7 @@ def _unstorable_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[int, str]]:
     return found
 
 
-def _short(job_id: str) -> str:
+def _short(job_id: object) -> str:
     """A job id for a message: quoted, and cut to 60 characters when longer."""
     shown = repr(job_id)
     return shown if len(shown) <= 60 else shown[:57] + "..."

@@ -411,6 +411,23 @@ def test_undecodable_row_raises_corruption_naming_the_job(
     assert _litter(tmp_path) == []
 
 
+def test_an_undecodable_row_with_a_huge_job_id_is_named_cut_short(tmp_path: Path) -> None:
+    path = tmp_path / "fabric.db"
+    huge = "j" * (2 * 1024 * 1024)
+    with create_persistence(path) as persistence:
+        persistence.persist_ingested_jobs(sample_jobs(1))
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE jobs SET job_id = ?, outputs_json = 'not json at all'", (huge,))
+    conn.commit()
+    conn.close()
+    with (
+        create_persistence(path, readonly=True) as persistence,
+        pytest.raises(StorageCorruptionError, match=r"job 'j+\.\.\. cannot be decoded") as caught,
+    ):
+        persistence.load_all_jobs()
+    assert len(str(caught.value)) < 1000  # not the 2 MiB id
+
+
 def test_corruption_matrix_covers_every_kind_of_page(base: BaseStore) -> None:
     # Guards the matrix itself: the chosen pages are of the kind their case names.
     assert base.data[base.offset(leaf(base))] == LEAF_TABLE
