@@ -38,6 +38,7 @@ from .filters import (
 )
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, job_order_key
 from .queries import FabricQueries
+from .safe_text import short_repr
 from .schema import OUTPUT_FIELDS
 
 __all__ = [
@@ -174,7 +175,9 @@ def _categorical(
     except KeyError as exc:
         where = describe(list(values).index(exc.args[0]))
         allowed = ", ".join(dtype.categories)
-        raise ValueError(f"{where} has status {exc.args[0]!r}, expected one of {allowed}") from None
+        raise ValueError(
+            f"{where} has status {short_repr(exc.args[0])}, expected one of {allowed}"
+        ) from None
     return pd.Categorical.from_codes(array, dtype=dtype)
 
 
@@ -226,7 +229,9 @@ def jobs_frame(jobs: Iterable[IngestedJob]) -> pd.DataFrame:
     # Exact integer microseconds divided once: the same float as timedelta.total_seconds().
     durations = np.where(unknown_end, 0, ends - starts) / 1e6
     status = _categorical(
-        [job.final_status for job in items], _JOB_STATUS, lambda i: f"job {items[i].job_id!r}"
+        [job.final_status for job in items],
+        _JOB_STATUS,
+        lambda i: f"job {short_repr(items[i].job_id)}",
     )
 
     def text(name: str) -> pd.api.extensions.ExtensionArray:
@@ -342,7 +347,7 @@ def _expand_piece(items: list[IngestedJob], starts: np.ndarray) -> pd.DataFrame:
     job_ids = np.array([job.job_id for job in items], dtype=object)[owners]
 
     def describe(row: int) -> str:
-        return f"clip {int(clip_index[row])} of job {job_ids[row]!r}"
+        return f"clip {int(clip_index[row])} of job {short_repr(job_ids[row])}"
 
     return _outputs_columns(job_ids, outs, clip_index, np.repeat(starts, counts), describe)
 
@@ -375,7 +380,7 @@ def outputs_frame(
             )
     job_ids = [o.job_id for o in items]
     return _outputs_columns(
-        job_ids, items, None, None, lambda i: f"output {i} of job {job_ids[i]!r}"
+        job_ids, items, None, None, lambda i: f"output {i} of job {short_repr(job_ids[i])}"
     )
 
 
@@ -538,6 +543,6 @@ def outputs(queries: FabricQueries, **filters: Unpack[OutputFilters]) -> pd.Data
         kept,
         index,
         np.array(kept_starts, dtype=np.int64),
-        lambda row: f"clip {clip_index[row]} of job {kept_ids[row]!r}",
+        lambda row: f"clip {clip_index[row]} of job {short_repr(kept_ids[row])}",
     )
     return _labelled(frame, selection)

@@ -5,14 +5,16 @@ sequence that clears the screen or retitles the terminal, a newline that
 forges a line of a report, a right-to-left override that reorders what is
 shown. Everything the command line prints that comes from data goes through
 :func:`escape_control`; JSON output goes through :func:`escape_json_text`,
-which keeps it exact JSON (the same values once parsed).
+which keeps it exact JSON (the same values once parsed). A job id named in
+an error message goes through :func:`short_repr`, so a huge one cannot
+swamp the message.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["escape_control", "escape_json_text"]
+__all__ = ["escape_control", "escape_json_text", "short_repr"]
 
 _NAMED: Final[dict[str, str]] = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -67,3 +69,19 @@ def escape_json_text(text: str) -> str:
     return "".join(
         char if char in " \n" or char.isprintable() else _json_escape_char(char) for char in text
     )
+
+
+#: The longest a value shown by :func:`short_repr` may be, quotes and "..." included.
+_SHORT_REPR_MAX: Final[int] = 60
+
+
+def short_repr(value: object) -> str:
+    """``repr(value)`` for a message, cut to 60 characters (ending ``...``) when longer.
+
+    A job id may be megabytes long; an error message names it, quoted, by
+    its start. ``repr`` also escapes control characters in a string.
+    """
+    shown = repr(value)
+    if len(shown) <= _SHORT_REPR_MAX:
+        return shown
+    return shown[: _SHORT_REPR_MAX - 3] + "..."

@@ -28,6 +28,7 @@ from .errors import StorageCorruptionError, StorageError, UnstorableJobError
 from .models import IngestedJob, job_order_key
 from .regular_files import NotRegularFileError, file_kind, open_regular_file
 from .rows import decode_job, encode_job
+from .safe_text import short_repr
 from .schema import (
     INDEX_STATEMENTS,
     JOB_COLUMNS,
@@ -425,7 +426,7 @@ class FabricStorage:
                 positions = tuple(position for position, _ in unstorable)
                 reasons = tuple(reason for _, reason in unstorable)
                 shown = "; ".join(
-                    f"job {_short(jobs[position].job_id)} {reason}"
+                    f"job {short_repr(jobs[position].job_id)} {reason}"
                     for position, reason in unstorable
                 )
                 raise UnstorableJobError(
@@ -560,7 +561,7 @@ class FabricStorage:
         except RecursionError:  # JSON nested deeper than the decoder can follow
             problem = "outputs_json is nested too deeply to be outputs"
         raise StorageCorruptionError(
-            f"Database corruption detected in {self.path}: job {_short(job_id)} "
+            f"Database corruption detected in {self.path}: job {short_repr(job_id)} "
             f"cannot be decoded: {problem}"
         )
 
@@ -643,12 +644,6 @@ def _unstorable_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[int, str]]:
     return found
 
 
-def _short(job_id: object) -> str:
-    """A job id for a message: quoted, and cut to 60 characters when longer."""
-    shown = repr(job_id)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
-
-
 class _TooBusy(Exception):
     """A backup restarted too often: copy the rest in one step."""
 
@@ -667,8 +662,8 @@ _PERSIST_FAILED: Final[str] = "Failed to persist job"
 def _describe(jobs: Sequence[IngestedJob]) -> str:
     """Which jobs a failed write was for, said after the spec's words and the cause."""
     if len(jobs) == 1:
-        return f"job {_short(jobs[0].job_id)}"
-    first, last = _short(jobs[0].job_id), _short(jobs[-1].job_id)
+        return f"job {short_repr(jobs[0].job_id)}"
+    first, last = short_repr(jobs[0].job_id), short_repr(jobs[-1].job_id)
     return f"jobs {first} ... {last}, {len(jobs)} jobs, none stored"
 
 

@@ -248,6 +248,21 @@ def test_unknown_clip_status_is_an_error_naming_the_clip() -> None:
         outputs_frame([bad])
 
 
+def test_a_bad_status_names_a_huge_job_id_and_status_cut_short() -> None:
+    huge_id, huge_status = "J" * 1_000_000, "S" * 1_000_000
+    with pytest.raises(ValueError) as jobs_error:
+        jobs_frame([make_job(huge_id, final_status=huge_status)])
+    message = str(jobs_error.value)
+    assert (
+        message
+        == f"job '{'J' * 56}... has status '{'S' * 56}..., expected one of COMPLETED, FAILED, PARTIAL"
+    )
+    bad = make_job(huge_id, outputs=(make_output(huge_id, 0, status="OK"),))
+    with pytest.raises(ValueError, match=r"^clip 0 of job 'J{56}\.\.\. has status 'OK'") as error:
+        outputs_frame([bad])
+    assert len(str(error.value)) < 200
+
+
 def test_items_of_another_type_are_rejected() -> None:
     with pytest.raises(TypeError, match=r"item 1 is dict, expected IngestedJob"):
         jobs_frame([make_job(), {"job_id": "x"}])
