@@ -3,6 +3,10 @@
 Child processes run the scripts in this folder with ``sys.executable``; they
 import this module as ``reliability._support`` (``tests/`` is on their
 ``PYTHONPATH``), so parent and children compute digests the same way.
+
+Only what the reliability tests alone need lives here; the helpers the
+whole suite shares (``child_env``, ``job_record``, ``REPO_ROOT``...) are in
+``tests/support.py`` and are imported from there.
 """
 
 from __future__ import annotations
@@ -12,45 +16,24 @@ import json
 import os
 import sqlite3
 import sys
-from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
+
+from support import job_record
 
 from fabric_nb.models import IngestedJob
 
 __all__ = [
     "RELIABILITY_DIR",
-    "REPO_ROOT",
-    "TESTS_DIR",
     "append_line",
-    "child_env",
     "complete_lines",
     "job_digest",
-    "job_plain",
     "raw_integrity_check",
     "script_command",
     "side_files",
 ]
 
 RELIABILITY_DIR = Path(__file__).resolve().parent
-TESTS_DIR = RELIABILITY_DIR.parent
-REPO_ROOT = TESTS_DIR.parent
-
-
-def child_env(home: Path, **extra: str) -> dict[str, str]:
-    """Environment for a child interpreter: ``HOME`` is a test folder, imports resolve.
-
-    ``HOME`` points into the test's temporary folder so that nothing a child
-    does can reach the real default store (``~/.proxx/fabric/fabric.db``).
-    """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
-    env["HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)])
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.update(extra)
-    return env
 
 
 def script_command(name: str, *args: object) -> list[str]:
@@ -58,24 +41,9 @@ def script_command(name: str, *args: object) -> list[str]:
     return [sys.executable, str(RELIABILITY_DIR / name), *(str(a) for a in args)]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()  # keeps the UTC offset, unlike == on datetimes
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def job_plain(job: IngestedJob) -> dict[str, Any]:
-    """Every field of ``job`` as JSON-ready data; datetimes keep their offsets."""
-    return _plain(asdict(job))
-
-
 def job_digest(job: IngestedJob) -> str:
     """SHA-256 of every field of ``job``: equal digests mean identical jobs."""
-    text = json.dumps(job_plain(job), sort_keys=True, ensure_ascii=True)
+    text = json.dumps(job_record(job), sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 

@@ -33,10 +33,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from support import child_env
+
 from fabric_nb import create_persistence
 from fabric_nb.samples import write_results
 
-from ._support import child_env, job_digest, raw_integrity_check, script_command, side_files
+from ._support import job_digest, raw_integrity_check, script_command, side_files
 
 SECONDS = 4.0
 SEED = 31

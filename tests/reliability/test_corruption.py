@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import open_fds_to, sample_jobs, sha256_of
+from support import job_record, open_fds_to, sample_jobs, sha256_of
 
 from fabric_nb import (
     FabricIndex,
@@ -52,7 +52,7 @@ from fabric_nb import (
 from fabric_nb.ingestion import parse_execution_result
 from fabric_nb.samples import generate_results
 
-from ._support import job_plain, raw_integrity_check
+from ._support import raw_integrity_check
 
 INTERIOR_TABLE, LEAF_TABLE, INTERIOR_INDEX, LEAF_INDEX = 0x05, 0x0D, 0x02, 0x0A
 
@@ -96,7 +96,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> BaseStore:
         index.add_jobs(jobs[:300])
         for job in jobs[300:]:
             index.add_job(job)
-        original = [job_plain(job) for job in persistence.load_all_jobs()]
+        original = [job_record(job) for job in persistence.load_all_jobs()]
     data = path.read_bytes()
     page_size = int.from_bytes(data[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
@@ -271,9 +271,9 @@ def _try_open(path: Path, *, readonly: bool, original: list[dict[str, Any]]) -> 
         except StorageCorruptionError as exc:
             _check_refusal(exc, path)
             return "refused at load"
-        assert [job_plain(job) for job in jobs] == original, "damaged data opened silently"
+        assert [job_record(job) for job in jobs] == original, "damaged data opened silently"
         index = FabricIndex(persistence)
-        assert [job_plain(job) for job in index.get_all_jobs()] == original
+        assert [job_record(job) for job in index.get_all_jobs()] == original
     finally:
         persistence.close()
     assert raw_integrity_check(path) == ["ok"]
@@ -494,7 +494,7 @@ def test_random_bit_flips_in_leaf_pages_raise_only_storage_errors(
         before = sha256_of(path)
         try:
             with create_persistence(path, readonly=rng.random() < 0.5) as persistence:
-                jobs = [job_plain(job) for job in persistence.load_all_jobs()]
+                jobs = [job_record(job) for job in persistence.load_all_jobs()]
         except StorageError as exc:
             assert str(path) in str(exc)
             counts["refused"] += 1

@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from support import sha256_of
+from support import child_env, job_record, sha256_of
 
 from fabric_nb import (
     FabricIndex,
@@ -51,7 +51,7 @@ from fabric_nb import (
 )
 from fabric_nb.samples import write_results
 
-from ._support import child_env, complete_lines, job_plain, raw_integrity_check, script_command
+from ._support import complete_lines, raw_integrity_check, script_command
 from ._writer import STAMP_BASE, stamp
 
 ROUNDS = 60
@@ -82,7 +82,7 @@ def _apply(
     out = dict(state)
     for name in names:
         job = parsed[name]
-        out[job.job_id] = job_plain(job) | {"ingested_at": stamp(*key).isoformat()}
+        out[job.job_id] = job_record(job) | {"ingested_at": stamp(*key).isoformat()}
     return out
 
 
@@ -99,7 +99,7 @@ def _is_hot(journal: Path) -> bool:
 def _read_only_view(db: Path) -> State | str:
     try:
         with create_persistence(db, readonly=True) as persistence:
-            return {job.job_id: job_plain(job) for job in persistence.load_all_jobs()}
+            return {job.job_id: job_record(job) for job in persistence.load_all_jobs()}
     except StorageError as exc:
         assert str(db) in str(exc), str(exc)
         return f"refused: {exc}"
@@ -215,9 +215,9 @@ def read_only_open_changes_nothing(run: Run, allowed: Allowed) -> bool:
 def read_write_open_finishes_the_undo(run: Run) -> State:
     """Step 4: SQLite rolls back a hot journal; Fabric's checks pass; the index agrees."""
     with create_persistence(run.db) as persistence:
-        stored = {job.job_id: job_plain(job) for job in persistence.load_all_jobs()}
+        stored = {job.job_id: job_record(job) for job in persistence.load_all_jobs()}
         index = FabricIndex(persistence)
-        assert {job.job_id: job_plain(job) for job in index.get_all_jobs()} == stored
+        assert {job.job_id: job_record(job) for job in index.get_all_jobs()} == stored
     assert not _is_hot(run.journal)
     assert raw_integrity_check(run.db) == ["ok"]
     return stored
@@ -263,7 +263,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_leaves_nothing_half_written
     # The end: the store, opened once more, is exactly what the log proves was
     # committed, job by job, whatever the timing of the kills was.
     with create_persistence(run.db, readonly=True) as persistence:
-        final = {job.job_id: job_plain(job) for job in persistence.load_all_jobs()}
+        final = {job.job_id: job_record(job) for job in persistence.load_all_jobs()}
     assert final == run.state
     assert all(job["job_id"] in {j.job_id for j in parsed.values()} for job in final.values())
 
@@ -293,7 +293,7 @@ def test_a_kill_inside_a_transaction_is_undone_by_the_next_read_write_open(
     ]
     with create_persistence(db) as persistence:
         persistence.persist_ingested_jobs(jobs)
-    committed = {job.job_id: job_plain(job) for job in jobs}
+    committed = {job.job_id: job_record(job) for job in jobs}
 
     proc = subprocess.Popen(
         [sys.executable, "-c", _DIE_IN_A_TRANSACTION, str(db)],
@@ -322,6 +322,6 @@ def test_a_kill_inside_a_transaction_is_undone_by_the_next_read_write_open(
 
     # Read-write: SQLite finishes the undo; the committed jobs are all there, unchanged.
     with create_persistence(db) as persistence:
-        assert {job.job_id: job_plain(job) for job in persistence.load_all_jobs()} == committed
+        assert {job.job_id: job_record(job) for job in persistence.load_all_jobs()} == committed
     assert not _is_hot(journal)
     assert raw_integrity_check(db) == ["ok"]

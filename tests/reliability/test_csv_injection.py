@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from support import make_clip, make_result, write_result
-
-from ._support import child_env
+from support import child_env, make_clip, make_result, write_result
 
 HOSTILE = {
     '=HYPERLINK("http://x","y")': ("+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0"),

@@ -36,7 +36,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import RunPython, job_records, make_job, make_output, query_answers, sample_jobs
+from support import (
+    RunPython,
+    job_record,
+    job_records,
+    make_job,
+    make_output,
+    query_answers,
+    sample_jobs,
+)
 
 from fabric_nb import (
     FabricIndex,
@@ -50,7 +58,7 @@ from fabric_nb.ingestion import parse_execution_result
 from fabric_nb.models import job_order_key
 from fabric_nb.samples import generate_results
 
-from ._support import job_plain, raw_integrity_check, side_files
+from ._support import raw_integrity_check, side_files
 
 DISK_FULL = "database or disk is full"
 TMPFS_SIZE = 2 * 1024 * 1024
@@ -151,7 +159,7 @@ def _pool(n: int, seed: int) -> list[IngestedJob]:
 def _index_state(index: FabricIndex) -> dict[str, Any]:
     jobs = index.get_all_jobs()
     return {
-        "all": [job_plain(job) for job in jobs],
+        "all": [job_record(job) for job in jobs],
         "count": index.count_jobs(),
         "by_status": {s: index.count_by_status(s) for s in ("COMPLETED", "FAILED", "PARTIAL")},
         "by_engine": {e: len(index.get_jobs_by_engine(e)) for e in ("ffmpeg", "resolve")},
@@ -164,7 +172,7 @@ def _index_state(index: FabricIndex) -> dict[str, Any]:
 
 def _stored(path: Path) -> list[dict[str, Any]]:
     with create_persistence(path, readonly=True) as reader:  # a second connection
-        return [job_plain(job) for job in reader.load_all_jobs()]
+        return [job_record(job) for job in reader.load_all_jobs()]
 
 
 @pytest.mark.parametrize("mode", ["one job per transaction", "batches"])
@@ -214,8 +222,8 @@ def test_ingesting_until_the_disk_is_full_loses_nothing_and_resumes(disk: Disk, 
         reference.add_jobs(before)
         assert _index_state(index) == _index_state(reference)
         assert all(index.get_job(job.job_id) is None for job in failed)
-        expected = [job_plain(job) for job in sorted(committed, key=job_order_key)]
-        assert [job_plain(job) for job in persistence.load_all_jobs()] == expected
+        expected = [job_record(job) for job in sorted(committed, key=job_order_key)]
+        assert [job_record(job) for job in persistence.load_all_jobs()] == expected
         assert _stored(path) == expected
         assert raw_integrity_check(path) == ["ok"]
         assert not any(p.name.endswith("-journal") and p.stat().st_size for p in side_files(path))
@@ -233,7 +241,7 @@ def test_ingesting_until_the_disk_is_full_loses_nothing_and_resumes(disk: Disk, 
         for start in range(0, len(more), batch):
             write(more[start : start + batch])
         committed.extend(more)
-        expected = [job_plain(job) for job in sorted(committed, key=job_order_key)]
+        expected = [job_record(job) for job in sorted(committed, key=job_order_key)]
         assert _index_state(index)["all"] == expected
 
     assert _stored(path) == expected

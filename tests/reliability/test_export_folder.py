@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from support import child_env
 
 from fabric_nb.export import STAGING_PREFIX, OutputExistsError, export_history
-
-from ._support import child_env
 
 
 def test_an_existing_empty_folder_keeps_its_inode_mode_and_group(

@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import sha256_of
+from support import job_record, sha256_of
 
 from fabric_nb import (
     FabricIndex,
@@ -46,8 +46,6 @@ from fabric_nb import (
 from fabric_nb.ingestion import EARLIEST_TIMESTAMP, END_OF_TIMESTAMPS, clip_id_for
 from fabric_nb.models import CLIP_STATUSES, JOB_STATUSES
 from fabric_nb.samples import generate_results
-
-from ._support import job_plain
 
 _INGESTED_AT = datetime(2030, 1, 1, tzinfo=UTC)
 _MAX_INTEGER = 2**63 - 1
@@ -122,7 +120,7 @@ class Pipeline:
         self.persistence.close()
 
     def snapshot(self) -> tuple[str, list[dict[str, Any]]]:
-        return sha256_of(self.persistence.path), [job_plain(j) for j in self.index.get_all_jobs()]
+        return sha256_of(self.persistence.path), [job_record(j) for j in self.index.get_all_jobs()]
 
     def run(self, raw: bytes) -> IngestedJob | IngestionError:
         """Write ``raw`` to a file, ingest it and, when accepted, store it.
@@ -145,9 +143,9 @@ class Pipeline:
                 assert [p.name for p in inbox.iterdir()] == ["result.json"]
                 return exc
             self.index.add_job(job)
-            stored = {j.job_id: job_plain(j) for j in self.persistence.load_all_jobs()}
-            assert stored[job.job_id] == job_plain(job)
-            assert stored == {j.job_id: job_plain(j) for j in self.index.get_all_jobs()}
+            stored = {j.job_id: job_record(j) for j in self.persistence.load_all_jobs()}
+            assert stored[job.job_id] == job_record(job)
+            assert stored == {j.job_id: job_record(j) for j in self.index.get_all_jobs()}
             if len(stored) >= self.ROWS_PER_STORE:
                 self.close()
                 self.persistence, self.index = self._new_store()
@@ -428,7 +426,7 @@ BASE_COUNTS: dict[tuple[str, str], dict[str, Any]] = {
 
 
 def _same(job: IngestedJob, expected: IngestedJob) -> bool:
-    return job_plain(replace_ingested(job)) == job_plain(replace_ingested(expected))
+    return job_record(replace_ingested(job)) == job_record(replace_ingested(expected))
 
 
 def replace_ingested(job: IngestedJob) -> IngestedJob:

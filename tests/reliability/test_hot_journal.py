@@ -26,11 +26,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_job, sha256_of
+from support import REPO_ROOT, child_env, make_job, sha256_of
 
 from fabric_nb import StorageCorruptionError, StorageError, create_persistence
-
-from ._support import REPO_ROOT, child_env
 
 # A write of ~150 jobs of ~8 kB each with a 10-page cache: SQLite spills pages
 # to the file (after syncing their originals to the journal) long before the

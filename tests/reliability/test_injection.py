@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import make_clip, make_job, make_output, make_result, sample_jobs, sha256_of
+from support import (
+    child_env,
+    job_record,
+    make_clip,
+    make_job,
+    make_output,
+    make_result,
+    sample_jobs,
+    sha256_of,
+)
 
 from fabric_nb import (
     FabricIndex,
@@ -33,7 +42,7 @@ from fabric_nb import (
 )
 from fabric_nb.ingestion import clip_id_for
 
-from ._support import child_env, job_plain, side_files
+from ._support import side_files
 
 #: Text that would break a statement built by string formatting, or a naive reader.
 HOSTILE: dict[str, str] = {
@@ -57,7 +66,7 @@ HOSTILE: dict[str, str] = {
 _READ_BACK = """
 import json, sys
 from fabric_nb import FabricIndex, create_persistence
-from reliability._support import job_plain
+from support import job_record
 
 db, values_file = sys.argv[1], sys.argv[2]
 values = json.loads(open(values_file, encoding="utf-8").read())
@@ -73,7 +82,7 @@ print(json.dumps({
     "version": version,
     "rows": rows,
     "schema": schema,
-    "jobs": {job.job_id: job_plain(job) for job in index.get_all_jobs()},
+    "jobs": {job.job_id: job_record(job) for job in index.get_all_jobs()},
     "get_job": [index.get_job(v) is not None for v in values],
     "by_fingerprint": [[j.job_id for j in index.get_jobs_by_fingerprint(v)] for v in values],
     "by_profile": [[j.job_id for j in index.get_jobs_by_profile(v)] for v in values],
@@ -167,8 +176,8 @@ def test_hostile_text_round_trips_exactly_through_a_separate_process(
     seen = _read_back(db, list(HOSTILE.values()), home_dir)
     assert seen["version"] == 1
     assert seen["schema"] == schema_before
-    expected = {job.job_id: job_plain(job) for job in sentinels}
-    expected.update({value: job_plain(job) for value, job in written.items()})
+    expected = {job.job_id: job_record(job) for job in sentinels}
+    expected.update({value: job_record(job) for value, job in written.items()})
     assert seen["rows"] == len(expected)
     assert seen["jobs"] == expected
     assert seen["get_job"] == [True] * len(HOSTILE)
@@ -241,7 +250,7 @@ def test_storage_keeps_nul_in_hand_built_jobs_exactly(tmp_path: Path, home_dir: 
             stored, refused = jobs, False
     seen = _read_back(db, [], home_dir)
     assert seen["rows"] == len(stored)
-    assert seen["jobs"] == {job.job_id: job_plain(job) for job in stored}
+    assert seen["jobs"] == {job.job_id: job_record(job) for job in stored}
     assert refused or set(seen["jobs"]) == {"a\x00b", "a\x00c", "a"}
 
 
@@ -306,7 +315,7 @@ def test_largest_sqlite_integer_round_trips(tmp_path: Path, home_dir: Path) -> N
     db = tmp_path / "fabric.db"
     with create_persistence(db) as persistence:
         FabricIndex(persistence).add_job(job)
-    assert _read_back(db, [], home_dir)["jobs"] == {job.job_id: job_plain(job)}
+    assert _read_back(db, [], home_dir)["jobs"] == {job.job_id: job_record(job)}
 
 
 # -- permissions ----------------------------------------------------------------------
@@ -384,7 +393,7 @@ def test_read_only_cannot_write_even_through_the_index(tmp_path: Path) -> None:
 
     with create_persistence(db, readonly=True) as persistence:
         index = FabricIndex(persistence)
-        snapshot = [job_plain(job) for job in index.get_all_jobs()]
+        snapshot = [job_record(job) for job in index.get_all_jobs()]
         existing = index.get_all_jobs()[0]
         replacement = make_job(existing.job_id, ingested_at=datetime(2030, 1, 1, tzinfo=UTC))
         for attempt in (
@@ -396,9 +405,9 @@ def test_read_only_cannot_write_even_through_the_index(tmp_path: Path) -> None:
         ):
             with pytest.raises(StorageError, match="read-only"):
                 attempt()
-        assert [job_plain(job) for job in index.get_all_jobs()] == snapshot
+        assert [job_record(job) for job in index.get_all_jobs()] == snapshot
         assert index.get_job("new-job") is None
-        assert [job_plain(job) for job in persistence.load_all_jobs()] == snapshot
+        assert [job_record(job) for job in persistence.load_all_jobs()] == snapshot
         assert side_files(db) == []
     assert sha256_of(db) == before
     assert side_files(db) == []

@@ -27,11 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import make_result, write_result
+from support import child_env, make_result, write_result
 
 from fabric_nb import create_persistence
-
-from ._support import child_env
 
 DEADLINE = 60.0
 

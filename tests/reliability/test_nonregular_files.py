@@ -15,12 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import make_result, write_result
+from support import child_env, make_result, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.regular_files import MAX_RESULT_FILE_BYTES
-
-from ._support import child_env
 
 TIMEOUT = 60
 

@@ -14,13 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_clip, make_job, make_result, write_result
+from support import child_env, make_clip, make_job, make_result, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.errors import StorageError, UnstorableJobError
 from fabric_nb.storage import MAX_STORED_VALUE_BYTES
-
-from ._support import child_env
 
 BIG_ID = "j" * (64 * 1024)
 

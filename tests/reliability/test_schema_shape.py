@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_job, sha256_of, write_result
+from support import REPO_ROOT, child_env, make_job, sha256_of, write_result
 
 from fabric_nb import StorageCorruptionError, create_persistence
 from fabric_nb.rows import encode_job
 from fabric_nb.schema import INDEX_STATEMENTS, JOB_COLUMNS, TABLE_STATEMENT
 
-from ._support import REPO_ROOT, child_env, side_files
+from ._support import side_files
 
 INSERT = f"INSERT OR IGNORE INTO jobs VALUES ({', '.join('?' for _ in JOB_COLUMNS)})"
 

@@ -16,9 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_result, write_result
-
-from ._support import REPO_ROOT, child_env
+from support import REPO_ROOT, child_env, make_result, write_result
 
 TIMEOUT = 60
 

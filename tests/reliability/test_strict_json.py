@@ -14,11 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_result
+from support import child_env, make_result
 
 from fabric_nb import IngestionError, ingest_execution_result
-
-from ._support import child_env
 
 
 def duplicated(key: str, first: object, second: object, where: str = "top") -> str:

@@ -16,11 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_result, write_result
+from support import child_env, make_result, write_result
 
 from fabric_nb.safe_text import escape_control, escape_json_text
-
-from ._support import child_env
 
 CLEAR = "\x1b[2J\x1b]0;owned\x07"
 FORGE = "resolve\nrejected: 0\nby status:"

@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_job, make_result, sha256_of, write_result
+from support import REPO_ROOT, child_env, make_job, make_result, sha256_of, write_result
 
 from fabric_nb import StorageError, create_persistence
 from fabric_nb.schema import JOB_COLUMNS
 
-from ._support import REPO_ROOT, child_env, side_files
+from ._support import side_files
 
 INSERT = f"INSERT INTO jobs VALUES ({', '.join('?' for _ in JOB_COLUMNS)})"
 

@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_job, make_result, sha256_of, write_result
+from support import child_env, make_job, make_result, sha256_of, write_result
 
 from fabric_nb import StorageCorruptionError, create_persistence
 from fabric_nb.bulk import ingest_paths
 
-from ._support import child_env, side_files
+from ._support import side_files
 
 DAMAGE = {
     "outputs_json not JSON": "UPDATE jobs SET outputs_json = '[{' WHERE job_id = 'bad'",
