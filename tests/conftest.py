@@ -8,18 +8,16 @@ itself must find: the hypothesis profiles and the fixtures.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 from support import (
-    REPO_ROOT,
-    TESTS_DIR,
     RunCli,
     RunPython,
     build_store,
+    run_cli_process,
     run_python_code,
     sample_jobs,
 )
@@ -76,35 +74,12 @@ def run_cli(home_dir: Path) -> RunCli:
 
     ``HOME`` is :func:`home_dir`; ``FABRIC_DB`` is unset unless ``env`` sets
     it; stdin is closed and stdout/stderr are pipes (not a terminal); help is
-    rendered for 80 columns without colour. Returns the completed process,
-    whatever its exit code.
+    rendered for 80 columns without colour; ``timeout`` (120 s by default)
+    turns a hang into a failure; ``cwd`` and ``preexec`` are the child's.
+    Returns the completed process, whatever its exit code
+    (:func:`support.run_cli_process`).
     """
-
-    def run(
-        *args: str | os.PathLike[str],
-        env: dict[str, str] | None = None,
-        timeout: float = 120,
-        cwd: Path | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        drop = {"FABRIC_DB", "COLUMNS", "FORCE_COLOR", "PYTHONHASHSEED"}
-        child_env = {k: v for k, v in os.environ.items() if k not in drop}
-        child_env["HOME"] = str(home_dir)
-        child_env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)])
-        child_env["PYTHONDONTWRITEBYTECODE"] = "1"
-        child_env.update(COLUMNS="80", NO_COLOR="1", PYTHON_COLORS="0")
-        child_env.update(env or {})
-        return subprocess.run(
-            [sys.executable, "-m", "fabric_nb", *map(str, args)],
-            env=child_env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    return run
+    return partial(run_cli_process, home=home_dir)
 
 
 @pytest.fixture(scope="session")

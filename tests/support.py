@@ -343,6 +343,71 @@ def run_python_code(
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
+#: What a ``fabric-nb`` child gets for terminal settings: 80 columns, no colour.
+_CLI_TERMINAL: dict[str, str] = {"COLUMNS": "80", "NO_COLOR": "1", "PYTHON_COLORS": "0"}
+
+
+def cli_command(*args: str | os.PathLike[str]) -> list[str]:
+    """The command line ``python -m fabric_nb ARGS...`` with this interpreter."""
+    return [sys.executable, "-m", "fabric_nb", *map(str, args)]
+
+
+def cli_env(home: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """:func:`child_env` for the command line: help rendered for 80 columns, no colour.
+
+    ``FORCE_COLOR`` is not inherited either; ``env`` is applied last.
+    """
+    child = child_env(home)
+    child.pop("FORCE_COLOR", None)
+    child.update(_CLI_TERMINAL)
+    child.update(env or {})
+    return child
+
+
+def run_cli_process(
+    *args: str | os.PathLike[str],
+    home: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: Path | None = None,
+    preexec: Callable[[], object] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m fabric_nb ARGS...`` as a user would and wait for it (``run_cli``).
+
+    Stdin is closed, stdout/stderr are pipes (not a terminal); ``preexec``,
+    if given, runs in the child before fabric_nb starts (a umask, a file size
+    limit). ``timeout`` turns a hang into a failure. Returns the completed process, whatever its exit code.
+    """
+
+    return subprocess.run(
+        cli_command(*args),
+        env=cli_env(home, env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        preexec_fn=preexec,
+    )
+
+
+def start_cli(
+    *args: str | os.PathLike[str], home: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start ``python -m fabric_nb ARGS...`` without waiting, as :func:`run_cli_process` runs it.
+
+    For tests that signal the running command; the caller bounds every wait.
+    """
+    return subprocess.Popen(
+        cli_command(*args),
+        env=cli_env(home, env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
 
 # -- the analyst toolkit: a small history with hand-counted figures ----------------
 

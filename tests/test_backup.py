@@ -11,14 +11,12 @@ import re
 import shutil
 import sqlite3
 import stat
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support import RunCli, child_env, make_result, write_result
+from support import RunCli, make_result, start_cli, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.backup import BackupExistsError, backup_storage
@@ -129,25 +127,7 @@ def test_a_backup_while_another_process_ingests_is_one_committed_state(
     db = tmp_path / "db" / "fabric.db"
     write_result(tmp_path, result("seed"), "seed.json")
     assert run_cli("ingest", tmp_path / "seed.json", "--db", db).returncode == 0
-    writer = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fabric_nb",
-            "ingest",
-            str(folder),
-            "--db",
-            str(db),
-            "-q",
-            "--batch-size",
-            "40",
-        ],
-        env=child_env(home_dir),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    writer = start_cli("ingest", folder, "--db", db, "-q", "--batch-size", "40", home=home_dir)
     copies: list[Path] = []
     try:
         wait_until = time.monotonic() + 60

@@ -17,7 +17,6 @@ import signal
 import sqlite3
 import struct
 import subprocess
-import sys
 import termios
 from datetime import UTC
 from pathlib import Path
@@ -25,8 +24,9 @@ from pathlib import Path
 import pytest
 from support import (
     REPO_ROOT,
-    TESTS_DIR,
     RunCli,
+    cli_command,
+    cli_env,
     make_clip,
     make_result,
     sha256_of,
@@ -267,19 +267,7 @@ def test_a_storage_failure_mid_run_exits_3_with_what_landed(
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
 
-    env = {k: v for k, v in os.environ.items() if k != "FABRIC_DB"}
-    env.update(PYTHONPATH=str(REPO_ROOT), PYTHONDONTWRITEBYTECODE="1")
-    ingest = [sys.executable, "-m", "fabric_nb", "ingest", str(folder), "--db", str(db)]
-    done = subprocess.run(
-        [*ingest, "--batch-size", "2"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=limit_file_size,
-        check=False,
-    )
+    done = run_cli("ingest", folder, "--db", db, "--batch-size", "2", preexec=limit_file_size)
 
     assert done.returncode == 3
     assert_one_error_line(
@@ -298,17 +286,12 @@ def test_progress_bar_only_on_a_terminal_and_not_with_quiet(
     good: Path, db: Path, home_dir: Path
 ) -> None:
     def stderr_on_a_terminal(*extra: str) -> tuple[int, str]:
-        env = {k: v for k, v in os.environ.items() if k != "FABRIC_DB"}
-        env.update(
-            HOME=str(home_dir),
-            PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)]),
-            TERM="xterm",
-        )
+        env = cli_env(home_dir, {"TERM": "xterm"})
         primary, secondary = pty.openpty()
         # A fresh pseudo-terminal is 0x0; a real one has a size (tqdm draws nothing in 0 columns).
         fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         with subprocess.Popen(
-            [sys.executable, "-m", "fabric_nb", "ingest", str(good), "--db", str(db), *extra],
+            cli_command("ingest", good, "--db", db, *extra),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=secondary,

@@ -13,15 +13,13 @@ import shutil
 import signal
 import sqlite3
 import stat
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 import pytest
-from support import RunCli, child_env, make_result, sha256_of, write_result
+from support import RunCli, make_result, sha256_of, start_cli, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.bulk import ingest_paths, ingest_scan
@@ -380,17 +378,6 @@ def test_a_missing_share_next_to_a_good_folder_warns_and_exits_5(
 # -- processes ---------------------------------------------------------------------------------
 
 
-def cli(*args: object, home: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fabric_nb", *map(str, args)],
-        env=child_env(home),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_two_ingests_at_once_store_every_job_exactly_once(
     tmp_path: Path, home_dir: Path, run_cli: RunCli
 ) -> None:
@@ -401,7 +388,8 @@ def test_two_ingests_at_once_store_every_job_exactly_once(
         write_result(folder, result(f"m{i:04d}", i % 60), f"{i:04d}.json")
 
     runs = [
-        cli("ingest", folder, "--db", db, "--batch-size", "50", home=home_dir) for _ in range(2)
+        start_cli("ingest", folder, "--db", db, "--batch-size", "50", home=home_dir)
+        for _ in range(2)
     ]
     outputs = [run.communicate(timeout=120) for run in runs]
 
@@ -425,7 +413,7 @@ def test_kill_9_mid_ingest_loses_nothing_and_the_next_run_finishes(
     for i in range(1500):
         write_result(folder, result(f"k{i:04d}", i % 60), f"{i:04d}.json")
 
-    run = cli("ingest", folder, "--db", db, "--batch-size", "20", home=home_dir)
+    run = start_cli("ingest", folder, "--db", db, "--batch-size", "20", home=home_dir)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait for a few commits, then kill
         if db.exists() and cache_path_for(db).exists():

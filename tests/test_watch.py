@@ -9,13 +9,12 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import RunCli, child_env, make_result, write_result
+from support import RunCli, make_result, start_cli, write_result
 
 from fabric_nb import create_persistence
 
@@ -53,14 +52,7 @@ def start(home_dir: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
 
     def run(*args: object) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fabric_nb", *map(str, args)],
-            env=child_env(home_dir),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_cli(*args, home=home_dir)
         started.append(process)
         return process
 

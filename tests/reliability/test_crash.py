@@ -34,10 +34,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 from support import child_env, job_record, sha256_of
@@ -68,6 +70,26 @@ def _wait_until(condition: Callable[[], bool], proc: subprocess.Popen[bytes], li
         if time.monotonic() > deadline:
             raise AssertionError("writer did not start in time")
         time.sleep(0.005)
+
+
+@contextmanager
+def _reaped(proc: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """``proc``, killed if still running and reaped on the way out; its pipes closed."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def _sigkill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``proc`` now and wait (30 s at most) until it is gone."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
 
 
 def _batch_of(job: dict[str, Any]) -> tuple[int, int]:
@@ -141,27 +163,19 @@ class Allowed:
 
 def kill_the_writer_at_a_random_moment(run: Run, round_no: int) -> None:
     """Step 1: start a writer on the store and SIGKILL it while it starts up or writes."""
-    proc = subprocess.Popen(
-        script_command("_writer.py", run.db, run.results, run.log, round_no, SEED),
-        env=child_env(run.home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    command = script_command("_writer.py", run.db, run.results, run.log, round_no, SEED)
+    env = child_env(run.home)
+    with _reaped(
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=PIPE)
+    ) as proc:
         if run.rng.random() < 0.2:  # any moment: starting up, rolling back, writing
             time.sleep(run.rng.uniform(0.0, 0.5))
         else:
             ready = f"O {round_no}"
             _wait_until(lambda: ready in complete_lines(run.log), proc, 60)
             time.sleep(run.rng.uniform(0.0, 0.2))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()  # type: ignore[union-attr]
-    proc.stderr.close()  # type: ignore[union-attr]
+        _sigkill(proc)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()  # type: ignore[union-attr]
 
 
 def states_the_log_allows(run: Run, round_no: int) -> Allowed:
@@ -295,23 +309,12 @@ def test_a_kill_inside_a_transaction_is_undone_by_the_next_read_write_open(
         persistence.persist_ingested_jobs(jobs)
     committed = {job.job_id: job_record(job) for job in jobs}
 
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _DIE_IN_A_TRANSACTION, str(db)],
-        env=child_env(home_dir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    command = [sys.executable, "-c", _DIE_IN_A_TRANSACTION, str(db)]
+    env = child_env(home_dir)
+    with _reaped(subprocess.Popen(command, env=env, stdout=PIPE, stderr=PIPE)) as proc:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         assert line == b"in transaction\n", proc.stderr.read().decode()  # type: ignore[union-attr]
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()  # type: ignore[union-attr]
-        proc.stderr.close()  # type: ignore[union-attr]
+        _sigkill(proc)
     assert _is_hot(journal), "the child died before the transaction reached the file"
 
     # Read-only: refused with the reason, and not a byte changed.

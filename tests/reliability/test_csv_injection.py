@@ -10,13 +10,11 @@ keeps them exact. Real store, real command.
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from support import child_env, make_clip, make_result, write_result
+from support import RunCli, make_clip, make_result, write_result
 
 HOSTILE = {
     '=HYPERLINK("http://x","y")': ("+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0"),
@@ -25,19 +23,8 @@ HOSTILE = {
 SAFE = ("job-plain", "a=b is not a formula", "12-3")
 
 
-def fabric_nb(tmp_path: Path, *args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "--db", str(tmp_path / "f.db"), *map(str, args)],
-        env=child_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.fixture
-def store(tmp_path: Path) -> Path:
+def store(tmp_path: Path, run_cli: RunCli) -> Path:
     folder = tmp_path / "in"
     folder.mkdir()
     rows = [*HOSTILE.items(), (SAFE[0], SAFE[1:])]
@@ -49,7 +36,7 @@ def store(tmp_path: Path) -> Path:
         )
         doc["_metadata"]["validation_error"] = error
         write_result(folder, doc, f"{i}.json")
-    assert fabric_nb(tmp_path, "ingest", folder).returncode == 0
+    assert run_cli("--db", tmp_path / "f.db", "ingest", folder).returncode == 0
     return tmp_path
 
 
@@ -58,8 +45,8 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-def test_cells_that_would_run_as_formulas_get_a_quote(store: Path) -> None:
-    done = fabric_nb(store, "export", store / "out", "--format", "csv")
+def test_cells_that_would_run_as_formulas_get_a_quote(store: Path, run_cli: RunCli) -> None:
+    done = run_cli("--db", store / "f.db", "export", store / "out", "--format", "csv")
     assert done.returncode == 0, done.stderr
 
     jobs = {row["job_id"]: row for row in read_csv(store / "out" / "jobs.csv")}
@@ -75,9 +62,9 @@ def test_cells_that_would_run_as_formulas_get_a_quote(store: Path) -> None:
             assert not value or value[0] not in "=+-@\t\r\n", value
 
 
-def test_raw_csv_and_parquet_keep_the_exact_values(store: Path) -> None:
-    raw = fabric_nb(store, "export", store / "raw", "--format", "csv", "--raw-csv")
-    parquet = fabric_nb(store, "export", store / "pq")
+def test_raw_csv_and_parquet_keep_the_exact_values(store: Path, run_cli: RunCli) -> None:
+    raw = run_cli("--db", store / "f.db", "export", store / "raw", "--format", "csv", "--raw-csv")
+    parquet = run_cli("--db", store / "f.db", "export", store / "pq")
     assert raw.returncode == 0 and parquet.returncode == 0, raw.stderr + parquet.stderr
 
     expected = {*HOSTILE, SAFE[0]}

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import REPO_ROOT, child_env, make_job, sha256_of
+from support import REPO_ROOT, RunCli, child_env, make_job, sha256_of
 
 from fabric_nb import StorageCorruptionError, StorageError, create_persistence
 
@@ -88,7 +88,9 @@ def test_read_only_open_explains_the_journal_and_changes_nothing(tmp_path: Path)
     assert (sha256_of(db), sha256_of(journal)) == before
 
 
-def test_the_documented_restore_procedure_gives_back_the_backup(tmp_path: Path) -> None:
+def test_the_documented_restore_procedure_gives_back_the_backup(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     db = tmp_path / "fabric.db"
     store_with(db, "a", "b", "c")
     backup = tmp_path / "backup.db"
@@ -100,14 +102,7 @@ def test_the_documented_restore_procedure_gives_back_the_backup(tmp_path: Path) 
     # side files of the old store, copy the backup in place, check.
     journal.unlink()
     shutil.copyfile(backup, db)
-    done = subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "--db", str(db), "check"],
-        env=child_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("--db", db, "check")
 
     assert done.returncode == 0, done.stderr
     assert stored_ids(db) == ["a", "b", "c"]

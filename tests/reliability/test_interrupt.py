@@ -21,13 +21,12 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import child_env, make_result, write_result
+from support import make_result, start_cli, write_result
 
 from fabric_nb import create_persistence
 
@@ -44,17 +43,6 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
     for i in range(3):
         write_result(folder, make_result(job_id=f"job-{i}"), f"{i}.json")
     return db, folder
-
-
-def start_ingest(db: Path, folder: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fabric_nb", "--db", str(db), "ingest", str(folder), "-q"],
-        env=child_env(db.parent),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_for(condition: Callable[[], bool], child: subprocess.Popen[str], what: str) -> None:
@@ -110,6 +98,33 @@ def stored(db: Path) -> list[str]:
         return sorted(job.job_id for job in persistence.load_all_jobs())
 
 
+def interrupt_ingest(
+    db: Path,
+    folder: Path,
+    lock: sqlite3.Connection,
+    release: str,
+    ready: Callable[[int, Path], bool],
+    what: str,
+) -> tuple[int, str, str]:
+    """Start ``fabric-nb ingest`` while ``lock`` holds the store, SIGINT it once ``ready``.
+
+    ``ready(pid, db)`` says the writer reached the moment under test (``what``
+    names it in a failure). Then the lock is let go with the SQL ``release``
+    and closed, and the writer's exit code, stdout and stderr are returned.
+    Every wait has a deadline.
+    """
+    child = start_cli("--db", db, "ingest", folder, "-q", home=db.parent)
+    try:
+        wait_for(lambda: ready(child.pid, db), child, what)
+        child.send_signal(signal.SIGINT)
+        wait_for(lambda: sigint_delivered(child.pid), child, "the SIGINT delivered")
+    finally:
+        lock.execute(release)
+        lock.close()
+    out, err = child.communicate(timeout=DEADLINE)
+    return child.returncode, out, err
+
+
 def test_interrupt_during_the_commit_reports_the_batch_as_stored(
     setup: tuple[Path, Path],
 ) -> None:
@@ -117,19 +132,11 @@ def test_interrupt_during_the_commit_reports_the_batch_as_stored(
     reader = sqlite3.connect(db, isolation_level=None)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM jobs").fetchone()  # holds a read lock
-    child = start_ingest(db, folder)
-    try:
-        wait_for(
-            lambda: holds_pending_lock(child.pid, db), child, "the writer waiting inside COMMIT"
-        )
-        child.send_signal(signal.SIGINT)
-        wait_for(lambda: sigint_delivered(child.pid), child, "the SIGINT delivered")
-    finally:
-        reader.execute("COMMIT")
-        reader.close()
-    out, err = child.communicate(timeout=DEADLINE)
+    code, out, err = interrupt_ingest(
+        db, folder, reader, "COMMIT", holds_pending_lock, "the writer waiting inside COMMIT"
+    )
 
-    assert child.returncode == 130, (out, err)
+    assert code == 130, (out, err)
     assert stored(db) == ["job-0", "job-1", "job-2"]
     assert "interrupted: 3 files stored, 0 read but not stored, 0 not read" in err
     assert "not stored" not in err.replace("0 read but not stored", "")
@@ -143,17 +150,11 @@ def test_interrupt_before_the_transaction_reports_nothing_stored(
     db, folder = setup
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # holds the write lock
-    child = start_ingest(db, folder)
-    try:
-        wait_for(lambda: sleeping_with_db_open(child.pid, db), child, "the writer waiting")
-        child.send_signal(signal.SIGINT)
-        wait_for(lambda: sigint_delivered(child.pid), child, "the SIGINT delivered")
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    out, err = child.communicate(timeout=DEADLINE)
+    code, out, err = interrupt_ingest(
+        db, folder, holder, "ROLLBACK", sleeping_with_db_open, "the writer waiting"
+    )
 
-    assert child.returncode == 130, (out, err)
+    assert code == 130, (out, err)
     assert stored(db) == []
     assert "interrupted" in err and "Traceback" not in err
     assert "0 files stored" in err or "before any file was stored" in err

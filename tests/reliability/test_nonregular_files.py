@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import child_env, make_result, write_result
+from support import RunCli, child_env, make_result, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.regular_files import MAX_RESULT_FILE_BYTES
@@ -23,25 +23,14 @@ from fabric_nb.regular_files import MAX_RESULT_FILE_BYTES
 TIMEOUT = 60
 
 
-def run_ingest(tmp_path: Path, *paths: Path) -> subprocess.CompletedProcess[str]:
-    db = tmp_path / "fabric.db"
-    return subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "--db", str(db), "ingest", *map(str, paths)],
-        env=child_env(tmp_path),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,  # the FIFO hang would otherwise stall the suite
-        check=False,
-    )
-
-
 def stored(db: Path) -> list[str]:
     with create_persistence(db, readonly=True) as persistence:
         return sorted(job.job_id for job in persistence.load_all_jobs())
 
 
-def test_fifos_devices_sockets_and_huge_files_are_rejected_by_name(tmp_path: Path) -> None:
+def test_fifos_devices_sockets_and_huge_files_are_rejected_by_name(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     folder = tmp_path / "results"
     folder.mkdir()
     write_result(folder, make_result(job_id="a"), "a.json")
@@ -56,7 +45,7 @@ def test_fifos_devices_sockets_and_huge_files_are_rejected_by_name(tmp_path: Pat
     given_fifo = tmp_path / "given.json"
     os.mkfifo(given_fifo)
 
-    done = run_ingest(tmp_path, folder, given_fifo)
+    done = run_cli("--db", tmp_path / "fabric.db", "ingest", folder, given_fifo, timeout=TIMEOUT)
 
     assert done.returncode == 1, done.stderr
     rejected = [line for line in done.stderr.splitlines() if line.startswith("rejected: ")]
@@ -74,7 +63,7 @@ def test_fifos_devices_sockets_and_huge_files_are_rejected_by_name(tmp_path: Pat
     assert stored(tmp_path / "fabric.db") == ["a", "f"]
 
 
-def test_a_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
+def test_a_file_of_exactly_the_limit_is_read(tmp_path: Path, run_cli: RunCli) -> None:
     folder = tmp_path / "results"
     folder.mkdir()
     path = write_result(folder, make_result(job_id="padded"), "padded.json")
@@ -82,7 +71,7 @@ def test_a_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
     path.write_bytes(text + b" " * (MAX_RESULT_FILE_BYTES - len(text)))  # JSON allows the spaces
     assert path.stat().st_size == MAX_RESULT_FILE_BYTES
 
-    done = run_ingest(tmp_path, folder)
+    done = run_cli("--db", tmp_path / "fabric.db", "ingest", folder, timeout=TIMEOUT)
 
     assert done.returncode == 0, done.stderr
     assert stored(tmp_path / "fabric.db") == ["padded"]

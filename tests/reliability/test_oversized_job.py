@@ -9,12 +9,10 @@ re-run. Now it is rejected by name and the rest of the batch is stored.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import child_env, make_clip, make_job, make_result, write_result
+from support import RunCli, make_clip, make_job, make_result, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.errors import StorageError, UnstorableJobError
@@ -28,32 +26,14 @@ def oversized_result() -> dict[str, object]:
     return make_result(job_id=BIG_ID, clips=clips)
 
 
-def run_ingest(tmp_path: Path, folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fabric_nb",
-            "--db",
-            str(tmp_path / "fabric.db"),
-            "ingest",
-            str(folder),
-        ],
-        env=child_env(tmp_path),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def stored(db: Path) -> list[str]:
     with create_persistence(db, readonly=True) as persistence:
         return sorted(job.job_id for job in persistence.load_all_jobs())
 
 
-def test_the_oversized_file_is_rejected_by_name_and_the_rest_is_stored(tmp_path: Path) -> None:
+def test_the_oversized_file_is_rejected_by_name_and_the_rest_is_stored(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     folder = tmp_path / "results"
     folder.mkdir()
     write_result(folder, make_result(job_id="a"), "a.json")
@@ -61,7 +41,7 @@ def test_the_oversized_file_is_rejected_by_name_and_the_rest_is_stored(tmp_path:
     write_result(folder, make_result(job_id="c"), "c.json")
     assert big.stat().st_size < 1024 * 1024
 
-    done = run_ingest(tmp_path, folder)
+    done = run_cli("--db", tmp_path / "fabric.db", "ingest", folder)
 
     assert done.returncode == 1, done.stderr
     lines = done.stderr.splitlines()
@@ -71,7 +51,7 @@ def test_the_oversized_file_is_rejected_by_name_and_the_rest_is_stored(tmp_path:
     assert stored(tmp_path / "fabric.db") == ["a", "c"]
 
     # A re-run: nothing blocks for good, and the unchanged file is still rejected, quietly.
-    again = run_ingest(tmp_path, folder)
+    again = run_cli("--db", tmp_path / "fabric.db", "ingest", folder)
     assert (again.returncode, again.stderr) == (0, "")
     assert "still rejected: 1" in " ".join(again.stdout.split())
     assert stored(tmp_path / "fabric.db") == ["a", "c"]

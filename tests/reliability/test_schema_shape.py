@@ -11,12 +11,10 @@ names, the ``ANALYZE`` tables) open normally.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import REPO_ROOT, child_env, make_job, sha256_of, write_result
+from support import REPO_ROOT, RunCli, make_job, sha256_of, write_result
 
 from fabric_nb import StorageCorruptionError, create_persistence
 from fabric_nb.rows import encode_job
@@ -91,7 +89,7 @@ def test_another_shape_is_corruption_and_the_file_is_untouched(
     assert side_files(db) == []
 
 
-def test_a_nocase_store_never_swallows_ids_through_the_cli(tmp_path: Path) -> None:
+def test_a_nocase_store_never_swallows_ids_through_the_cli(tmp_path: Path, run_cli: RunCli) -> None:
     db = build(tmp_path / "fabric.db", *SHAPES["job_id COLLATE NOCASE"])
     before = sha256_of(db)
     folder = tmp_path / "in"
@@ -99,15 +97,7 @@ def test_a_nocase_store_never_swallows_ids_through_the_cli(tmp_path: Path) -> No
     for job_id in ("ABC", "abc", "Abc"):
         write_result(folder, _result(job_id), f"{job_id}.json")
 
-    done = subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "--db", str(db), "ingest", str(folder)],
-        env=child_env(tmp_path),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli("--db", db, "ingest", folder, cwd=REPO_ROOT)
 
     assert done.returncode == 3, done.stderr
     assert "not Fabric's schema" in done.stderr

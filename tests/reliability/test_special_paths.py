@@ -11,27 +11,10 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import REPO_ROOT, child_env, make_result, write_result
-
-TIMEOUT = 60
-
-
-def fabric_nb(cwd: Path, *args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fabric_nb", *map(str, args)],
-        env=child_env(cwd),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,  # a hang is a failure, not a stalled suite
-        check=False,
-    )
+from support import REPO_ROOT, RunCli, make_result, write_result
 
 
 @pytest.fixture
@@ -45,15 +28,15 @@ def results(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("name", [":memory:", "file:x.db?mode=memory", "file::memory:"])
 def test_names_sqlite_treats_specially_are_plain_files(
-    tmp_path: Path, results: Path, name: str
+    tmp_path: Path, results: Path, run_cli: RunCli, name: str
 ) -> None:
-    ingest = fabric_nb(tmp_path, "--db", name, "ingest", results)
+    ingest = run_cli("--db", name, "ingest", results, cwd=tmp_path)
     assert ingest.returncode == 0, ingest.stderr
     stored = tmp_path / name
     assert stored.is_file() and stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert stored.stat().st_size > 0
 
-    check = fabric_nb(tmp_path, "--db", name, "check")
+    check = run_cli("--db", name, "check", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert "3 jobs decoded" in check.stdout
 
@@ -86,13 +69,13 @@ SPECIAL = {
 @pytest.mark.parametrize("kind", SPECIAL, ids=list(SPECIAL))
 @pytest.mark.parametrize("command", ["check", "info", "ingest", "export"])
 def test_a_non_regular_database_path_is_refused_without_hanging(
-    tmp_path: Path, results: Path, kind: str, command: str
+    tmp_path: Path, results: Path, run_cli: RunCli, kind: str, command: str
 ) -> None:
     make, words = SPECIAL[kind]
     db = make(tmp_path / "fabric.db")
     extra: list[object] = {"ingest": [results], "export": [tmp_path / "out"]}.get(command, [])
 
-    done = fabric_nb(tmp_path, "--db", db, command, *extra)
+    done = run_cli("--db", db, command, *extra, cwd=tmp_path)
 
     assert done.returncode in (1, 3), done.stderr
     assert f"Cannot open storage {db}: it is a" in done.stderr
@@ -101,42 +84,35 @@ def test_a_non_regular_database_path_is_refused_without_hanging(
     assert not (tmp_path / "out").exists()
 
 
-def test_a_dangling_symlink_creates_its_target_private(tmp_path: Path, results: Path) -> None:
+def test_a_dangling_symlink_creates_its_target_private(
+    tmp_path: Path, results: Path, run_cli: RunCli
+) -> None:
     link = tmp_path / "fabric.db"
     link.symlink_to(tmp_path / "real" / "history.db")
 
-    done = subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "--db", str(link), "ingest", str(results)],
-        env=child_env(tmp_path),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-        preexec_fn=lambda: os.umask(0o022),
-    )
+    done = run_cli("--db", link, "ingest", results, cwd=REPO_ROOT, preexec=lambda: os.umask(0o022))
 
     assert done.returncode == 0, done.stderr
     target = tmp_path / "real" / "history.db"
     assert link.is_symlink() and target.is_file()
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
-    check = fabric_nb(tmp_path, "--db", link, "check")
+    check = run_cli("--db", link, "check", cwd=tmp_path)
     assert "3 jobs decoded" in check.stdout
 
 
 @pytest.mark.parametrize("suffix", ["-journal", "-wal", "-shm"])
 @pytest.mark.parametrize("command", ["check", "ingest"])
 def test_a_fifo_in_place_of_a_side_file_is_refused_without_hanging(
-    tmp_path: Path, results: Path, suffix: str, command: str
+    tmp_path: Path, results: Path, run_cli: RunCli, suffix: str, command: str
 ) -> None:
     """SQLite opens ``-journal`` to see whether it is hot: a FIFO there blocked it."""
     db = tmp_path / "fabric.db"
-    assert fabric_nb(tmp_path, "--db", db, "ingest", results).returncode == 0
+    assert run_cli("--db", db, "ingest", results, cwd=tmp_path).returncode == 0
     side = _fifo(tmp_path / f"fabric.db{suffix}")
     extra: list[object] = [results] if command == "ingest" else []
 
-    done = fabric_nb(tmp_path, "--db", db, command, *extra)
+    done = run_cli("--db", db, command, *extra, cwd=tmp_path)
 
     assert done.returncode in (1, 3), done.stderr
     assert f"its side file {side} is a FIFO (named pipe), not a regular file" in done.stderr

@@ -9,12 +9,10 @@ file reader (and the command line), wherever in the document it is.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import child_env, make_result
+from support import RunCli, make_result
 
 from fabric_nb import IngestionError, ingest_execution_result
 
@@ -98,19 +96,14 @@ def test_fractions_beyond_the_microsecond_are_refused_not_truncated(
     )
 
 
-def test_the_command_line_rejects_them_by_name_and_stores_the_rest(tmp_path: Path) -> None:
+def test_the_command_line_rejects_them_by_name_and_stores_the_rest(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a.json").write_text(duplicated("job_id", "x", "y"))
     (folder / "b.json").write_text(json.dumps(make_result(job_id="good")))
-    done = subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "--db", str(tmp_path / "f.db"), "ingest", str(folder)],
-        env=child_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("--db", tmp_path / "f.db", "ingest", folder)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         f"rejected: {folder / 'a.json'}: Invalid JSON: the key 'job_id' appears twice in one "

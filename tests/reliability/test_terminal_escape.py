@@ -11,12 +11,10 @@ exact stored values.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import child_env, make_result, write_result
+from support import RunCli, make_result, write_result
 
 from fabric_nb.safe_text import escape_control, escape_json_text
 
@@ -27,20 +25,8 @@ BIDI = "gpj.\u202eexe"
 RAW = ["\x1b", "\x07", "\x9b", "\u202e", "\r"]
 
 
-def fabric_nb(tmp_path: Path, *args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "--db", str(tmp_path / "f.db"), *map(str, args)],
-        env=child_env(tmp_path),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.fixture
-def hostile(tmp_path: Path) -> Path:
+def hostile(tmp_path: Path, run_cli: RunCli) -> Path:
     folder = tmp_path / "in"
     folder.mkdir()
     for i, (engine, profile) in enumerate([(CLEAR, FORGE), (C1, BIDI)]):
@@ -48,7 +34,7 @@ def hostile(tmp_path: Path) -> Path:
         doc["_metadata"] = {"engine_used": engine, "proxy_profile_used": profile}
         write_result(folder, doc, f"{i}.json")
     write_result(folder, b"{}", "evil\n\x1b[31mrejected: none\r.json")
-    done = fabric_nb(tmp_path, "ingest", folder)
+    done = run_cli("--db", tmp_path / "f.db", "ingest", folder)
     assert done.returncode == 1  # the evil file is rejected, the two jobs stored
     return folder
 
@@ -59,9 +45,9 @@ def assert_nothing_raw(*streams: str) -> None:
             assert char not in text, (char, text)
 
 
-def test_ingest_escapes_rejected_file_names(tmp_path: Path, hostile: Path) -> None:
+def test_ingest_escapes_rejected_file_names(tmp_path: Path, hostile: Path, run_cli: RunCli) -> None:
     # --strict lists the file the fixture's run rejected again (it is unchanged since).
-    done = fabric_nb(tmp_path, "ingest", "--strict", hostile)
+    done = run_cli("--db", tmp_path / "f.db", "ingest", "--strict", hostile)
     assert_nothing_raw(done.stdout, done.stderr)
     lines = done.stderr.splitlines()
     assert lines == [
@@ -70,8 +56,10 @@ def test_ingest_escapes_rejected_file_names(tmp_path: Path, hostile: Path) -> No
     ]
 
 
-def test_info_prints_stored_names_escaped_one_line_each(tmp_path: Path, hostile: Path) -> None:
-    done = fabric_nb(tmp_path, "info")
+def test_info_prints_stored_names_escaped_one_line_each(
+    tmp_path: Path, hostile: Path, run_cli: RunCli
+) -> None:
+    done = run_cli("--db", tmp_path / "f.db", "info")
     assert done.returncode == 0, done.stderr
     assert_nothing_raw(done.stdout, done.stderr)
     out = done.stdout
@@ -84,8 +72,10 @@ def test_info_prints_stored_names_escaped_one_line_each(tmp_path: Path, hostile:
     ]
 
 
-def test_info_json_stays_exact_and_holds_nothing_raw(tmp_path: Path, hostile: Path) -> None:
-    done = fabric_nb(tmp_path, "info", "--json")
+def test_info_json_stays_exact_and_holds_nothing_raw(
+    tmp_path: Path, hostile: Path, run_cli: RunCli
+) -> None:
+    done = run_cli("--db", tmp_path / "f.db", "info", "--json")
     assert done.returncode == 0, done.stderr
     assert_nothing_raw(done.stdout)
     report = json.loads(done.stdout)
@@ -93,17 +83,10 @@ def test_info_json_stays_exact_and_holds_nothing_raw(tmp_path: Path, hostile: Pa
     assert {row["profile"] for row in report["by_profile"]} == {FORGE, BIDI}
 
 
-def test_errors_naming_data_are_escaped(tmp_path: Path) -> None:
+def test_errors_naming_data_are_escaped(tmp_path: Path, run_cli: RunCli) -> None:
     db = tmp_path / "evil\x1b[2J.db"
     db.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "--db", str(db), "check"],
-        env=child_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("--db", db, "check")
     assert done.returncode == 1
     assert_nothing_raw(done.stderr)
     assert "evil\\x1b[2J.db: it is a directory" in done.stderr

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import REPO_ROOT, child_env, make_job, make_result, sha256_of, write_result
+from support import REPO_ROOT, RunCli, child_env, make_job, make_result, sha256_of, write_result
 
 from fabric_nb import StorageError, create_persistence
 from fabric_nb.schema import JOB_COLUMNS
@@ -73,7 +73,9 @@ def test_a_wal_store_is_refused_and_nothing_changes(wal_store: Path, readonly: b
     assert snapshot(wal_store) == before
 
 
-def test_a_wal_store_without_side_files_gets_none_from_check(tmp_path: Path) -> None:
+def test_a_wal_store_without_side_files_gets_none_from_check(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     db = tmp_path / "fabric.db"
     with create_persistence(db) as persistence:
         persistence.persist_ingested_job(make_job("a"))
@@ -88,14 +90,7 @@ def test_a_wal_store_without_side_files_gets_none_from_check(tmp_path: Path) -> 
     write_result(results, make_result(job_id="b"), "b.json")
     for command in ("check", "info", "ingest"):
         extra = [str(results)] if command == "ingest" else []
-        done = subprocess.run(
-            [sys.executable, "-m", "fabric_nb", "--db", str(db), command, *extra],
-            env=child_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_cli("--db", db, command, *extra, timeout=60)
         assert done.returncode in (1, 3)
         assert "WAL journal mode" in done.stderr
         assert side_files(db) == [] and sha256_of(db) == before

@@ -9,12 +9,10 @@ into a persistence, and ``persist_ingested_job`` called on its own.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import child_env, make_job, make_result, sha256_of, write_result
+from support import RunCli, make_job, make_result, sha256_of, write_result
 
 from fabric_nb import StorageCorruptionError, create_persistence
 from fabric_nb.bulk import ingest_paths
@@ -40,7 +38,7 @@ def damaged_store(folder: Path, damage: str) -> Path:
 
 @pytest.mark.parametrize("case", DAMAGE, ids=list(DAMAGE))
 def test_cli_ingest_refuses_a_store_with_a_row_that_does_not_decode(
-    tmp_path: Path, case: str
+    tmp_path: Path, run_cli: RunCli, case: str
 ) -> None:
     db = damaged_store(tmp_path, DAMAGE[case])
     folder = tmp_path / "in"
@@ -48,22 +46,8 @@ def test_cli_ingest_refuses_a_store_with_a_row_that_does_not_decode(
     write_result(folder, make_result(job_id="new"), "new.json")
     before = sha256_of(db)
 
-    check = subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "--db", str(db), "check"],
-        env=child_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    ingest = subprocess.run(
-        [sys.executable, "-m", "fabric_nb", "--db", str(db), "ingest", str(folder)],
-        env=child_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    check = run_cli("--db", db, "check")
+    ingest = run_cli("--db", db, "ingest", folder)
 
     assert check.returncode == 1
     assert ingest.returncode == 3, ingest.stdout
