@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=NOTEBOOKS_DIR,
         metavar="DIR",
-        help="folder of the example notebooks (default: notebooks/ of this checkout)",
+        help="folder of the example notebooks (default: those installed with fabric_nb, else notebooks/ of this checkout)",
     )
     return parser
 

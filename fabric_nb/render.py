@@ -28,18 +28,46 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 __all__ = [
+    "CHECKOUT_NOTEBOOKS_DIR",
+    "INSTALLED_NOTEBOOKS_DIR",
     "NOTEBOOKS_DIR",
     "NOTEBOOK_PACKAGES",
     "OVERVIEW_NOTEBOOK",
     "RenderError",
+    "find_notebooks_dir",
     "missing_packages",
     "render_notebook",
 ]
 
+_PACKAGE_DIR: Final[Path] = Path(__file__).resolve().parent
+#: The file name of the overview notebook, the page ``fabric-nb report`` renders.
+_OVERVIEW_NAME: Final[str] = "01_quickstart.ipynb"
+#: Where an installed wheel holds the example notebooks (``fabric_nb/_notebooks/``).
+INSTALLED_NOTEBOOKS_DIR: Final[Path] = _PACKAGE_DIR / "_notebooks"
 #: The example notebooks of a source checkout (``notebooks/`` beside the package).
-NOTEBOOKS_DIR: Final[Path] = Path(__file__).resolve().parent.parent / "notebooks"
+CHECKOUT_NOTEBOOKS_DIR: Final[Path] = _PACKAGE_DIR.parent / "notebooks"
+
+
+def find_notebooks_dir(
+    candidates: tuple[Path, ...] = (INSTALLED_NOTEBOOKS_DIR, CHECKOUT_NOTEBOOKS_DIR),
+) -> Path:
+    """The first folder of ``candidates`` that holds the overview notebook.
+
+    By default the copy a wheel installs inside the package comes first, then
+    the ``notebooks/`` folder of a source checkout (an editable install has
+    only that one). When none holds it, the last candidate is returned, so
+    that a message about the missing notebook names the checkout's path.
+    """
+    for folder in candidates:
+        if (folder / _OVERVIEW_NAME).is_file():
+            return folder
+    return candidates[-1]
+
+
+#: The example notebooks this copy of fabric_nb uses (:func:`find_notebooks_dir`).
+NOTEBOOKS_DIR: Final[Path] = find_notebooks_dir()
 #: The notebook ``fabric-nb report`` renders: the overview of a history.
-OVERVIEW_NOTEBOOK: Final[Path] = NOTEBOOKS_DIR / "01_quickstart.ipynb"
+OVERVIEW_NOTEBOOK: Final[Path] = NOTEBOOKS_DIR / _OVERVIEW_NAME
 #: What executing and rendering notebooks needs (the ``notebooks`` extra).
 NOTEBOOK_PACKAGES: Final[tuple[str, ...]] = (
     "ipykernel",

@@ -8,13 +8,23 @@ from the web, and with clear exits when the database or the target is wrong.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
-from support import RunCli, build_store, sample_jobs, sha256_of
+from support import REPO_ROOT, RunCli, build_store, cli_env, sample_jobs, sha256_of
 
 from fabric_nb import create_persistence
-from fabric_nb.render import render_notebook
+from fabric_nb.render import (
+    CHECKOUT_NOTEBOOKS_DIR,
+    INSTALLED_NOTEBOOKS_DIR,
+    NOTEBOOKS_DIR,
+    OVERVIEW_NOTEBOOK,
+    find_notebooks_dir,
+    render_notebook,
+)
 
 REPORT_TIMEOUT = 300  # seconds; a report takes about 7 s
 
@@ -114,3 +124,83 @@ def test_a_failing_notebook_leaves_no_page(sample_db: Path, tmp_path: Path) -> N
         render_notebook(notebook, out, fabric_db=sample_db)
     assert out.read_text(encoding="utf-8") == "the previous page"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.ipynb", "page.html"]
+
+
+# -- where the overview notebook is found ------------------------------------------
+
+
+def test_the_installed_notebooks_come_first_then_the_checkout(tmp_path: Path) -> None:
+    installed, checkout = tmp_path / "installed", tmp_path / "checkout"
+    installed.mkdir()
+    checkout.mkdir()
+    assert find_notebooks_dir((installed, checkout)) == checkout  # neither: the checkout's path
+    (checkout / OVERVIEW_NOTEBOOK.name).write_text("{}")
+    assert find_notebooks_dir((installed, checkout)) == checkout
+    (installed / OVERVIEW_NOTEBOOK.name).write_text("{}")
+    assert find_notebooks_dir((installed, checkout)) == installed
+    # This editable install: the package is the source tree, so the checkout's notebooks.
+    assert (INSTALLED_NOTEBOOKS_DIR.parent, CHECKOUT_NOTEBOOKS_DIR) == (
+        REPO_ROOT / "fabric_nb",
+        REPO_ROOT / "notebooks",
+    )
+    assert NOTEBOOKS_DIR == CHECKOUT_NOTEBOOKS_DIR and OVERVIEW_NOTEBOOK.is_file()
+
+
+def test_the_wheel_ships_the_notebooks_and_an_installed_copy_renders_the_report(
+    run_cli: RunCli, sample_db: Path, tmp_path: Path
+) -> None:
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            str(REPO_ROOT),
+            "-w",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=REPORT_TIMEOUT,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    [wheel] = tmp_path.glob("fabric_nb-*.whl")
+    notebooks = sorted(CHECKOUT_NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    assert OVERVIEW_NOTEBOOK in notebooks
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = sorted(n for n in archive.namelist() if n.startswith("fabric_nb/_notebooks/"))
+        assert shipped == [f"fabric_nb/_notebooks/{path.name}" for path in notebooks]
+        for path in notebooks:
+            assert archive.read(f"fabric_nb/_notebooks/{path.name}") == path.read_bytes()
+        # What pip puts in site-packages: the wheel's files, with no checkout beside them.
+        site = tmp_path / "site-packages"
+        archive.extractall(site)
+
+    where = tmp_path / "elsewhere"  # not the checkout: `python -m` imports from the working folder
+    where.mkdir()
+    out = tmp_path / "installed.html"
+    env = {"PYTHONPATH": str(site)}
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import fabric_nb.render as r; print(r.__file__); print(r.OVERVIEW_NOTEBOOK)",
+        ],
+        env=cli_env(tmp_path, env),
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines() == [
+        str(site / "fabric_nb" / "render.py"),
+        str(site / "fabric_nb" / "_notebooks" / OVERVIEW_NOTEBOOK.name),
+    ]
+    done = run_cli("report", "--db", sample_db, out, env=env, cwd=where, timeout=REPORT_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    assert f"<title>Fabric history: {sample_db}</title>" in out.read_text(encoding="utf-8")
