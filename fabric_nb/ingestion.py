@@ -249,7 +249,7 @@ def ingest_execution_bytes(raw: bytes, *, source: str | os.PathLike[str]) -> Ing
             f"{source}: Invalid JSON: not UTF-8 text (invalid byte at offset {exc.start})"
         ) from None
     try:
-        document = _decode_document(text)
+        document = _decode_document(text, raw)
     except _ConstantError as exc:
         raise IngestionError(
             f"{source}: Invalid JSON: {exc.args[0]} is not a JSON number"
@@ -337,36 +337,34 @@ _json_decode = json.JSONDecoder(
     parse_constant=_reject_constant, object_pairs_hook=_unique_object
 ).decode
 _fast_decode = msgspec.json.Decoder().decode
-#: The end of every key in JSON text: a closing quote, JSON whitespace, a colon.
-#: Inside a string a quote is escaped (``\"``), so this can only over-count keys.
-_KEY_END: Final[re.Pattern[str]] = re.compile(r'"[ \t\n\r]*:')
-#: A key end with whitespace before its colon (rare: ``json.dumps`` writes none).
-_SPACED_KEY_END: Final[re.Pattern[str]] = re.compile(r'"[ \t\n\r]+:')
+#: JSON's whitespace, as bytes: what may stand between a key and its colon.
+_JSON_WHITESPACE: Final[bytes] = b" \t\n\r"
 
 
-def _decode_document(text: str) -> Any:
+def _decode_document(text: str, raw: bytes | None = None) -> Any:
     """The JSON value of ``text``, as :func:`_json_decode` gives it, several times faster.
 
     msgspec accepts a subset of what json accepts and, where both accept,
     gives the same value. Whatever it refuses goes to json, whose verdict
     stands: its error messages, and the few documents only json accepts
     (a lone surrogate escape, ``1e400``), which validation then judges.
+    ``raw`` is ``text`` in UTF-8, when the caller has it.
     """
     try:
         document = _fast_decode(text)
     except (msgspec.DecodeError, RecursionError):
         return _json_decode(text)
     # msgspec, like json, keeps the last of two equal keys without a word. The
-    # text has at least as many key ends as the document has keys, and the
-    # decoded document has fewer keys than the text exactly when a key was
-    # repeated: when the counts agree, no key was. Otherwise json decides.
-    # Without a spaced key end, every key end is '":' and str.count counts
-    # them as findall would, without building a list (a pass that finds
-    # nothing costs about half of findall's).
-    if _SPACED_KEY_END.search(text) is None:
-        keys_in_text = text.count('":')
-    else:
-        keys_in_text = len(_KEY_END.findall(text))
+    # text has at least as many key ends (a quote, JSON whitespace, a colon)
+    # as the document has keys: inside a string a quote is escaped, so a string
+    # can only add some. The decoded document has fewer keys than the text
+    # exactly when a key was repeated: when the counts agree, no key was.
+    # Otherwise json decides. Deleting the whitespace (ASCII bytes, never part
+    # of a longer UTF-8 sequence) turns each key end into '":' and makes no
+    # other '":', so one count of the bytes left counts the key ends.
+    if raw is None:
+        raw = text.encode("utf-8", "surrogatepass")
+    keys_in_text = raw.translate(None, _JSON_WHITESPACE).count(b'":')
     if keys_in_text != _known_keys(document) and keys_in_text != _all_keys(document):
         _json_decode(text)  # raises _DuplicateKeyError naming the key, if there is one
     return document

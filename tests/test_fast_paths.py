@@ -337,6 +337,12 @@ JSON_EDGE_CASES = [
     "-0.0",
     "1E2",
     '{"a": 1, "a": 2}',
+    '{"a" : 1, "a"\t:\r\n2}',
+    '{"a"  :1,"b":"x\\" :y"}',
+    '{"a":"\\":","a":1}',
+    '{"clips":[{"k":1,"k" :2}]}',
+    '{"x":{"y":{"z":1,"z":2}}}',
+    '{"\u00e9" :1,"é":2}',
     '"a\tb"',
     '"\\ud800"',
     '"\\u0000"',
@@ -382,6 +388,65 @@ def test_any_json_document_decodes_exactly_as_json_decodes_it(
 
     text = json.dumps(value, ensure_ascii=ensure_ascii)
     assert _verdict(ingestion._decode_document, text) == _verdict(ingestion._json_decode, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=_JSON_VALUES,
+    before=st.sampled_from(["", " ", "\t", "\n", " \r\n "]),
+    indent=st.sampled_from([None, 0, 2]),
+)
+def test_spaced_key_ends_are_counted_and_duplicates_refused_as_json_does(
+    value: Any, before: str, indent: int | None
+) -> None:
+    """The duplicate-key count deletes whitespace from the bytes: any spacing gives json's verdict."""
+    from fabric_nb import ingestion
+
+    text = json.dumps(value, indent=indent, separators=(",", before + ":"))
+    assert _verdict(ingestion._decode_document, text) == _verdict(ingestion._json_decode, text)
+    if isinstance(value, dict) and value:  # the same object with its first key written twice
+        key = next(iter(value))
+        twice = "{" + json.dumps(key) + before + ":0," + text[1:]
+        assert _verdict(ingestion._decode_document, twice) == _verdict(
+            ingestion._json_decode, twice
+        )
+        assert _verdict(ingestion._decode_document, twice)[0] == "error"
+
+
+def test_parsed_jobs_are_the_jobs_the_constructors_build(tmp_path: Path) -> None:
+    """The parser's checked constructors build what IngestedJob/IngestedOutput build."""
+    from fabric_nb.ingestion import parse_execution_result
+
+    from fabric_nb import samples
+
+    records = [make_result(), make_result(completed_at=None, _metadata=None)]
+    records += [json.loads(path.read_bytes()) for path in samples.write_results(tmp_path, 20, seed=3)]
+    for record in records:
+        job = parse_execution_result(record)
+        rebuilt = IngestedJob(
+            **{
+                f.name: getattr(job, f.name)
+                for f in dataclasses.fields(IngestedJob)
+                if f.name != "outputs"
+            },
+            outputs=[
+                IngestedOutput(*(getattr(o, f.name) for f in dataclasses.fields(IngestedOutput)))
+                for o in job.outputs
+            ],
+        )
+        assert job == rebuilt and hash(job) == hash(rebuilt) and repr(job) == repr(rebuilt)
+        assert type(job.outputs) is tuple
+        assert all(type(o) is IngestedOutput for o in job.outputs)
+
+
+def test_a_naive_ingested_at_is_refused_as_the_job_refuses_it() -> None:
+    from fabric_nb.ingestion import parse_execution_result
+
+    record = make_result()
+    with pytest.raises(ValueError, match="ingested_at must be timezone-aware"):
+        parse_execution_result(record, ingested_at=datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="ingested_at must be timezone-aware"):
+        IngestedJob("j", "COMPLETED", datetime(2026, 1, 1, tzinfo=UTC), ingested_at=datetime(2026, 1, 1))
 
 
 # -- packed outputs -------------------------------------------------------------
