@@ -415,12 +415,13 @@ def test_spaced_key_ends_are_counted_and_duplicates_refused_as_json_does(
 
 def test_parsed_jobs_are_the_jobs_the_constructors_build(tmp_path: Path) -> None:
     """The parser's checked constructors build what IngestedJob/IngestedOutput build."""
+    from fabric_nb import samples
     from fabric_nb.ingestion import parse_execution_result
 
-    from fabric_nb import samples
-
     records = [make_result(), make_result(completed_at=None, _metadata=None)]
-    records += [json.loads(path.read_bytes()) for path in samples.write_results(tmp_path, 20, seed=3)]
+    records += [
+        json.loads(path.read_bytes()) for path in samples.write_results(tmp_path, 20, seed=3)
+    ]
     for record in records:
         job = parse_execution_result(record)
         rebuilt = IngestedJob(
@@ -446,7 +447,9 @@ def test_a_naive_ingested_at_is_refused_as_the_job_refuses_it() -> None:
     with pytest.raises(ValueError, match="ingested_at must be timezone-aware"):
         parse_execution_result(record, ingested_at=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="ingested_at must be timezone-aware"):
-        IngestedJob("j", "COMPLETED", datetime(2026, 1, 1, tzinfo=UTC), ingested_at=datetime(2026, 1, 1))
+        IngestedJob(
+            "j", "COMPLETED", datetime(2026, 1, 1, tzinfo=UTC), ingested_at=datetime(2026, 1, 1)
+        )
 
 
 # -- packed outputs -------------------------------------------------------------
