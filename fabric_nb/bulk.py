@@ -44,9 +44,10 @@ import dataclasses
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Final
 
 from ._collector import collector_paused
@@ -334,6 +335,7 @@ def ingest_scan(
     scanned_ns = time.time_ns()
     ledger = _Ledger(cache, stamps, scanned_ns, trust=not full)
     to_read: list[str] = []  # path strings: a Path per file costs more than reading it
+    regular: set[str] = set()  # of those, the ones the scan saw as regular files
     unchanged = 0
     still_rejected: list[RejectedFile] = []
     cached_skips: list[SkippedFile] = []
@@ -343,6 +345,8 @@ def ingest_scan(
         if state is None:
             to_read.append(file.name)
             ledger.add(file)
+            if S_ISREG(file.stat.st_mode):
+                regular.add(file.name)
         elif state == "stored":
             unchanged += 1
         else:
@@ -364,6 +368,7 @@ def ingest_scan(
         ledger=ledger,
         stored_before=stamps.__contains__ if stamps is not None else _LazyIds(persistence),
         write_last=False,
+        regular=regular,
     )
     holds_at = None
     if held and marker is not None:
@@ -430,6 +435,7 @@ def _ingest(
     ledger: _Ledger | None = None,
     stored_before: Callable[[str], bool] | None = None,
     write_last: bool = True,
+    regular: Container[str | Path] = (),
 ) -> IngestReport:
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -454,6 +460,7 @@ def _ingest(
         batch_size=batch_size,
         ledger=ledger,
         defer=defer,
+        regular=regular,
         unchanged_stamps=None
         if ledger is None or persistence is None
         else persistence.unchanged_stamps,
@@ -617,6 +624,7 @@ class _Run:
         batch_size: int,
         ledger: _Ledger | None = None,
         defer: Callable[[Path], bool] | None = None,
+        regular: Container[str | Path] = (),
         unchanged_stamps: Callable[[Sequence[IngestedJob]], dict[str, str]] | None = None,
     ) -> None:
         self.files = files
@@ -626,6 +634,9 @@ class _Run:
         self.batch_size = batch_size
         self.ledger = ledger
         self.defer = defer
+        # Paths the scan has just seen as regular files: not looked at again
+        # before they are opened (the open file is checked all the same).
+        self.regular = regular
         self.handled = 0
         self.ingested = 0
         self.replaced = 0
@@ -647,7 +658,7 @@ class _Run:
         ledger = self.ledger
         digest = b""
         try:
-            raw = read_result_bytes(path)
+            raw = read_result_bytes(path, seen_regular=path in self.regular)
             if ledger is not None:
                 digest = ledger.digest_of(path, raw)
                 entry = ledger.known(path, digest) if digest else None

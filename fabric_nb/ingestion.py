@@ -197,17 +197,19 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
     return ingest_execution_bytes(read_result_bytes(source), source=source)
 
 
-def read_result_bytes(path: str | os.PathLike[str]) -> bytes:
+def read_result_bytes(path: str | os.PathLike[str], *, seen_regular: bool = False) -> bytes:
     """The bytes of one result file, with the read errors an operator can act on.
 
     Only a regular file of at most
     :data:`~fabric_nb.regular_files.MAX_RESULT_FILE_BYTES` is read.
+    ``seen_regular``: a scan has just seen a regular file there (see
+    :func:`~fabric_nb.regular_files.read_regular_file`).
 
     :raises IngestionError: the file is missing, a folder, not a regular file,
         too large, or unreadable.
     """
     try:
-        return read_regular_file(path, limit=MAX_RESULT_FILE_BYTES)
+        return read_regular_file(path, limit=MAX_RESULT_FILE_BYTES, seen_regular=seen_regular)
     except FileNotFoundError:
         raise IngestionError(f"{path}: File not found") from None
     except (IsADirectoryError, NotRegularFileError) as exc:

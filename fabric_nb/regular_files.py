@@ -42,6 +42,10 @@ _KINDS: Final[tuple[tuple[int, str], ...]] = (
 )
 
 
+#: Open for reading without blocking (a FIFO swapped in is refused, not waited on).
+_OPEN_FLAGS: Final[int] = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
 class FileRefusedError(FabricError):
     """A path was not read: it is not a regular file, or it is too large."""
 
@@ -73,10 +77,22 @@ def open_regular_file(path: str | os.PathLike[str]) -> int:
     :raises NotRegularFileError: ``path`` is not a regular file (message: what it is).
     :raises OSError: the file cannot be opened (missing, no permission...).
     """
-    before = os.stat(path)
-    if not stat.S_ISREG(before.st_mode):
-        raise NotRegularFileError(f"is {file_kind(before.st_mode)}, not a regular file")
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    return _open_regular(path, seen_regular=False)[0]
+
+
+def _open_regular(
+    path: str | os.PathLike[str], *, seen_regular: bool
+) -> tuple[int, os.stat_result]:
+    """:func:`open_regular_file`, and the ``fstat`` of the open file.
+
+    ``seen_regular``: the caller has just looked at the path and seen a
+    regular file, so it is not looked at again before opening.
+    """
+    if not seen_regular:
+        before = os.stat(path)
+        if not stat.S_ISREG(before.st_mode):
+            raise NotRegularFileError(f"is {file_kind(before.st_mode)}, not a regular file")
+    fd = os.open(path, _OPEN_FLAGS)
     try:
         opened = os.fstat(fd)
         if not stat.S_ISREG(opened.st_mode):
@@ -84,21 +100,25 @@ def open_regular_file(path: str | os.PathLike[str]) -> int:
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, opened
 
 
-def read_regular_file(path: str | os.PathLike[str], *, limit: int) -> bytes:
+def read_regular_file(
+    path: str | os.PathLike[str], *, limit: int, seen_regular: bool = False
+) -> bytes:
     """The bytes of ``path`` (symlinks followed), if it is a regular file of at most ``limit`` bytes.
 
     Never blocks on a FIFO and never reads more than ``limit + 1`` bytes.
+    ``seen_regular``: the caller has just looked at the path (a folder scan's
+    ``stat``) and seen a regular file, so it is not looked at again before
+    opening; the open file is checked all the same (it may have been swapped).
 
     :raises NotRegularFileError: ``path`` is not a regular file (message: what it is).
     :raises FileTooLargeError: the file holds more than ``limit`` bytes.
     :raises OSError: the file cannot be opened or read (missing, no permission...).
     """
-    fd = open_regular_file(path)
+    fd, opened = _open_regular(path, seen_regular=seen_regular)
     try:
-        opened = os.fstat(fd)
         if opened.st_size > limit:
             raise FileTooLargeError(
                 f"is too large: {opened.st_size} bytes, the limit is {limit} bytes"

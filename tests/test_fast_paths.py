@@ -614,3 +614,46 @@ def test_an_unknown_clip_status_in_a_later_piece_names_its_clip(
     )
     with pytest.raises(ValueError, match=r"clip 1 of job 'job_x' has status 'OK'"):
         outputs_frame([*good, bad])
+
+
+# -- reading a file a scan has just seen ----------------------------------------
+
+
+def test_a_file_seen_regular_is_still_checked_once_open(tmp_path: Path) -> None:
+    """``seen_regular`` skips the look before opening, never the check on the open file."""
+    import os
+
+    from fabric_nb.regular_files import FileTooLargeError, NotRegularFileError, read_regular_file
+
+    good = tmp_path / "good.json"
+    good.write_bytes(b"{}")
+    assert read_regular_file(good, limit=10, seen_regular=True) == b"{}"
+    fifo = tmp_path / "swapped.json"  # a FIFO swapped in after the scan: refused, not waited on
+    os.mkfifo(fifo)
+    with pytest.raises(NotRegularFileError, match="FIFO"):
+        read_regular_file(fifo, limit=10, seen_regular=True)
+    with pytest.raises(NotRegularFileError, match="directory"):
+        read_regular_file(tmp_path, limit=10, seen_regular=True)
+    with pytest.raises(FileTooLargeError):
+        read_regular_file(good, limit=1, seen_regular=True)
+
+
+def test_a_result_file_swapped_for_a_fifo_after_the_scan_is_rejected(tmp_path: Path) -> None:
+    import os
+
+    from fabric_nb.bulk import ingest_scan
+    from fabric_nb.ingest_cache import IngestCache
+    from fabric_nb.scan import scan_paths
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    write_result(folder, make_result(job_id="job_a"), "a.json")
+    write_result(folder, make_result(job_id="job_b"), "b.json")
+    scan = scan_paths([folder], ["*.json"])
+    (folder / "a.json").unlink()
+    os.mkfifo(folder / "a.json")
+    db = tmp_path / "fabric.db"
+    with create_persistence(db) as persistence, IngestCache(db, warn=print) as cache:
+        report = ingest_scan(scan, persistence, cache=cache)
+        assert persistence.load_job_ids() == {"job_b"}
+    assert [(r.path.name, "FIFO" in r.reason) for r in report.rejected] == [("a.json", True)]
