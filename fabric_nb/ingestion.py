@@ -79,6 +79,7 @@ _CLIP_STATUS = {status: status for status in CLIP_STATUSES}
 #: own constructors. ``tests/test_fast_paths.py`` pins them to those.
 _new_output: Final = checked_constructor(IngestedOutput)
 _new_job: Final = checked_constructor(IngestedJob)
+_sha256: Final = hashlib.sha256
 
 
 def _shared_output(
@@ -156,18 +157,21 @@ def _plain_output(clip: Any, job_id: str) -> IngestedOutput | None:
         and (preset is None or (type(preset) is str and preset.isascii() and "\x00" not in preset))
     ):
         return None
-    return _shared_output(
+    # _shared_output, inlined (this runs for every clip): the status is
+    # already the shared one, and ASCII text encodes as UTF-8 as it is.
+    intern = sys.intern
+    return _new_output(
         job_id,
-        clip_id_for(source),
+        _sha256(source.encode()).hexdigest()[:16],  # clip_id_for(source)
         source,
         output,
         exists,
         size,
         status,
-        reason,
-        engine,
-        profile,
-        preset,
+        reason and intern(reason),
+        engine and intern(engine),
+        profile and intern(profile),
+        preset and intern(preset),
     )
 
 
@@ -546,9 +550,12 @@ class _Parser:
         clips = doc.get("clips", _MISSING)
         if type(clips) is not list:
             self.fail("clips", "an array of clip objects", clips)
-        outputs = tuple(self.output(clip, i, job_id) for i, clip in enumerate(clips))
+        plain = _plain_output
+        outputs = tuple(
+            [plain(clip, job_id) or self.output(clip, i, job_id) for i, clip in enumerate(clips)]
+        )
 
-        n_completed = sum(1 for o in outputs if o.status == "COMPLETED")
+        n_completed = [o.status for o in outputs].count("COMPLETED")
         fingerprint = meta.get("fingerprint")
         return _new_job(
             job_id=job_id,
