@@ -556,38 +556,72 @@ class _Parser:
         )
 
         n_completed = [o.status for o in outputs].count("COMPLETED")
-        fingerprint = meta.get("fingerprint")
+        total_clips = self.count(doc, "total_clips", len(outputs))
+        completed_clips = self.count(doc, "completed_clips", n_completed)
+        failed_clips = self.count(doc, "failed_clips", len(outputs) - n_completed)
+        get = meta.get
+        profile, fingerprint = get("proxy_profile_used"), get("fingerprint")
+        stage, error = get("validation_stage"), get("validation_error")
+        engine, preset, version = (
+            get("engine_used"),
+            get("resolve_preset_used"),
+            get("jobspec_version"),
+        )
+        if type(fingerprint) is not str or not fingerprint:
+            fingerprint = None  # a fingerprint that is not text is no fingerprint
+        # The common case in one expression: each is null or plain ASCII text
+        # without NUL. Anything else goes through text(), which names it.
+        if not (
+            (
+                profile is None
+                or (type(profile) is str and profile.isascii() and "\x00" not in profile)
+            )
+            and (fingerprint is None or (fingerprint.isascii() and "\x00" not in fingerprint))
+            and (stage is None or (type(stage) is str and stage.isascii() and "\x00" not in stage))
+            and (error is None or (type(error) is str and error.isascii() and "\x00" not in error))
+            and (
+                engine is None
+                or (type(engine) is str and engine.isascii() and "\x00" not in engine)
+            )
+            and (
+                preset is None
+                or (type(preset) is str and preset.isascii() and "\x00" not in preset)
+            )
+            and (
+                version is None
+                or (type(version) is str and version.isascii() and "\x00" not in version)
+            )
+        ):
+            text = self.text
+            profile = text(
+                meta, "proxy_profile_used", "_metadata.proxy_profile_used", required=False
+            )
+            if fingerprint is not None:
+                fingerprint = text(meta, "fingerprint", "_metadata.fingerprint", required=False)
+            stage = text(meta, "validation_stage", "_metadata.validation_stage", required=False)
+            error = text(meta, "validation_error", "_metadata.validation_error", required=False)
+            engine = text(meta, "engine_used", "_metadata.engine_used", required=False)
+            preset = text(
+                meta, "resolve_preset_used", "_metadata.resolve_preset_used", required=False
+            )
+            version = text(meta, "jobspec_version", "_metadata.jobspec_version", required=False)
         return _new_job(
             job_id=job_id,
             final_status=status,
             started_at=started_at,
             completed_at=completed_at,
             ingested_at=ingested_at,
-            total_clips=self.count(doc, "total_clips", len(outputs)),
-            completed_clips=self.count(doc, "completed_clips", n_completed),
-            failed_clips=self.count(doc, "failed_clips", len(outputs) - n_completed),
+            total_clips=total_clips,
+            completed_clips=completed_clips,
+            failed_clips=failed_clips,
             outputs=outputs,
-            canonical_proxy_profile=self.text(
-                meta, "proxy_profile_used", "_metadata.proxy_profile_used", required=False
-            ),
-            fingerprint=(
-                self.text(meta, "fingerprint", "_metadata.fingerprint", required=False)
-                if type(fingerprint) is str and fingerprint
-                else None
-            ),
-            validation_stage=self.text(
-                meta, "validation_stage", "_metadata.validation_stage", required=False
-            ),
-            validation_error=self.text(
-                meta, "validation_error", "_metadata.validation_error", required=False
-            ),
-            engine_used=self.text(meta, "engine_used", "_metadata.engine_used", required=False),
-            resolve_preset_used=self.text(
-                meta, "resolve_preset_used", "_metadata.resolve_preset_used", required=False
-            ),
-            jobspec_version=self.text(
-                meta, "jobspec_version", "_metadata.jobspec_version", required=False
-            ),
+            canonical_proxy_profile=profile,
+            fingerprint=fingerprint,
+            validation_stage=stage,
+            validation_error=error,
+            engine_used=engine,
+            resolve_preset_used=preset,
+            jobspec_version=version,
         )
 
     def output(self, clip: Any, index: int, job_id: str) -> IngestedOutput:

@@ -657,3 +657,39 @@ def test_a_result_file_swapped_for_a_fifo_after_the_scan_is_rejected(tmp_path: P
         report = ingest_scan(scan, persistence, cache=cache)
         assert persistence.load_job_ids() == {"job_b"}
     assert [(r.path.name, "FIFO" in r.reason) for r in report.rejected] == [("a.json", True)]
+
+
+_META_FIELDS = {
+    "proxy_profile_used": "canonical_proxy_profile",
+    "fingerprint": "fingerprint",
+    "validation_stage": "validation_stage",
+    "validation_error": "validation_error",
+    "engine_used": "engine_used",
+    "resolve_preset_used": "resolve_preset_used",
+    "jobspec_version": "jobspec_version",
+}
+
+
+@pytest.mark.parametrize("key", list(_META_FIELDS))
+@pytest.mark.parametrize("value", [None, "", "plain", "été", "a\x00b", "\ud800", 5, True, ["x"]])
+def test_metadata_fast_path_gives_what_the_field_checks_give(key: str, value: Any) -> None:
+    """The one-expression metadata check keeps, refuses and names as text() does."""
+    from fabric_nb.ingestion import _Parser, parse_execution_result
+
+    def verdict(call: Any) -> tuple[str, Any]:
+        try:
+            return ("value", call())
+        except IngestionError as exc:
+            return ("error", str(exc).replace("<memory>", "x"))
+
+    expected = verdict(
+        lambda: _Parser("x").text({key: value}, key, f"_metadata.{key}", required=False)
+    )
+    if key == "fingerprint" and not (type(value) is str and value):
+        expected = ("value", None)  # a fingerprint that is not text is no fingerprint
+    got = verdict(
+        lambda: getattr(
+            parse_execution_result(make_result(_metadata={key: value})), _META_FIELDS[key]
+        )
+    )
+    assert got == expected
