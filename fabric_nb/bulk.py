@@ -256,22 +256,26 @@ def ingest_paths(
     :raises IngestAborted: a batch could not be stored, see :func:`ingest_files`.
     :raises PersistenceError: ``target`` (or its persistence) is not open.
     """
-    scan = _scan(paths, patterns)
-    database = _database_of(target)
-    if database is None:
-        return ingest_scan(
-            scan, target, batch_size=batch_size, fail_fast=fail_fast, progress=progress
-        )
-    with IngestCache(database, warn=warn or _ignore) as cache:
-        return ingest_scan(
-            scan,
-            target,
-            cache=cache,
-            full=full,
-            batch_size=batch_size,
-            fail_fast=fail_fast,
-            progress=progress,
-        )
+    # One pause for the whole run: the scan, the cache's records and the
+    # batches are many objects and no cycle (see _collector); resumed in
+    # between, the collector would walk the young ones at each step.
+    with collector_paused():
+        scan = _scan(paths, patterns)
+        database = _database_of(target)
+        if database is None:
+            return ingest_scan(
+                scan, target, batch_size=batch_size, fail_fast=fail_fast, progress=progress
+            )
+        with IngestCache(database, warn=warn or _ignore) as cache:
+            return ingest_scan(
+                scan,
+                target,
+                cache=cache,
+                full=full,
+                batch_size=batch_size,
+                fail_fast=fail_fast,
+                progress=progress,
+            )
 
 
 def ingest_scan(
@@ -340,22 +344,24 @@ def ingest_scan(
     still_rejected: list[RejectedFile] = []
     cached_skips: list[SkippedFile] = []
     files = scan.files
-    states, recorded = ([None] * len(files), 0) if full else cache.trusted_states(files, stamps)
-    for file, state in zip(files, states, strict=True):
-        if state is None:
-            to_read.append(file.name)
-            ledger.add(file)
-            if S_ISREG(file.stat.st_mode):
-                regular.add(file.name)
-        elif state == "stored":
-            unchanged += 1
-        else:
-            entry = cache.lookup(file.key)
-            reason = entry.reason if entry is not None and entry.reason else state
-            if state == "rejected":
-                still_rejected.append(RejectedFile(file.path, reason))
+    # A tuple per file to read and no cycle: see _collector.
+    with collector_paused():
+        states, recorded = ([None] * len(files), 0) if full else cache.trusted_states(files, stamps)
+        for file, state in zip(files, states, strict=True):
+            if state is None:
+                to_read.append(file.name)
+                ledger.add(file)
+                if S_ISREG(file.stat.st_mode):
+                    regular.add(file.name)
+            elif state == "stored":
+                unchanged += 1
             else:
-                cached_skips.append(SkippedFile(file.path, reason))
+                entry = cache.lookup(file.key)
+                reason = entry.reason if entry is not None and entry.reason else state
+                if state == "rejected":
+                    still_rejected.append(RejectedFile(file.path, reason))
+                else:
+                    cached_skips.append(SkippedFile(file.path, reason))
     if full or recorded < len(cache):  # some records are of files this scan did not see
         _forget_gone(cache, {file.key for file in scan.files})
     report = _ingest(
