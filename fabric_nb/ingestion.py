@@ -519,7 +519,9 @@ class _Parser:
                 "a timestamp precise to the microsecond at most (Fabric does not round)",
                 value,
             )
-        if not EARLIEST_TIMESTAMP <= parsed < END_OF_TIMESTAMPS:
+        # A year strictly inside the range is in it whatever the offset (less
+        # than a day); only the edge years need the comparison of instants.
+        if not (1678 < parsed.year < 2261 or EARLIEST_TIMESTAMP <= parsed < END_OF_TIMESTAMPS):
             self.fail(where, _RANGE_TEXT, value)
         return parsed
 

@@ -100,10 +100,12 @@ def _encode_outputs(outputs: tuple[IngestedOutput, ...]) -> str:
 def encode_job(job: IngestedJob) -> tuple[Any, ...]:
     """The values of one ``jobs`` row, in :data:`~fabric_nb.schema.JOB_COLUMNS` order."""
     outputs = _encode_outputs(job.outputs)
+    # iso_text, inlined (a row per job): None stays None.
+    started_at, completed_at, ingested_at = job.started_at, job.completed_at, job.ingested_at
     return (
         job.job_id,
         job.final_status,
-        iso_text(job.started_at),
+        None if started_at is None else started_at.isoformat(),
         job.canonical_proxy_profile,
         job.fingerprint,
         job.validation_stage,
@@ -111,8 +113,8 @@ def encode_job(job: IngestedJob) -> tuple[Any, ...]:
         job.engine_used,
         job.resolve_preset_used,
         job.jobspec_version,
-        iso_text(job.completed_at),
-        iso_text(job.ingested_at),
+        None if completed_at is None else completed_at.isoformat(),
+        None if ingested_at is None else ingested_at.isoformat(),
         job.total_clips,
         job.completed_clips,
         job.failed_clips,
