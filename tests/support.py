@@ -115,6 +115,19 @@ def write_result(directory: Path, doc: Any, name: str = "result.json") -> Path:
 # -- jobs --------------------------------------------------------------------------
 
 
+#: Result ``_metadata`` keys and the ``IngestedJob`` field each one becomes,
+#: written out independently of ingestion so tests can check it.
+META_FIELDS: dict[str, str] = {
+    "proxy_profile_used": "canonical_proxy_profile",
+    "fingerprint": "fingerprint",
+    "validation_stage": "validation_stage",
+    "validation_error": "validation_error",
+    "engine_used": "engine_used",
+    "resolve_preset_used": "resolve_preset_used",
+    "jobspec_version": "jobspec_version",
+}
+
+
 def make_output(job_id: str = "job_0001", index: int = 0, **overrides: Any) -> IngestedOutput:
     """A valid :class:`IngestedOutput`; ``overrides`` replace fields."""
     source = overrides.pop("source_path", f"/Volumes/CARD_A/Clip/A001C{index:03d}.mov")
@@ -271,6 +284,14 @@ def query_answers(queries: FabricQueries) -> dict[str, Any]:
             for until in bounds
         ],
     }
+
+
+def stored_job_ids(db: Path) -> list[str]:
+    """The sorted ids of every job stored in ``db``, read through a read-only open."""
+    from fabric_nb import create_persistence
+
+    with create_persistence(db, readonly=True) as persistence:
+        return sorted(job.job_id for job in persistence.load_all_jobs())
 
 
 def sha256_of(path: Path) -> str:

@@ -34,6 +34,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import (
+    META_FIELDS,
     job_record,
     job_records,
     make_job,
@@ -659,18 +660,7 @@ def test_a_result_file_swapped_for_a_fifo_after_the_scan_is_rejected(tmp_path: P
     assert [(r.path.name, "FIFO" in r.reason) for r in report.rejected] == [("a.json", True)]
 
 
-_META_FIELDS = {
-    "proxy_profile_used": "canonical_proxy_profile",
-    "fingerprint": "fingerprint",
-    "validation_stage": "validation_stage",
-    "validation_error": "validation_error",
-    "engine_used": "engine_used",
-    "resolve_preset_used": "resolve_preset_used",
-    "jobspec_version": "jobspec_version",
-}
-
-
-@pytest.mark.parametrize("key", list(_META_FIELDS))
+@pytest.mark.parametrize("key", list(META_FIELDS))
 @pytest.mark.parametrize("value", [None, "", "plain", "été", "a\x00b", "\ud800", 5, True, ["x"]])
 def test_metadata_fast_path_gives_what_the_field_checks_give(key: str, value: Any) -> None:
     """The one-expression metadata check keeps, refuses and names as text() does."""
@@ -689,7 +679,7 @@ def test_metadata_fast_path_gives_what_the_field_checks_give(key: str, value: An
         expected = ("value", None)  # a fingerprint that is not text is no fingerprint
     got = verdict(
         lambda: getattr(
-            parse_execution_result(make_result(_metadata={key: value})), _META_FIELDS[key]
+            parse_execution_result(make_result(_metadata={key: value})), META_FIELDS[key]
         )
     )
     assert got == expected

@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import job_record, sha256_of
+from support import META_FIELDS, job_record, sha256_of
 
 from fabric_nb import (
     FabricIndex,
@@ -61,15 +61,6 @@ _LOCATION = re.compile(
 )
 _FILE_LEVEL = re.compile(r"Invalid JSON|File not found")
 
-_META_FIELDS = {
-    "proxy_profile_used": "canonical_proxy_profile",
-    "fingerprint": "fingerprint",
-    "validation_stage": "validation_stage",
-    "validation_error": "validation_error",
-    "engine_used": "engine_used",
-    "resolve_preset_used": "resolve_preset_used",
-    "jobspec_version": "jobspec_version",
-}
 _CLIP_OPTIONAL_TEXT = ("failure_reason", "engine_used", "proxy_profile_used", "resolve_preset_used")
 _COUNTS = ("total_clips", "completed_clips", "failed_clips")
 
@@ -364,17 +355,17 @@ def _expected_job(base: IngestedJob, location: str, value: Any) -> IngestedJob |
         return replace(base, **{location: count})
     if location == "_metadata":
         if value is DELETED or value is None:
-            return replace(base, **{field: None for field in _META_FIELDS.values()})
+            return replace(base, **{field: None for field in META_FIELDS.values()})
         if not isinstance(value, dict):
             raise _Rejected(location)
         return None
     if location.startswith("_metadata."):
         key = location.removeprefix("_metadata.")
-        if key not in _META_FIELDS:
+        if key not in META_FIELDS:
             return base  # read past
         if key == "fingerprint" and not (type(value) is str and value):
             return replace(base, fingerprint=None)  # the rule: a non-empty string, else None
-        return replace(base, **{_META_FIELDS[key]: _text(value, location, required=False)})
+        return replace(base, **{META_FIELDS[key]: _text(value, location, required=False)})
     if location == "clips":
         if type(value) is not list:
             raise _Rejected(location)
@@ -503,7 +494,7 @@ SCHEMA_KEYS = st.sampled_from(
             )
             | JSON_VALUES,
         },
-        optional={"_metadata": st.dictionaries(st.sampled_from(sorted(_META_FIELDS)), SCALARS)},
+        optional={"_metadata": st.dictionaries(st.sampled_from(sorted(META_FIELDS)), SCALARS)},
     )
 )
 def test_fuzz_random_structures(pipeline: Pipeline, document: Any) -> None:
@@ -653,7 +644,7 @@ def test_fuzz_every_schema_field_with_every_type(pipeline: Pipeline) -> None:
     in a job with every kind of clip, replaced by every JSON type (and deleted)."""
     doc = next(d for d in BASE_DOCS if len(d["clips"]) >= 2 and d["_metadata"].get("fingerprint"))
     fields = ["job_id", "final_status", "started_at", "completed_at", *_COUNTS, "clips"]
-    fields += ["_metadata", *(f"_metadata.{key}" for key in _META_FIELDS)]
+    fields += ["_metadata", *(f"_metadata.{key}" for key in META_FIELDS)]
     fields += [f"clips[1].{key}" for key in ("source_path", "resolved_output_path", "status")]
     fields += [f"clips[1].{key}" for key in ("output_exists", "output_size_bytes")]
     fields += [f"clips[1].{key}" for key in _CLIP_OPTIONAL_TEXT] + ["clips[1]"]

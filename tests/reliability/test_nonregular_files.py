@@ -15,17 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import RunCli, child_env, make_result, write_result
+from support import RunCli, child_env, make_result, stored_job_ids, write_result
 
-from fabric_nb import create_persistence
 from fabric_nb.regular_files import MAX_RESULT_FILE_BYTES
 
 TIMEOUT = 60
-
-
-def stored(db: Path) -> list[str]:
-    with create_persistence(db, readonly=True) as persistence:
-        return sorted(job.job_id for job in persistence.load_all_jobs())
 
 
 def test_fifos_devices_sockets_and_huge_files_are_rejected_by_name(
@@ -60,7 +54,7 @@ def test_fifos_devices_sockets_and_huge_files_are_rejected_by_name(
     for name, reason in expected.items():
         assert f"rejected: {folder / name}: {reason}" in rejected
     assert f"rejected: {given_fifo}: is a FIFO (named pipe), not a regular file" in rejected
-    assert stored(tmp_path / "fabric.db") == ["a", "f"]
+    assert stored_job_ids(tmp_path / "fabric.db") == ["a", "f"]
 
 
 def test_a_file_of_exactly_the_limit_is_read(tmp_path: Path, run_cli: RunCli) -> None:
@@ -74,7 +68,7 @@ def test_a_file_of_exactly_the_limit_is_read(tmp_path: Path, run_cli: RunCli) ->
     done = run_cli("--db", tmp_path / "fabric.db", "ingest", folder, timeout=TIMEOUT)
 
     assert done.returncode == 0, done.stderr
-    assert stored(tmp_path / "fabric.db") == ["padded"]
+    assert stored_job_ids(tmp_path / "fabric.db") == ["padded"]
 
 
 def test_the_wal_check_never_blocks_on_a_fifo_swapped_in_for_the_store(tmp_path: Path) -> None:

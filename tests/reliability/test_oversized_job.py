@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import RunCli, make_clip, make_job, make_result, write_result
+from support import RunCli, make_clip, make_job, make_result, stored_job_ids, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.errors import StorageError, UnstorableJobError
@@ -24,11 +24,6 @@ BIG_ID = "j" * (64 * 1024)
 def oversized_result() -> dict[str, object]:
     clips = [make_clip(i) for i in range(1100)]
     return make_result(job_id=BIG_ID, clips=clips)
-
-
-def stored(db: Path) -> list[str]:
-    with create_persistence(db, readonly=True) as persistence:
-        return sorted(job.job_id for job in persistence.load_all_jobs())
 
 
 def test_the_oversized_file_is_rejected_by_name_and_the_rest_is_stored(
@@ -48,13 +43,13 @@ def test_the_oversized_file_is_rejected_by_name_and_the_rest_is_stored(
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"rejected: {big}: is too big to store: outputs_json is ")
     assert f"the limit is {MAX_STORED_VALUE_BYTES}" in lines[0]
-    assert stored(tmp_path / "fabric.db") == ["a", "c"]
+    assert stored_job_ids(tmp_path / "fabric.db") == ["a", "c"]
 
     # A re-run: nothing blocks for good, and the unchanged file is still rejected, quietly.
     again = run_cli("--db", tmp_path / "fabric.db", "ingest", folder)
     assert (again.returncode, again.stderr) == (0, "")
     assert "still rejected: 1" in " ".join(again.stdout.split())
-    assert stored(tmp_path / "fabric.db") == ["a", "c"]
+    assert stored_job_ids(tmp_path / "fabric.db") == ["a", "c"]
 
 
 def test_storage_names_the_unstorable_jobs_and_stores_none(tmp_path: Path) -> None:
