@@ -72,7 +72,7 @@ endif
 
 # The test suite in a second venv holding the lowest versions pyproject.toml
 # promises (constraints-min.txt: pandas 2.2, matplotlib 3.8, pyarrow 15,
-# msgspec 0.18) on Python 3.11, so the honest ranges are proven, not hoped.
+# msgspec 0.19) on Python 3.11, so the honest ranges are proven, not hoped.
 # The notebooks are not validated there: their stored outputs are the
 # rendering of the pinned versions.
 PYTHON_MIN ?= python3.11

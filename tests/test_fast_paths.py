@@ -328,6 +328,8 @@ def test_a_bulk_ingest_leaves_the_garbage_collector_as_it_found_it(
 #: surrogates, NaN, trailing data, deep nesting, NUL, subnormals, non-ASCII.
 JSON_EDGE_CASES = [
     "18446744073709551616",
+    "19446744073709551617",  # msgspec 0.18 decoded this as 1000000000000000001
+    '{"output_size_bytes": 19446744073709551617}',
     "-9223372036854775809",
     "1" * 5000,
     "1" * 400,
