@@ -11,7 +11,6 @@ are reported rather than raised, so the caller decides how loud to be.
 from __future__ import annotations
 
 import fnmatch
-import operator
 import os
 import re
 import stat
@@ -95,7 +94,7 @@ def scan_paths(
     if not patterns:
         raise ValueError("at least one pattern is needed")
     match = _matcher(patterns)
-    found: dict[str, ScannedFile] = {}
+    groups: list[Sequence[ScannedFile]] = []  # what each path gave, in order
     other: list[Path] = []
     missing: list[Path] = []
     empty: list[Path] = []
@@ -109,23 +108,24 @@ def scan_paths(
         except OSError as exc:
             raise FolderScanError(f"{path}: cannot read: {exc.strerror or exc}") from None
         if not stat.S_ISDIR(info.st_mode):
-            key = os.path.abspath(path)
-            if key not in found:
-                found[key] = ScannedFile(str(path), key, info)
+            groups.append((ScannedFile(str(path), os.path.abspath(path), info),))
             continue
         with collector_paused():  # many small tuples, no cycle: see _collector
             walked, skipped = _walk(path, match)
         if not walked:
             empty.append(path)
-        if not found:
-            found = {file.key: file for file in walked}
-        else:
-            for file in walked:
-                if file.key not in found:
-                    found[file.key] = file
+        groups.append(walked)
         other.extend(skipped)
+    if len(groups) == 1:  # one file, or one walk: each key is there once already
+        files = tuple(groups[0])
+    else:
+        found: dict[str, ScannedFile] = {}
+        for group in groups:
+            for file in group:
+                found.setdefault(file.key, file)  # a file keeps its first place
+        files = tuple(found.values())
     return ScanResult(
-        files=tuple(found.values()),
+        files=files,
         other=tuple(other),
         missing=tuple(missing),
         empty=tuple(empty),
@@ -149,52 +149,66 @@ def _matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
 def _walk(folder: Path, match: Callable[[str], bool]) -> tuple[list[ScannedFile], list[Path]]:
     """(result files, other files) under ``folder``, both in order.
 
-    Each folder's entries are sorted by name and a subfolder's files take its
-    place in that order, which is the order of the relative paths compared
-    folder name by folder name.
+    Each folder's names are sorted and a subfolder's files take its place in
+    that order, which is the order of the relative paths compared folder name
+    by folder name.
+
+    A folder is listed by name (``os.listdir``: no ``DirEntry`` object per
+    file) and a result file costs the one ``stat`` the cache needs, which
+    also tells a folder from a file. Only a name that matches no pattern, or
+    a result name that turns out to be a folder, costs an ``lstat`` (is it a
+    folder to walk, or a link to one, not followed?).
     """
     files: list[ScannedFile] = []
     other: list[Path] = []
     shown_root = os.path.join(str(folder), "")  # the folder as given, one separator after
     absolute_root = os.path.join(os.path.abspath(folder), "")
     same = shown_root == absolute_root  # an absolute folder: one string serves as both
-    # A stack of (relative folder with its separator, its sorted entries, next index).
-    stack: list[tuple[str, list[os.DirEntry[str]], int]] = [("", _sorted_entries(str(folder)), 0)]
+    new = tuple.__new__  # ScannedFile without its Python-level __new__
+    stat_of, lstat_of, is_dir, is_link = os.stat, os.lstat, stat.S_ISDIR, stat.S_ISLNK
+    # A stack of (relative folder with its separator, its sorted names, next index).
+    stack: list[tuple[str, list[str], int]] = [("", _sorted_names(str(folder)), 0)]
     while stack:
-        relative_dir, entries, index = stack.pop()
-        while index < len(entries):
-            entry = entries[index]
-            name = entry.name
+        relative_dir, names, index = stack.pop()
+        count = len(names)
+        while index < count:
+            name = names[index]
             index += 1
             relative = relative_dir + name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((relative_dir, entries, index))
-                    stack.append((relative + os.sep, _sorted_entries(entry.path), 0))
-                    break
-                if not match(name):
-                    other.append(Path(shown_root + relative))
+            shown = shown_root + relative
+            if match(name):
+                try:
+                    info = stat_of(shown)  # follows a symlink to a file
+                    if not is_dir(info.st_mode):
+                        key = absolute_root + relative
+                        files.append(new(ScannedFile, (key if same else shown, key, info)))
+                        continue
+                    if is_link(lstat_of(shown).st_mode):  # a symlink to a folder: not followed
+                        continue
+                except FileNotFoundError:  # gone since listed, or a dangling link
                     continue
-                info = entry.stat()  # follows a symlink to a file
-            except FileNotFoundError:  # gone since listed, or a dangling link
-                continue
-            if stat.S_ISDIR(info.st_mode):  # a symlink to a folder: not followed
-                continue
-            key = absolute_root + relative
-            files.append(ScannedFile(key if same else shown_root + relative, key, info))
+            else:
+                try:
+                    folder_here = is_dir(lstat_of(shown).st_mode)
+                except FileNotFoundError:  # gone since listed
+                    continue
+                except OSError:  # not even its kind can be read: an other file, as listed
+                    folder_here = False
+                if not folder_here:
+                    other.append(Path(shown))
+                    continue
+            stack.append((relative_dir, names, index))
+            stack.append((relative + os.sep, _sorted_names(shown), 0))
+            break
     return files, other
 
 
-def _sorted_entries(directory: str) -> list[os.DirEntry[str]]:
+def _sorted_names(directory: str) -> list[str]:
     try:
-        with os.scandir(directory) as listing:
-            entries = list(listing)
+        names = os.listdir(directory)
     except OSError as exc:
         raise FolderScanError(
             f"{exc.filename or directory}: cannot list folder: {exc.strerror or exc}"
         ) from None
-    entries.sort(key=_NAME)
-    return entries
-
-
-_NAME = operator.attrgetter("name")
+    names.sort()
+    return names

@@ -13,6 +13,9 @@ job that was stored (tuple, equality, hash, repr, ``dataclasses`` helpers,
 pickling, frames and summaries), that what is packed was checked, that the
 fast constructors build what the constructors build, and that a large outputs
 frame built in pieces is the frame built at once.
+The folder scan, which lists folders by name and stats each result file
+once, is pinned against a walk of ``DirEntry`` kinds (links, folders named
+like result files, files given twice).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import dataclasses
 import gc
 import inspect
 import json
+import os
 import pickle
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -685,3 +689,83 @@ def test_metadata_fast_path_gives_what_the_field_checks_give(key: str, value: An
         )
     )
     assert got == expected
+
+
+# -- the folder scan ------------------------------------------------------------
+
+
+def _reference_scan(folder: Path, suffix: str) -> tuple[list[tuple[str, int]], list[str]]:
+    """What a scan must find, by the slow road: DirEntry kinds, sorted relative parts.
+
+    (result files as (path, inode), other files), each sorted by the relative
+    path compared folder name by folder name; links to folders are not followed.
+    """
+    found: list[tuple[tuple[str, ...], str, int]] = []
+    other: list[tuple[tuple[str, ...], str]] = []
+    pending = [folder]
+    while pending:
+        with os.scandir(pending.pop()) as listing:
+            for entry in listing:
+                parts = Path(entry.path).relative_to(folder).parts
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif not entry.name.lower().endswith(suffix):
+                    other.append((parts, entry.path))
+                elif os.path.exists(entry.path) and not entry.is_dir():
+                    found.append((parts, entry.path, entry.stat().st_ino))
+    return (
+        [(path, inode) for _, path, inode in sorted(found)],
+        [path for _, path in sorted(other)],
+    )
+
+
+def test_the_scan_finds_what_a_walk_of_direntries_finds(tmp_path: Path) -> None:
+    from fabric_nb.scan import ScannedFile, scan_paths
+
+    root = tmp_path / "results"
+    for relative in (
+        "b.json", "A.JSON", "a.json", "a-b.json", "a/z.json", "a/b/c.json", "a.b/x.json",
+        "dir.json/inner.json", "notes.txt", "a/b/readme", "zz/deep/er/q.json", "é.json",
+    ):  # fmt: skip
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text("{}")
+    (root / "empty").mkdir()
+    (root / "link-to-file.json").symlink_to(root / "a" / "z.json")
+    (root / "link-to-dir.json").symlink_to(root / "a", target_is_directory=True)
+    (root / "link-to-dir").symlink_to(root / "a", target_is_directory=True)
+    (root / "dangling.json").symlink_to(root / "nowhere.json")
+    (root / "dangling.txt").symlink_to(root / "nowhere.txt")
+
+    scan = scan_paths([root])
+    files, other = _reference_scan(root, ".json")
+    assert [(file.name, file.stat.st_ino) for file in scan.files] == files
+    assert [str(path) for path in scan.other] == other
+    for file in scan.files:
+        assert type(file) is ScannedFile
+        assert file == ScannedFile(file.name, os.path.abspath(file.name), file.stat)
+        assert file.path == Path(file.name)
+        assert file.stat == os.stat(file.name)
+
+
+def test_a_relative_folder_keeps_its_written_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fabric_nb.scan import scan_paths
+
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / "sub" / "r.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    (file,) = scan_paths(["in"]).files
+    assert file.name == os.path.join("in", "sub", "r.json")
+    assert file.key == str(tmp_path / "in" / "sub" / "r.json")
+
+
+def test_a_file_given_twice_or_inside_a_given_folder_is_found_once(tmp_path: Path) -> None:
+    from fabric_nb.scan import scan_paths
+
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text("{}")
+    one, two = tmp_path / "a.json", tmp_path / "b.json"
+    assert [f.name for f in scan_paths([two, tmp_path, one, two]).files] == [str(two), str(one)]
+    assert [f.name for f in scan_paths([tmp_path, tmp_path]).files] == [str(one), str(two)]
+    assert [f.name for f in scan_paths([one]).files] == [str(one)]
