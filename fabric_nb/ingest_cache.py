@@ -504,15 +504,7 @@ class IngestCache:
     def _transaction(self, work: Callable[[sqlite3.Connection], object]) -> None:
         conn = self._conn
         assert conn is not None
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            work(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
+        _in_transaction(conn, work)
 
     def _connect(self) -> sqlite3.Connection:
         existed = self.path.exists()
@@ -541,20 +533,15 @@ class IngestCache:
 
     @staticmethod
     def _create(conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        def create(conn: sqlite3.Connection) -> None:
             empty = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
             if empty and conn.execute("PRAGMA user_version").fetchone()[0] == 0:
                 conn.execute(_SCHEMA)
                 conn.execute(_META_SCHEMA)
                 conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {_LAYOUT}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
+
+        _in_transaction(conn, create)
 
     def _discard(self) -> None:
         for path in (self.path, self.path.with_name(self.path.name + "-journal")):
@@ -567,6 +554,19 @@ class IngestCache:
         self._marker = None
         self._brief = {}
         self._written = None
+
+
+def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], object]) -> None:
+    """Run ``work`` in one write transaction: committed whole, or rolled back and re-raised."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        work(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def _not_regular(path: Path) -> str | None:

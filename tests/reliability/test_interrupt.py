@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import make_result, start_cli, write_result
+from support import make_result, start_cli, stored_job_ids, write_result
 
 from fabric_nb import create_persistence
 
@@ -93,11 +93,6 @@ def sleeping_with_db_open(pid: int, db: Path) -> bool:
     return opened and state == "S"
 
 
-def stored(db: Path) -> list[str]:
-    with create_persistence(db, readonly=True) as persistence:
-        return sorted(job.job_id for job in persistence.load_all_jobs())
-
-
 def interrupt_ingest(
     db: Path,
     folder: Path,
@@ -137,7 +132,7 @@ def test_interrupt_during_the_commit_reports_the_batch_as_stored(
     )
 
     assert code == 130, (out, err)
-    assert stored(db) == ["job-0", "job-1", "job-2"]
+    assert stored_job_ids(db) == ["job-0", "job-1", "job-2"]
     assert "interrupted: 3 files stored, 0 read but not stored, 0 not read" in err
     assert "not stored" not in err.replace("0 read but not stored", "")
     assert "ingested: 3 (3 new, 0 replaced)" in " ".join(out.split())
@@ -155,6 +150,6 @@ def test_interrupt_before_the_transaction_reports_nothing_stored(
     )
 
     assert code == 130, (out, err)
-    assert stored(db) == []
+    assert stored_job_ids(db) == []
     assert "interrupted" in err and "Traceback" not in err
     assert "0 files stored" in err or "before any file was stored" in err
