@@ -10,6 +10,16 @@ time, each batch in one transaction
 is read twice. A file unchanged since an earlier run is not read at all:
 see :mod:`fabric_nb.ingest_cache`.
 
+**Several files of one job_id: the last file wins.** The files of a run are
+in a fixed order (:func:`~fabric_nb.scan.scan_paths`: the paths as given,
+each folder's files sorted by path). When several of them hold the same
+``job_id`` (a job run again and written under another name), the row stored
+is the content of the *last* of them in that order, whatever the database
+held before, and the earlier ones are *superseded*: never written. The rule
+depends on the files alone (not on their clocks or on when they were read),
+so an incremental run and a ``--full`` run of the same folder always end
+with the same rows (every column but ``ingested_at``).
+
 What happens to each file:
 
 - a file that fails validation is *rejected*: its path and the reason go in
@@ -18,9 +28,13 @@ What happens to each file:
   every good file before it is committed, nothing after it is read.
 - a good file is *ingested* once the transaction of its batch commits. It
   also counts as *replaced* when its ``job_id`` was already stored when the
-  run started, or was ingested from an earlier file of the same run (files
-  are handled in order, so the later file wins, as ``INSERT OR REPLACE``
-  does).
+  run started, or was stored by an earlier batch of the same run.
+- a good file whose content is already the stored row (``ingested_at``
+  aside) is *unchanged*: nothing is written.
+- a good file followed by a later file of the same ``job_id`` is
+  *superseded*: nothing of it is written.
+- a file found by the scan and gone when it is read is *vanished*: gone,
+  not bad.
 - a file SQLite cannot hold (a value over
   :data:`~fabric_nb.storage.MAX_STORED_VALUE_BYTES`) is rejected by name when
   its batch is stored, and the rest of the batch is stored without it.
@@ -31,11 +45,9 @@ What happens to each file:
   :class:`IngestAborted` is raised, carrying the report of what landed before.
 
 Re-running on the same folder reads and writes nothing that has not
-changed. Reading everything again (``full=True``, or without the cache)
-leaves the same set of jobs: the order of files is fixed (see
-:func:`collect_json_files`), the same job_id always ends with the content of
-the same, last, file, and a job whose content is already stored is not
-written again.
+changed, and reading everything again (``full=True``, or without the cache)
+writes nothing either: a job whose content is already stored is not written
+again.
 """
 
 from __future__ import annotations
@@ -43,27 +55,29 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ._collector import collector_paused
 from .errors import (
     FabricError,
     IngestionError,
     NotAResultFile,
+    PersistenceError,
+    ResultFileVanished,
     StorageError,
     UnstorableJobError,
 )
 from .index import FabricIndex
-from .ingest_cache import RACY_WINDOW_NS, CacheEntry, IngestCache, content_digest
+from .ingest_cache import IngestCache, Record, RunLedger
 from .ingestion import ingest_execution_bytes, read_result_bytes
 from .models import IngestedJob
 from .persistence import FabricPersistence
-from .scan import DEFAULT_PATTERNS, FolderScanError, ScannedFile, ScanResult, scan_paths
+from .scan import DEFAULT_PATTERNS, FolderScanError, ScanResult, scan_paths
+from .storage import FabricStorage
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -166,15 +180,19 @@ class IngestReport:
     :ivar not_attempted: files never read because the run stopped early
         (``fail_fast``, or a storage failure).
     :ivar transactions: batches committed.
-    :ivar unchanged: files not read again: unchanged since their job was
-        stored (incremental ingest).
+    :ivar unchanged: files whose content is the stored row: not read again
+        (unchanged since their job was stored), or read and found the same.
     :ivar still_rejected: files rejected by an earlier run and unchanged since.
     :ivar skipped: files that are not result files (JobSpecs, other names).
     :ivar pending: files left for a later pass because they are still being
         written (``fabric-nb watch`` only).
+    :ivar superseded: good files not written because a later file of the
+        run holds the same ``job_id`` (the last file wins).
+    :ivar vanished: files the scan found that were gone when read.
 
-    ``files == ingested + unchanged + len(rejected) + len(still_rejected) +
-    len(skipped) + len(pending) + rolled_back + not_attempted``.
+    ``files == ingested + unchanged + superseded + vanished + len(rejected) +
+    len(still_rejected) + len(skipped) + len(pending) + rolled_back +
+    not_attempted``.
     """
 
     files: int
@@ -188,6 +206,8 @@ class IngestReport:
     still_rejected: tuple[RejectedFile, ...] = ()
     skipped: tuple[SkippedFile, ...] = ()
     pending: tuple[Path, ...] = ()
+    superseded: int = 0
+    vanished: int = 0
 
     @property
     def new(self) -> int:
@@ -242,12 +262,14 @@ def ingest_paths(
     """Ingest the result files under ``paths`` into ``target`` that are new or changed.
 
     Folders are searched for ``patterns`` (:func:`collect_json_files`). When
-    ``target`` is backed by a database, the run is incremental: a file
-    unchanged since its job was stored (or since it was rejected or found to
-    be a JobSpec) is not read again, and what each file gave is recorded in
-    the database's cache file (see :mod:`fabric_nb.ingest_cache`). ``full``
-    reads every file again (and refreshes the cache). An in-memory index
-    without persistence has no cache: every file is read.
+    ``target`` is backed by a database opened read-write, the run is
+    incremental: a file unchanged since its job was stored (or since it was
+    rejected or found to be a JobSpec) is not read again, and what each file
+    gave is recorded in the database's cache file (see
+    :mod:`fabric_nb.ingest_cache`). ``full`` reads every file again (and
+    refreshes the cache); it ends with the same rows. An in-memory index
+    without persistence has no cache, and a read-only database is never given
+    one (nothing is created beside it): every file is read.
 
     :param warn: receives one line per warning (default: ignored).
     :raises IngestPathError: a path is missing or a folder unreadable; nothing
@@ -292,105 +314,109 @@ def ingest_scan(
 ) -> IngestReport:
     """Ingest the result files of a scan, consulting and updating ``cache``.
 
-    Without a cache this is :func:`ingest_files` over ``scan.files``. With
-    one, files whose record still holds are counted without being read
-    (unchanged, still rejected, skipped) unless ``full``; the others are read,
-    and a file whose bytes have the recorded digest is counted the same way
-    without being parsed. Records are written after each commit.
+    Without a cache (or on a read-only database) this is
+    :func:`ingest_files` over ``scan.files``. With one, the files whose
+    record still holds are taken as recorded without being read (unchanged,
+    superseded, still rejected, skipped) unless ``full``; the others are
+    read, and a file whose bytes have the recorded digest is taken the same
+    way without being parsed. Records are written after each commit.
+
+    Before anything is read, the store must be sound: every row decodes
+    (checked once per connection), unless the database is byte for byte the
+    one the cache's proof was taken of (:meth:`IngestCache.proof`).
 
     :param defer: called for a file that fails validation; when it returns
         True the file is *pending* (neither rejected nor recorded) and will
         be judged again later. ``fabric-nb watch`` uses it for files that
         may still be being written.
     :param stamps: the database's ``ingested_at`` by ``job_id``, when the
-        caller has just read it (default: read here).
+        caller has just read it (``fabric-nb watch``, between polls); the
+        run then takes no proof.
     :raises ValueError: ``batch_size`` is less than 1.
     :raises IngestAborted: a batch could not be stored, see :func:`ingest_files`.
     :raises PersistenceError: ``target`` (or its persistence) is not open.
+    :raises StorageCorruptionError: a stored row does not decode.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     skipped = [SkippedFile(path, _NOT_BY_NAME) for path in scan.other]
-    if cache is None:
+    persistence = _persistence_of(target)
+    if persistence is not None and not persistence.is_open():
+        raise PersistenceError("Persistence not opened")
+    if cache is None or persistence is None or persistence.readonly:
         report = _ingest(
-            [file.path for file in scan.files],
+            [file.name for file in scan.files],
             target,
             batch_size=batch_size,
             fail_fast=fail_fast,
             progress=progress,
             defer=defer,
+            from_scan=True,
         )
         return _with(report, files=report.files + len(skipped), skipped=(*report.skipped, *skipped))
-    persistence = _persistence_of(target)
-    assert persistence is not None  # a cache belongs to a database
-    # Whether every record is known to hold: nothing wrote to the database since
-    # the cache last said so (its change marker is the same), else the stamps.
-    marker = None if stamps is not None or full else persistence.change_marker()
-    held = marker is not None and cache.holds_at() == marker
-    if held:
-        # The file is as the cache last saw it, right after a run that checked
-        # every stored row and wrote only rows it built: no row to check again.
-        persistence.trust_stored_rows()
-    else:
-        # A store with a row that does not decode is refused before any file is
-        # read (the first write would refuse it anyway).
-        persistence.load_job_ids()
-    if stamps is None:
-        stamps = None if held else persistence.load_ingested_at()
-        held = held or (marker is not None and stamps is not None and cache.all_hold(stamps))
+    storage = persistence.storage
+    check = _StoreCheck.start(storage, cache, stamps=stamps, full=full)
     scanned_ns = time.time_ns()
-    ledger = _Ledger(cache, stamps, scanned_ns, trust=not full)
+    ledger = RunLedger(cache, scanned_ns, trust=not full)
+    files = scan.files
     to_read: list[str] = []  # path strings: a Path per file costs more than reading it
+    positions: dict[str, int] = {}
     regular: set[str] = set()  # of those, the ones the scan saw as regular files
-    unchanged = 0
+    unchanged = superseded = 0
     still_rejected: list[RejectedFile] = []
     cached_skips: list[SkippedFile] = []
-    files = scan.files
     # A tuple per file to read and no cycle: see _collector.
     with collector_paused():
-        states, recorded = ([None] * len(files), 0) if full else cache.trusted_states(files, stamps)
-        for file, state in zip(files, states, strict=True):
-            if state is None:
+        plan = None if full else cache.plan(files, check.stamp_of)
+        last_known = {} if plan is None else plan.last_known
+        for position, file in enumerate(files):
+            record = None if plan is None else plan.known[position]
+            if record is None:
                 to_read.append(file.name)
+                positions[file.name] = position
                 ledger.add(file)
                 if S_ISREG(file.stat.st_mode):
                     regular.add(file.name)
-            elif state == "stored":
-                unchanged += 1
+            elif record.state == "stored":
+                if last_known.get(record.job_id or "") == position:
+                    unchanged += 1
+                else:  # a later file of its job_id wins
+                    superseded += 1
+            elif record.state == "rejected":
+                still_rejected.append(RejectedFile(file.path, record.reason or "rejected"))
             else:
-                entry = cache.lookup(file.key)
-                reason = entry.reason if entry is not None and entry.reason else state
-                if state == "rejected":
-                    still_rejected.append(RejectedFile(file.path, reason))
-                else:
-                    cached_skips.append(SkippedFile(file.path, reason))
-    if full or recorded < len(cache):  # some records are of files this scan did not see
-        _forget_gone(cache, {file.key for file in scan.files})
-    report = _ingest(
-        to_read,
-        target,
+                cached_skips.append(SkippedFile(file.path, record.reason or "not a result file"))
+    if plan is None or plan.records < len(cache):  # some records are of files not seen
+        cache.untrack_gone(file.key for file in files)
+    run = _Run(
+        files=len(to_read),
+        store=_store_of(target),
+        stored_before=check.stored_before,
         batch_size=batch_size,
-        fail_fast=fail_fast,
-        progress=progress,
-        defer=defer,
         ledger=ledger,
-        stored_before=stamps.__contains__ if stamps is not None else _LazyIds(persistence),
-        write_last=False,
+        defer=defer,
         regular=regular,
+        unchanged_stamps=storage.unchanged_stamps,
+        last_known=last_known,
+        positions=positions,
+        stamp_of=check.stamp_of,
+        from_scan=True,
     )
-    holds_at = None
-    if held and marker is not None:
-        after = persistence.change_marker()
-        # Only this run's commits since the start: every record holds at ``after``.
-        if (
-            after is not None
-            and after[:2] == marker[:2]
-            and after[4] == marker[4] + report.transactions
-        ):
-            holds_at = after
-    ledger.write(holds_at=holds_at)
+    report = run.drive(to_read, progress=progress, fail_fast=fail_fast)
+    proof = check.finish(report.transactions)
+    after = None if proof is None or check.held else check.stamp_after(run.written)
+    ledger.write(stale=cache.stale(ledger.winners, after), proof=proof)
+    overtaken = sum(1 for job_id in run.overtaken if job_id in last_known)
     return _with(
         report,
-        files=report.files + unchanged + len(still_rejected) + len(cached_skips) + len(skipped),
-        unchanged=report.unchanged + unchanged,
+        files=report.files
+        + unchanged
+        + superseded
+        + len(still_rejected)
+        + len(cached_skips)
+        + len(skipped),
+        unchanged=report.unchanged + unchanged - overtaken,
+        superseded=report.superseded + superseded + overtaken,
         still_rejected=(*still_rejected, *report.still_rejected),
         skipped=(*cached_skips, *report.skipped, *skipped),
     )
@@ -407,7 +433,8 @@ def ingest_files(
     """Ingest these result files, in this order, ``batch_size`` per transaction.
 
     Every file is read and parsed: this is the non-incremental half of
-    :func:`ingest_paths`.
+    :func:`ingest_paths`. The last file of a ``job_id`` wins (the module's
+    rule); a file missing is rejected (``File not found``).
 
     :param files: result files (not folders), e.g. from :func:`collect_json_files`.
     :param target: an open :class:`FabricPersistence`, or a
@@ -438,56 +465,31 @@ def _ingest(
     fail_fast: bool,
     progress: ProgressWrapper | None,
     defer: Callable[[Path], bool] | None = None,
-    ledger: _Ledger | None = None,
-    stored_before: Callable[[str], bool] | None = None,
-    write_last: bool = True,
-    regular: Container[str | Path] = (),
+    from_scan: bool = False,
 ) -> IngestReport:
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    was_stored: Callable[[str], bool]
+    stored_before: Callable[[str], bool]
     if isinstance(target, FabricIndex):
         index = target
-        store: Callable[[list[IngestedJob]], None] = index.add_jobs
 
         def in_index(job_id: str) -> bool:
             return index.get_job(job_id) is not None
 
-        was_stored = in_index
+        stored_before = in_index
     else:
-        store = target.persist_ingested_jobs
-        was_stored = stored_before or target.load_job_ids().__contains__
-
-    persistence = _persistence_of(target)
+        # A store with a row that does not decode is refused before any file is
+        # read (the first write would refuse it anyway).
+        stored_before = target.load_job_ids().__contains__
     run = _Run(
         files=len(files),
-        store=store,
-        stored_before=was_stored,
+        store=_store_of(target),
+        stored_before=stored_before,
         batch_size=batch_size,
-        ledger=ledger,
         defer=defer,
-        regular=regular,
-        unchanged_stamps=None
-        if ledger is None or persistence is None
-        else persistence.unchanged_stamps,
+        from_scan=from_scan,
     )
-    iterator = iter(progress(files) if progress is not None else files)
-    try:
-        with collector_paused():  # a batch is many objects and no cycle: see _collector
-            for path in iterator:
-                run.read(path)
-                if fail_fast and run.rejected:
-                    break
-            run.flush(final=True)
-            if ledger is not None and write_last:
-                ledger.write()
-    except KeyboardInterrupt as exc:
-        raise IngestInterrupted(run.interrupted_report()) from exc
-    finally:
-        close = getattr(iterator, "close", None)
-        if callable(close):
-            close()
-    return run.report()
+    return run.drive(files, progress=progress, fail_fast=fail_fast)
 
 
 def _ignore(_line: str) -> None:
@@ -502,124 +504,135 @@ def _persistence_of(target: FabricPersistence | FabricIndex) -> FabricPersistenc
     return target.persistence if isinstance(target, FabricIndex) else target
 
 
+def _store_of(target: FabricPersistence | FabricIndex) -> Callable[[list[IngestedJob]], None]:
+    return target.add_jobs if isinstance(target, FabricIndex) else target.persist_ingested_jobs
+
+
 def _database_of(target: FabricPersistence | FabricIndex) -> Path | None:
+    """The database whose cache a run uses: none for memory or a read-only store."""
     persistence = _persistence_of(target)
-    return None if persistence is None else persistence.path
-
-
-def _forget_gone(cache: IngestCache, seen: set[str]) -> None:
-    """Drop the records of files that no longer exist (moved or deleted)."""
-    gone = [key for key in cache.recorded_paths() if key not in seen and not os.path.lexists(key)]
-    cache.untrack(gone)
+    if persistence is None or persistence.readonly:
+        return None
+    if not persistence.is_open():
+        raise PersistenceError("Persistence not opened")
+    return persistence.path
 
 
 class _LazyIds:
     """``job_id in stored ids``, reading the ids (an index scan) on first use only."""
 
-    def __init__(self, persistence: FabricPersistence) -> None:
-        self.persistence = persistence
+    def __init__(self, storage: FabricStorage) -> None:
+        self.storage = storage
         self.ids: set[str] | None = None
 
     def __call__(self, job_id: str) -> bool:
         if self.ids is None:
-            self.ids = self.persistence.load_job_ids()
+            self.ids = self.storage.load_job_ids()
         return job_id in self.ids
 
 
-class _Ledger:
-    """The cache's side of one run: what is known by content, and what to record."""
+class _StoreCheck:
+    """What an incremental run knows of the store before it reads a file.
+
+    Either the store is byte for byte the one the cache's proof was taken of
+    (``held``: every row decodes and every recorded stamp is the store's),
+    or every row is decoded once and the stamps are read.
+    """
 
     def __init__(
         self,
-        cache: IngestCache,
-        stamps: Mapping[str, str] | None,
-        scanned_ns: int,
+        storage: FabricStorage,
         *,
-        trust: bool,
+        held: bool,
+        marker: str | None,
+        proof: str | None,
+        stamps: Mapping[str, str] | None,
+        take_proof: bool,
     ) -> None:
-        self.cache = cache
+        self.storage = storage
+        self.held = held
+        self.marker = marker
+        self.proof = proof
         self.stamps = stamps
-        self.scanned_ns = scanned_ns
-        self.trust = trust
-        # The files to read: path -> the start of its cache row (key, size,
-        # mtime, ctime, inode, scan time), and the paths whose digest is kept.
-        self.stats: dict[str | Path, tuple[Any, ...]] = {}
-        self.digested: set[str | Path] = set()
-        self.outcomes: list[tuple[Any, ...]] = []  # Outcome rows, as plain tuples
+        self.take_proof = take_proof
+        self.stamp_of: Callable[[str], str | None] | None = None if stamps is None else stamps.get
+        self.stored_before: Callable[[str], bool] = (
+            _LazyIds(storage) if stamps is None else stamps.__contains__
+        )
 
-    def add(self, file: ScannedFile) -> None:
-        """A file of the scan that will be read."""
-        stat = file.stat
-        mtime, ctime = stat.st_mtime_ns, stat.st_ctime_ns
-        self.stats[file.name] = (file.key, stat.st_size, mtime, ctime, stat.st_ino, self.scanned_ns)
-        # A racy record is trusted only by its digest later; a file with a record
-        # may have the recorded bytes (``touch``). Otherwise the digest is never
-        # read, and hashing every file costs about 5 % of a first ingest.
-        if (mtime if mtime > ctime else ctime) >= self.scanned_ns - RACY_WINDOW_NS or (
-            file.key in self.cache
-        ):
-            self.digested.add(file.name)
+    @classmethod
+    def start(
+        cls,
+        storage: FabricStorage,
+        cache: IngestCache,
+        *,
+        stamps: Mapping[str, str] | None,
+        full: bool,
+    ) -> _StoreCheck:
+        take_proof = stamps is None
+        marker = storage.change_marker() if take_proof else None
+        recorded = None if full or not take_proof else cache.proof()
+        held = (
+            marker is not None
+            and recorded is not None
+            and recorded.startswith(marker + ":")
+            and storage.content_proof() == recorded
+        )
+        if held:
+            storage.trust_stored_rows()
+            return cls(
+                storage, held=True, marker=marker, proof=recorded, stamps=None, take_proof=True
+            )
+        storage.check_stored_rows()
+        if stamps is None:
+            stamps = storage.load_ingested_at()
+        return cls(
+            storage, held=False, marker=marker, proof=None, stamps=stamps, take_proof=take_proof
+        )
 
-    def digest_of(self, path: str | Path, raw: bytes) -> bytes:
-        """The digest to keep of ``raw``: empty unless the file is racy or has a record."""
-        return content_digest(raw) if path in self.digested else b""
+    def stamp_after(self, written: Mapping[str, str]) -> Callable[[str], str | None]:
+        """The store's stamps after a run that wrote ``written`` (and nothing else wrote)."""
+        stamps = self.stamps or {}
 
-    def known(self, path: str | Path, digest: bytes) -> CacheEntry | None:
-        """The record of ``path`` when its bytes are the ones recorded and it still holds."""
-        if not self.trust or path not in self.stats:
+        def stamp_of(job_id: str) -> str | None:
+            return written.get(job_id) or stamps.get(job_id)
+
+        return stamp_of
+
+    def finish(self, transactions: int) -> str | None:
+        """The store's proof after the run, when only the run's own commits changed it."""
+        if not self.take_proof or self.marker is None:
             return None
-        entry = self.cache.lookup(self.stats[path][0])
-        if (
-            entry is None
-            or entry.digest != digest
-            or not entry.holds(self.stamps, self.cache.written())
-        ):
+        if self.held and not transactions:
+            return self.proof if self.storage.change_marker() == self.marker else None
+        proof = self.storage.content_proof()
+        if proof is None:
             return None
-        self.note(path, digest, entry.state, entry.job_id, entry.ingested_at, entry.reason)
-        return entry
+        before, after = self.marker.split(":"), proof.split(":")
+        if after[:2] != before[:2] or int(after[4]) != int(before[4]) + transactions:
+            return None  # another process wrote meanwhile: the next run checks everything
+        return proof
 
-    def note(
-        self,
-        path: str | Path,
-        digest: bytes,
-        state: str,
-        job_id: str | None = None,
-        ingested_at: str | None = None,
-        reason: str | None = None,
-    ) -> None:
-        start = self.stats.get(path)
-        if start is not None:
-            self.outcomes.append((*start, state, job_id, ingested_at, digest, reason))
 
-    def refused(self, path: str | Path, reason: str) -> None:
-        """A file noted as stored was refused by the database: it is rejected."""
-        start = self.stats.get(path)
-        if start is None:
-            return
-        self.outcomes = [
-            (*o[:6], "rejected", None, None, o[9], reason) if o[0] == start[0] else o
-            for o in self.outcomes
-        ]
+class _Pending(NamedTuple):
+    """A good file waiting for its batch to be written."""
 
-    def restamp(self, stamps: Mapping[str, str]) -> None:
-        """Noted jobs that were not written: the database keeps these ``ingested_at``."""
-        self.outcomes = [
-            (*o[:8], stamps[o[7]], *o[9:]) if o[6] == "stored" and o[7] in stamps else o
-            for o in self.outcomes
-        ]
-
-    def write(self, *, holds_at: tuple[int, ...] | None = None) -> None:
-        """Record what was noted (called once the batch holding it committed).
-
-        :param holds_at: the database's change marker at which every record
-            now holds, when the run can tell (see :meth:`IngestCache.record`).
-        """
-        outcomes, self.outcomes = self.outcomes, []
-        self.cache.record(outcomes, holds_at=holds_at)
+    name: str | Path
+    job: IngestedJob
+    digest: bytes
 
 
 class _Run:
-    """The state of one bulk ingest: the open batch and the running counts."""
+    """The state of one bulk ingest: the open batch and the running counts.
+
+    The batch is keyed by ``job_id``: a later file of the same ``job_id``
+    takes the earlier one's place (the earlier is superseded). With
+    ``unchanged_stamps`` (incremental ingest), a job stored already with the
+    same content is not written, and one that would replace a stored row is
+    *held* until the end of the run (up to ``batch_size`` of them), in case a
+    later file of the same ``job_id`` makes the write moot: so a folder
+    holding several files of one job never rewrites its row on every run.
+    """
 
     def __init__(
         self,
@@ -628,13 +641,16 @@ class _Run:
         store: Callable[[list[IngestedJob]], None],
         stored_before: Callable[[str], bool],
         batch_size: int,
-        ledger: _Ledger | None = None,
+        ledger: RunLedger | None = None,
         defer: Callable[[Path], bool] | None = None,
         regular: Container[str | Path] = (),
         unchanged_stamps: Callable[[Sequence[IngestedJob]], dict[str, str]] | None = None,
+        last_known: Mapping[str, int] | None = None,
+        positions: Mapping[str, int] | None = None,
+        stamp_of: Callable[[str], str | None] | None = None,
+        from_scan: bool = False,
     ) -> None:
         self.files = files
-        self.unchanged_stamps = unchanged_stamps
         self.store = store
         self.stored_before = stored_before
         self.batch_size = batch_size
@@ -643,21 +659,49 @@ class _Run:
         # Paths the scan has just seen as regular files: not looked at again
         # before they are opened (the open file is checked all the same).
         self.regular = regular
+        self.unchanged_stamps = unchanged_stamps
+        self.last_known: Mapping[str, int] = last_known or {}
+        self.positions: Mapping[str, int] = positions or {}
+        self.stamp_of = stamp_of
+        self.from_scan = from_scan
         self.handled = 0
         self.ingested = 0
         self.replaced = 0
         self.transactions = 0
         self.rolled_back = 0
         self.unchanged = 0
+        self.superseded = 0
+        self.vanished = 0
         self.rejected: list[RejectedFile] = []
         self.still_rejected: list[RejectedFile] = []
         self.skipped: list[SkippedFile] = []
         self.pending: list[Path] = []
-        self.landed: set[str] = set()  # job ids committed by this run
-        self.batch: list[IngestedJob] = []
-        self.batch_paths: list[str | Path] = []
-        self.batch_ids: set[str] = set()
-        self.batch_replaced = 0
+        self.written: dict[str, str] = {}  # job_id -> ingested_at, for rows this run wrote
+        self.overtaken: set[str] = set()  # job ids whose last unchanged file a read file beat
+        self.batch: dict[str, _Pending] = {}
+        self.held: dict[str, _Pending] = {}
+
+    def drive(
+        self, files: Sequence[str | Path], *, progress: ProgressWrapper | None, fail_fast: bool
+    ) -> IngestReport:
+        """Read ``files`` in order and store them; the report."""
+        iterator = iter(progress(files) if progress is not None else files)
+        try:
+            with collector_paused():  # a batch is many objects and no cycle: see _collector
+                for path in iterator:
+                    self.read(path)
+                    if fail_fast and self.rejected:
+                        break
+                self.flush(final=True)
+        except KeyboardInterrupt as exc:
+            raise IngestInterrupted(self.interrupted_report()) from exc
+        finally:
+            close = getattr(iterator, "close", None)
+            if callable(close):
+                close()
+        return self.report()
+
+    # -- reading -------------------------------------------------------------------
 
     def read(self, path: str | Path) -> None:
         self.handled += 1
@@ -667,92 +711,148 @@ class _Run:
             raw = read_result_bytes(path, seen_regular=path in self.regular)
             if ledger is not None:
                 digest = ledger.digest_of(path, raw)
-                entry = ledger.known(path, digest) if digest else None
-                if entry is not None:
-                    self.count_known(path, entry)
+                record = ledger.known(path, digest) if digest else None
+                if record is not None and self.take_known(path, record, digest):
                     return
             job = ingest_execution_bytes(raw, source=path)
+        except ResultFileVanished as exc:
+            if self.from_scan:  # gone since the scan: not bad, not recorded
+                self.vanished += 1
+                return
+            self.reject(path, digest, exc)
+            return
         except NotAResultFile as exc:
             reason = _reason(exc, path)
             self.skipped.append(SkippedFile(Path(path), reason))
             if ledger is not None:
-                ledger.note(path, digest, "skipped", reason=reason)
+                ledger.note(path, "skipped", digest, reason=reason)
             return
         except IngestionError as exc:
             if self.defer is not None and self.defer(Path(path)):
                 self.pending.append(Path(path))
                 return
-            reason = _reason(exc, path)
-            self.rejected.append(RejectedFile(Path(path), reason))
-            if ledger is not None:
-                ledger.note(path, digest, "rejected", reason=reason)
+            self.reject(path, digest, exc)
             return
-        job_id = job.job_id
-        if job_id in self.batch_ids or job_id in self.landed or self.stored_before(job_id):
-            self.batch_replaced += 1
-        self.batch.append(job)
-        self.batch_paths.append(path)
-        self.batch_ids.add(job_id)
-        if ledger is not None:
-            ledger.note(path, digest, "stored", job_id, job.ingested_at.isoformat())
+        self.take(_Pending(path, job, digest))
+
+    def reject(self, path: str | Path, digest: bytes, exc: IngestionError) -> None:
+        reason = _reason(exc, path)
+        self.rejected.append(RejectedFile(Path(path), reason))
+        if self.ledger is not None:
+            self.ledger.note(path, "rejected", digest, reason=reason)
+
+    def take_known(self, path: str | Path, record: Record, digest: bytes) -> bool:
+        """Count a file whose bytes are the recorded ones, if its record tells all."""
+        ledger = self.ledger
+        assert ledger is not None
+        if record.state == "rejected":
+            self.still_rejected.append(RejectedFile(Path(path), record.reason or "rejected"))
+            ledger.note(path, "rejected", digest, reason=record.reason)
+            return True
+        if record.state == "skipped":
+            self.skipped.append(SkippedFile(Path(path), record.reason or "not a result file"))
+            ledger.note(path, "skipped", digest, reason=record.reason)
+            return True
+        job_id = record.job_id
+        if job_id is None:
+            return False
+        if self.loses(path, job_id):
+            self.superseded += 1
+            ledger.note(path, "stored", digest, job_id)
+            return True
+        stamp = record.ingested_at
+        if stamp is None or self.stamp_now(job_id, stamp) != stamp:
+            return False  # the row is not this file's content: parse and store it
+        self.cancel_earlier(job_id)
+        self.overtake(path, job_id)
+        self.unchanged += 1
+        ledger.note(path, "stored", digest, job_id, stamp, wins=True)
+        return True
+
+    def stamp_now(self, job_id: str, recorded: str) -> str | None:
+        """The store's stamp of ``job_id`` now (``recorded`` when the proof held)."""
+        if job_id in self.written:
+            return self.written[job_id]
+        return recorded if self.stamp_of is None else self.stamp_of(job_id)
+
+    def loses(self, path: str | Path, job_id: str) -> bool:
+        """Whether a later unchanged file of the scan holds ``job_id`` (it wins)."""
+        return self.last_known.get(job_id, -1) > self.positions.get(str(path), -1)
+
+    def overtake(self, path: str | Path, job_id: str) -> None:
+        if job_id in self.last_known:  # a file read after the last unchanged one: it wins
+            self.overtaken.add(job_id)
+
+    def take(self, pending: _Pending) -> None:
+        job_id = pending.job.job_id
+        if self.loses(pending.name, job_id):
+            self.superseded += 1
+            if self.ledger is not None:
+                self.ledger.note(pending.name, "stored", pending.digest, job_id)
+            return
+        self.overtake(pending.name, job_id)
+        self.cancel_earlier(job_id)
+        self.batch[job_id] = pending
         if len(self.batch) >= self.batch_size:
             self.flush()
 
-    def count_known(self, path: str | Path, entry: CacheEntry) -> None:
-        if entry.state == "stored":
-            self.unchanged += 1
-        elif entry.state == "rejected":
-            self.still_rejected.append(RejectedFile(Path(path), entry.reason or "rejected"))
-        else:
-            self.skipped.append(SkippedFile(Path(path), entry.reason or "not a result file"))
-
-    def drop_unchanged(self) -> None:
-        """Take out of the batch the jobs stored already with the same content.
-
-        Only a job whose id appears once in the batch: with several, the
-        last one wins and must be written whatever the database holds.
-        """
-        if self.unchanged_stamps is None:
+    def cancel_earlier(self, job_id: str) -> None:
+        """An earlier file of ``job_id`` waiting to be written is superseded."""
+        earlier = self.batch.pop(job_id, None) or self.held.pop(job_id, None)
+        if earlier is None:
             return
-        stored_before = self.stored_before
-        candidates = [job for job in self.batch if stored_before(job.job_id)]
-        if not candidates:
-            return
-        counts = Counter(job.job_id for job in self.batch)
-        candidates = [job for job in candidates if counts[job.job_id] == 1]
-        same = self.unchanged_stamps(candidates) if candidates else {}
-        if not same:
-            return
-        kept = [(p, job) for p, job in zip(self.batch_paths, self.batch, strict=True)]
-        kept = [(p, job) for p, job in kept if job.job_id not in same]
-        self.batch_paths = [p for p, _ in kept]
-        self.batch = [job for _, job in kept]
-        self.batch_ids.difference_update(same)
-        self.batch_replaced -= len(same)
-        self.unchanged += len(same)
+        self.superseded += 1
         if self.ledger is not None:
-            self.ledger.restamp(same)
+            self.ledger.note(earlier.name, "stored", earlier.digest, job_id)
+
+    # -- writing -------------------------------------------------------------------
+
+    def was_stored(self, job_id: str) -> bool:
+        return job_id in self.written or self.stored_before(job_id)
 
     def flush(self, *, final: bool = False) -> None:
-        """Store the open batch, then record its files in the cache.
+        """Store the open batch (with what is held, when ``final``), then record it."""
+        if self.unchanged_stamps is not None:
+            self.drop_unchanged(final=final)
+        if final and self.held:
+            self.batch.update(self.held)
+            self.held = {}
+        self.write_batch()
+        if self.ledger is not None and not final:
+            self.ledger.write()
 
-        ``final``: the caller records the last outcomes itself, with the
-        database's change marker, in one transaction of the cache.
-        """
-        self.drop_unchanged()
+    def drop_unchanged(self, *, final: bool) -> None:
+        """Take out of the batch the jobs stored already with this content; hold
+        back those that would replace a stored row."""
+        assert self.unchanged_stamps is not None
+        replacing = [p.job for job_id, p in self.batch.items() if self.was_stored(job_id)]
+        same = self.unchanged_stamps(replacing) if replacing else {}
+        for job_id, stamp in same.items():
+            pending = self.batch.pop(job_id)
+            self.unchanged += 1
+            if self.ledger is not None:
+                self.ledger.note(pending.name, "stored", pending.digest, job_id, stamp, wins=True)
+        if final:
+            return
+        for job in replacing:
+            if len(self.held) >= self.batch_size:
+                break
+            if job.job_id in self.batch:
+                self.held[job.job_id] = self.batch.pop(job.job_id)
+
+    def write_batch(self) -> None:
         while self.batch:
             try:
-                self.store(self.batch)
+                self.store([pending.job for pending in self.batch.values()])
             except UnstorableJobError as exc:
                 # One file SQLite cannot hold must not keep the others out:
                 # refuse it by name and store the rest of the batch.
                 self.refuse(exc.positions, exc.reasons)
                 continue
             except StorageError as exc:
-                self.rolled_back = len(self.batch)
-                self.clear_batch()
-                if self.ledger is not None:  # nothing of the batch is stored
-                    self.ledger.outcomes = [o for o in self.ledger.outcomes if o[6] != "stored"]
+                self.rolled_back = len(self.batch) + len(self.held)
+                self.batch, self.held = {}, {}
+                if self.ledger is not None:  # what was noted is true: nothing of the batch
                     self.ledger.write()
                 report = self.report()
                 raise IngestAborted(
@@ -765,48 +865,42 @@ class _Run:
                     self.landed_batch()
                 raise
             self.landed_batch()
-        if self.ledger is not None and not final:
-            self.ledger.write()
 
     def landed_batch(self) -> None:
-        """The batch's transaction committed: count it."""
-        self.ingested += len(self.batch)
-        self.replaced += self.batch_replaced
+        """The batch's transaction committed: count it and note its files."""
+        for job_id, pending in self.batch.items():
+            self.ingested += 1
+            if self.was_stored(job_id):
+                self.replaced += 1
+            stamp = pending.job.ingested_at.isoformat()
+            self.written[job_id] = stamp
+            if self.ledger is not None:
+                self.ledger.note(pending.name, "stored", pending.digest, job_id, stamp, wins=True)
         self.transactions += 1
-        self.landed |= self.batch_ids
-        self.clear_batch()
-
-    def clear_batch(self) -> None:
-        self.batch, self.batch_paths, self.batch_ids, self.batch_replaced = [], [], set(), 0
+        self.batch = {}
 
     def refuse(self, positions: Sequence[int], reasons: Sequence[str]) -> None:
-        """Reject the files at ``positions`` of the batch, and count the rest again."""
+        """Reject the files at ``positions`` of the batch; the rest stays."""
         refused = dict(zip(positions, reasons, strict=True))
-        kept = []
-        for position, (path, job) in enumerate(zip(self.batch_paths, self.batch, strict=True)):
-            if position in refused:
-                self.rejected.append(RejectedFile(Path(path), refused[position]))
-                if self.ledger is not None:
-                    self.ledger.refused(path, refused[position])
-            else:
-                kept.append((path, job))
-        self.clear_batch()
-        for path, job in kept:
-            if (
-                job.job_id in self.batch_ids
-                or job.job_id in self.landed
-                or self.stored_before(job.job_id)
-            ):
-                self.batch_replaced += 1
-            self.batch.append(job)
-            self.batch_paths.append(path)
-            self.batch_ids.add(job.job_id)
+        kept: dict[str, _Pending] = {}
+        for position, (job_id, pending) in enumerate(self.batch.items()):
+            if position not in refused:
+                kept[job_id] = pending
+                continue
+            self.rejected.append(RejectedFile(Path(pending.name), refused[position]))
+            if self.ledger is not None:
+                self.ledger.note(pending.name, "rejected", pending.digest, reason=refused[position])
+        self.batch = kept
+
+    # -- reports -------------------------------------------------------------------
 
     def interrupted_report(self) -> IngestReport:
         """The report after Ctrl-C: what was read and not committed is rolled back."""
         settled = (
             self.ingested
             + self.unchanged
+            + self.superseded
+            + self.vanished
             + len(self.rejected)
             + len(self.still_rejected)
             + len(self.skipped)
@@ -828,6 +922,8 @@ class _Run:
             still_rejected=tuple(self.still_rejected),
             skipped=tuple(self.skipped),
             pending=tuple(self.pending),
+            superseded=self.superseded,
+            vanished=self.vanished,
         )
 
 

@@ -512,6 +512,10 @@ def _print_ingest_report(report: IngestReport, db: Path, args: argparse.Namespac
         "still rejected": str(len(report.still_rejected)),
         "skipped": f"{len(report.skipped)} (not result files)",
     }
+    if report.superseded:
+        lines["superseded"] = f"{report.superseded} (a later file holds the same job_id)"
+    if report.vanished:
+        lines["vanished"] = f"{report.vanished} (gone since the scan)"
     if report.rolled_back:
         lines["rolled back"] = str(report.rolled_back)
     if report.not_attempted:

@@ -13,6 +13,7 @@ __all__ = [
     "IngestionError",
     "NotAResultFile",
     "PersistenceError",
+    "ResultFileVanished",
     "StorageCorruptionError",
     "StorageError",
     "UnstorableJobError",
@@ -35,6 +36,14 @@ class NotAResultFile(IngestionError):
     """The file is valid JSON but plainly not a JobExecutionResult (a Proxx JobSpec).
 
     Bulk ingestion counts such a file as *skipped*, never as rejected.
+    """
+
+
+class ResultFileVanished(IngestionError):
+    """The result file is not there (any more): gone, not bad.
+
+    Bulk ingestion counts a file a scan found that is gone when it is read
+    (moved or deleted in between) as *vanished*, never as rejected.
     """
 
 

@@ -26,7 +26,7 @@ from typing import Any, Final, Literal, NoReturn, overload
 import msgspec
 
 from ._packed import checked_constructor
-from .errors import IngestionError, NotAResultFile
+from .errors import IngestionError, NotAResultFile, ResultFileVanished
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, is_aware
 from .regular_files import (
     MAX_RESULT_FILE_BYTES,
@@ -215,7 +215,7 @@ def read_result_bytes(path: str | os.PathLike[str], *, seen_regular: bool = Fals
     try:
         return read_regular_file(path, limit=MAX_RESULT_FILE_BYTES, seen_regular=seen_regular)
     except FileNotFoundError:
-        raise IngestionError(f"{path}: File not found") from None
+        raise ResultFileVanished(f"{path}: File not found") from None
     except (IsADirectoryError, NotRegularFileError) as exc:
         if os.path.isdir(path):
             raise IngestionError(f"{path}: is a directory, expected a JSON file") from None

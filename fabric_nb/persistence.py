@@ -8,7 +8,7 @@ errors through unchanged, so the operator sees the spec's symptoms as written.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import PersistenceError
@@ -62,6 +62,15 @@ class FabricPersistence:
     def path(self) -> Path:
         """The database file."""
         return self._storage.path
+
+    @property
+    def storage(self) -> FabricStorage:
+        """The storage underneath, for tools that need more than the lifecycle
+        (incremental ingest reads its stamps and proof there).
+
+        :raises PersistenceError: not opened.
+        """
+        return self._require_open()
 
     @property
     def readonly(self) -> bool:
@@ -122,29 +131,9 @@ class FabricPersistence:
         """
         return self._require_open().load_all_jobs()
 
-    def trust_stored_rows(self) -> None:
-        """Skip the decode-every-row check before the first write (see the storage's)."""
-        self._require_open().trust_stored_rows()
-
     def load_job_ids(self) -> set[str]:
         """The ids of every stored job, without decoding the rows."""
         return self._require_open().load_job_ids()
-
-    def load_ingested_at(self) -> dict[str, str]:
-        """Each stored job's ``ingested_at`` as stored, by ``job_id`` (rows not decoded)."""
-        return self._require_open().load_ingested_at()
-
-    def unchanged_stamps(self, jobs: Sequence[IngestedJob]) -> dict[str, str]:
-        """Of these jobs, those stored with this content (``ingested_at`` aside): id -> stamp."""
-        return self._require_open().unchanged_stamps(jobs)
-
-    def change_marker(self) -> tuple[int, int, int, int, int] | None:
-        """What changes whenever the database file is written or replaced (or ``None``)."""
-        return self._require_open().change_marker()
-
-    def data_version(self) -> int:
-        """A number that changes when another connection commits to the store."""
-        return self._require_open().data_version()
 
     def backup_into(self, destination: str | os.PathLike[str]) -> None:
         """Copy the store into ``destination`` (SQLite's online backup API).

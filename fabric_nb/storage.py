@@ -14,6 +14,7 @@ open never creates side files next to the database.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import sqlite3
@@ -236,14 +237,26 @@ class FabricStorage:
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
 
+    def check_stored_rows(self) -> None:
+        """Decode every stored row now, unless this connection already did.
+
+        What the first write of a read-write storage does anyway (see
+        :meth:`persist_jobs`), for a caller that must refuse a damaged store
+        before it reads anything else.
+
+        :raises StorageCorruptionError: a stored row does not decode.
+        """
+        conn = self._connection()
+        if not self._rows_checked:
+            self._check_rows(conn)
+
     def trust_stored_rows(self) -> None:
         """Skip the check that every stored row decodes before the first write.
 
-        For a caller that knows it already holds at the file's present
-        state: incremental ingest, when the database shows the change marker
-        (:meth:`change_marker`) its cache recorded right after a run that
-        checked every row and wrote only rows it had built. Any other write
-        since would have moved the marker.
+        For a caller that has proof the file is byte for byte one whose rows
+        were all checked: incremental ingest, when the database gives the
+        :meth:`content_proof` its cache recorded right after a run that
+        checked every row and wrote only rows it had built.
         """
         self._rows_checked = True
 
@@ -288,28 +301,54 @@ class FabricStorage:
             raise _read_error(self.path, exc) from exc
         return same
 
-    def change_marker(self) -> tuple[int, int, int, int, int] | None:
+    def change_marker(self, *, digest: bool = False) -> str | None:
         """What changes whenever the database file is written or replaced.
 
-        (device, inode, size, mtime in ns, SQLite's file change counter): the
-        counter (bytes 24-27 of the header) goes up by one with every write
-        transaction in rollback-journal mode, and a file put in its place
-        has another inode or mtime. ``None`` when it cannot tell: the file
-        cannot be read, or a ``-wal`` file beside it holds writes the main
-        file does not show. Read without a lock, from the file itself.
+        ``device:inode:size:mtime_ns:counter``, where the counter is SQLite's
+        file change counter (bytes 24-27 of the header): it goes up by one
+        with every write transaction in rollback-journal mode, and a file put
+        in its place has another inode or mtime. With ``digest``, the file's
+        SHA-256 is appended (see :meth:`content_proof`). ``None`` when it
+        cannot tell: the file cannot be read, or a ``-wal`` file beside it
+        holds writes the main file does not show. Read from the file itself.
         """
         try:
-            if os.path.exists(f"{self.path}-wal"):
+            if os.path.lexists(f"{self.path}-wal"):
                 return None
-            with open(self.path, "rb") as handle:
+            with open(open_regular_file(self.path), "rb") as handle:  # never blocks on a FIFO
                 header = handle.read(100)
                 info = os.fstat(handle.fileno())
-        except OSError:
+                if digest:
+                    handle.seek(0)
+                    hashed = hashlib.file_digest(handle, "sha256").hexdigest()
+        except (OSError, NotRegularFileError):
             return None
-        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
             return None
         counter = int.from_bytes(header[24:28], "big")
-        return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, counter)
+        marker = f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{counter}"
+        return f"{marker}:{hashed}" if digest else marker
+
+    def content_proof(self) -> str | None:
+        """The change marker and the SHA-256 of the file's bytes, as one string.
+
+        Taken under a read lock, so no write lands while the file is hashed:
+        equal proofs mean the same bytes (no write, no file put in its place,
+        no bit flipped on the disk since). ``None`` when it cannot tell (see
+        :meth:`change_marker`). The file is opened once and closed last:
+        closing another descriptor of it would drop SQLite's lock.
+        """
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN")
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read lock
+                marker = self.change_marker(digest=True)
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise _read_error(self.path, exc) from exc
+        return marker
 
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version``: changes when another connection commits.

@@ -129,9 +129,9 @@ def watch_paths(
             _report_gone(scan, gone, say)
             stability.observe(scan.files)
             ready = tuple(f for f in scan.files if stability.ready(f))
-            version = persistence.data_version()  # changes when another process commits
+            version = persistence.storage.data_version()  # changes when another process commits
             if version != stamps_version:
-                stamps_version, stamps = version, persistence.load_ingested_at()
+                stamps_version, stamps = version, persistence.storage.load_ingested_at()
             cache.refresh()
             report = ingest_scan(
                 ScanResult(files=ready, other=(), missing=(), empty=()),

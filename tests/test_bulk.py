@@ -187,13 +187,11 @@ def test_rerunning_on_the_same_folder_leaves_the_same_jobs(mixed: Path, db_path:
         second = ingest_paths([mixed], persistence, batch_size=1, full=True)
     after_second = stored(db_path)
 
-    assert without_ingested_at(after_second) == without_ingested_at(after_first)
-    kept = {k: r["ingested_at"] for k, r in after_second.items() if k != "job-2"}
-    assert kept == {k: r["ingested_at"] for k, r in after_first.items() if k != "job-2"}
-    assert first.ingested == 5
-    # Read again: job-2's first file differs from the stored job-2 (the later file's) so
-    # it is written, then the later file is written again over it; the rest is unchanged.
-    assert (second.ingested, second.replaced, second.unchanged) == (2, 2, 3)
+    assert after_second == after_first  # ingested_at included: nothing was written
+    assert (first.ingested, first.superseded) == (5, 0)  # job-2 twice: two batches
+    # Read again: job-2's first file is superseded by its later one, whose content is
+    # the stored row; nothing is written.
+    assert (second.ingested, second.unchanged, second.superseded) == (0, 4, 1)
     assert [r.path for r in second.rejected] == [r.path for r in first.rejected]
 
 
@@ -209,8 +207,11 @@ def test_replaced_counts_jobs_stored_before_and_earlier_in_the_run(
 
         report = ingest_paths([folder], persistence, batch_size=2)
 
-    # "old" was stored before; the 2nd and 3rd "new" repeat the 1st (same batch, then next).
-    assert (report.ingested, report.replaced, report.new) == (5, 3, 2)
+    # "old" was stored before (replaced). "new": file 2 is written with the first batch;
+    # file 3 is superseded by file 4 in the next batch, whose content is the row file 2
+    # wrote (unchanged: not written again).
+    assert (report.ingested, report.replaced, report.new) == (3, 1, 2)
+    assert (report.superseded, report.unchanged) == (1, 1)
     assert sorted(stored(db_path)) == ["new", "old", "x"]
 
 
@@ -224,7 +225,8 @@ def test_a_job_id_repeated_within_one_batch_keeps_the_last_file(
     with create_persistence(db_path) as persistence:
         report = ingest_paths([tmp_path], persistence, batch_size=10)
 
-    assert (report.ingested, report.replaced, report.transactions) == (3, 2, 1)
+    assert (report.ingested, report.replaced, report.transactions) == (1, 0, 1)
+    assert report.superseded == 2  # the earlier files: never written
     assert stored(db_path)["same"]["started_at"] == "2026-01-05T10:03:00+00:00"
 
 

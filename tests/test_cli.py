@@ -18,6 +18,7 @@ import sqlite3
 import struct
 import subprocess
 import termios
+from contextlib import closing
 from datetime import UTC
 from pathlib import Path
 
@@ -168,7 +169,8 @@ def test_ingest_mixed_folder_lands_good_files_reports_bad_ones_and_exits_1(
     assert len(done.stderr.splitlines()) == 2
     summary = " ".join(done.stdout.split())
     assert "files found: 7" in summary  # 6 *.json and a note
-    assert "ingested: 4 (3 new, 1 replaced)" in summary
+    assert "ingested: 3 (3 new, 0 replaced)" in summary
+    assert "superseded: 1 (a later file holds the same job_id)" in summary
     assert "rejected: 2" in summary and "skipped: 1 (not result files)" in summary
     assert_no_progress_noise(done.stdout, done.stderr)
 
@@ -194,22 +196,28 @@ def test_ingest_of_good_files_exits_0_and_rerunning_leaves_the_same_jobs(
 
     assert (first.returncode, second.returncode) == (0, 0)
     assert first.stderr == second.stderr == ""
-    replaced_first = len(files) - len(distinct)
-    assert f"ingested: {len(files)} ({len(distinct)} new, {replaced_first} replaced)" in " ".join(
-        first.stdout.split()
-    )
-    second_summary = " ".join(second.stdout.split())
-    assert "ingested: 0 (0 new, 0 replaced)" in second_summary  # nothing changed
-    assert f"unchanged: {len(files)}" in second_summary
+    first_summary = dict(line.split(":", 1) for line in first.stdout.splitlines())
+    ingested = int(first_summary["ingested"].split()[0])
+    superseded = int(first_summary.get("superseded", "0").split()[0])
+    # Every file is written once, or superseded by a later file of its job_id in
+    # the same batch; a re-run in a later batch is written over the earlier one.
+    assert f"({len(distinct)} new," in first_summary["ingested"]
+    assert ingested + superseded == len(files) and superseded > 0
+    second_summary = dict(line.split(":", 1) for line in second.stdout.splitlines())
+    assert second_summary["ingested"].split() == ["0", "(0", "new,", "0", "replaced)"]
+    assert int(second_summary["unchanged"]) == len(distinct)  # the last file of each job
+    assert int(second_summary["superseded"].split()[0]) == len(files) - len(distinct)
     assert stored_ids(db) == sorted(distinct)
     assert info_first == info_second
+    stamps = stored_stamps(db)
 
     full = run_cli("ingest", good, "--db", db, "--full")
     assert full.returncode == 0, full.stderr
     summary = dict(line.split(":", 1) for line in full.stdout.splitlines())
-    ingested, unchanged = int(summary["ingested"].split()[0]), int(summary["unchanged"])
-    # Only the files of a job that several files carry are written again (each in turn).
-    assert ingested + unchanged == len(files) and 0 < ingested < len(files)
+    # Read again, nothing is written: not even the jobs several files carry.
+    assert summary["ingested"].split()[0] == "0"
+    assert int(summary["unchanged"]) == len(distinct)
+    assert stored_stamps(db) == stamps
     assert stored_ids(db) == sorted(distinct)
     assert json.loads(run_cli("info", "--json", "--db", db).stdout) == info_first
 
@@ -589,3 +597,9 @@ def test_clip_level_problems_name_the_json_location(
     done = run_cli("ingest", tmp_path, "--db", db)
     assert done.returncode == 1
     assert "clips[1].status: expected one of COMPLETED, FAILED, got 'DONE'" in done.stderr
+
+
+def stored_stamps(db: Path) -> dict[str, str]:
+    """Each stored job's ingested_at, read with plain sqlite3."""
+    with closing(sqlite3.connect(db)) as conn:
+        return dict(conn.execute("SELECT job_id, ingested_at FROM jobs"))

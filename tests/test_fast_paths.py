@@ -662,7 +662,7 @@ def test_a_result_file_swapped_for_a_fifo_after_the_scan_is_rejected(tmp_path: P
     db = tmp_path / "fabric.db"
     with create_persistence(db) as persistence, IngestCache(db, warn=print) as cache:
         report = ingest_scan(scan, persistence, cache=cache)
-        assert persistence.load_job_ids() == {"job_b"}
+        assert persistence.storage.load_job_ids() == {"job_b"}
     assert [(r.path.name, "FIFO" in r.reason) for r in report.rejected] == [("a.json", True)]
 
 

@@ -23,7 +23,7 @@ from support import RunCli, make_result, sha256_of, start_cli, write_result
 
 from fabric_nb import create_persistence
 from fabric_nb.bulk import ingest_paths, ingest_scan
-from fabric_nb.ingest_cache import CACHE_SUFFIX, IngestCache, Outcome, cache_path_for
+from fabric_nb.ingest_cache import CACHE_SUFFIX, IngestCache, Record, cache_path_for
 from fabric_nb.scan import scan_paths
 
 HOUR_NS = 3_600 * 10**9
@@ -245,7 +245,7 @@ def test_a_job_replaced_by_a_later_file_stays_with_the_later_file(
 
     report = ingest(folder, db_path)
 
-    assert report.unchanged == 2 and report.ingested == 0
+    assert (report.unchanged, report.superseded, report.ingested) == (1, 1, 0)
     with create_persistence(db_path, readonly=True) as persistence:
         assert persistence.load_all_jobs()[0].final_status == "COMPLETED"
 
@@ -489,7 +489,10 @@ def test_records_written_by_a_watch_pass_do_not_ride_on_an_older_marker(
         IngestCache(db_path, warn=pytest.fail) as cache,
     ):  # as a watch does: its own stamps
         ingest_scan(
-            scan_paths([folder]), persistence, cache=cache, stamps=persistence.load_ingested_at()
+            scan_paths([folder]),
+            persistence,
+            cache=cache,
+            stamps=persistence.storage.load_ingested_at(),
         )
     restore_in_place(db_path, raw, mtime)
 
@@ -506,13 +509,16 @@ def test_the_cache_log_is_compacted_and_keeps_the_last_record_of_each_file(
     with IngestCache(db, warn=pytest.fail) as cache:
         for run in range(4):  # the same 15,000 files recorded four times: 60,000 pairs
             cache.record(
-                Outcome.of(f"/r/{i:05d}.json", info, run, b"", "stored", f"j{i}", f"t{run}")
+                (
+                    f"/r/{i:05d}.json",
+                    Record.of(info, run, "stored", job_id=f"j{i}", ingested_at=f"t{run}"),
+                )
                 for i in range(15_000)
             )
     with sqlite3.connect(cache_path_for(db)) as conn:
         rows = conn.execute("SELECT count(*) FROM log").fetchone()[0]
     with IngestCache(db, warn=pytest.fail) as cache:
-        entry = cache.lookup("/r/00042.json")
+        entry = cache.get("/r/00042.json")
         assert len(cache) == 15_000
     assert rows == 1  # compacted: one row holds every live record
     assert entry is not None and (entry.scanned_ns, entry.ingested_at) == (3, "t3")
