@@ -680,6 +680,9 @@ class _Run:
         self.overtaken: set[str] = set()  # job ids whose last unchanged file a read file beat
         self.batch: dict[str, _Pending] = {}
         self.held: dict[str, _Pending] = {}
+        # job_id -> (path, digest) of the file counted unchanged for it: a later
+        # file of the same job_id supersedes it.
+        self.claimed: dict[str, tuple[str | Path, bytes]] = {}
 
     def drive(
         self, files: Sequence[str | Path], *, progress: ProgressWrapper | None, fail_fast: bool
@@ -765,8 +768,7 @@ class _Run:
             return False  # the row is not this file's content: parse and store it
         self.cancel_earlier(job_id)
         self.overtake(path, job_id)
-        self.unchanged += 1
-        ledger.note(path, "stored", digest, job_id, stamp, wins=True)
+        self.claim(path, digest, job_id, stamp)
         return True
 
     def stamp_now(self, job_id: str, recorded: str) -> str | None:
@@ -796,14 +798,27 @@ class _Run:
         if len(self.batch) >= self.batch_size:
             self.flush()
 
+    def claim(self, path: str | Path, digest: bytes, job_id: str, stamp: str) -> None:
+        """The file at ``path`` is the stored row of ``job_id`` already: unchanged."""
+        self.unchanged += 1
+        self.claimed[job_id] = (path, digest)
+        if self.ledger is not None:
+            self.ledger.note(path, "stored", digest, job_id, stamp, wins=True)
+
     def cancel_earlier(self, job_id: str) -> None:
-        """An earlier file of ``job_id`` waiting to be written is superseded."""
+        """An earlier file of ``job_id`` (waiting to be written, or found to be the
+        stored row) is superseded."""
         earlier = self.batch.pop(job_id, None) or self.held.pop(job_id, None)
-        if earlier is None:
+        if earlier is not None:
+            path, digest = earlier.name, earlier.digest
+        elif job_id in self.claimed:
+            path, digest = self.claimed.pop(job_id)
+            self.unchanged -= 1
+        else:
             return
         self.superseded += 1
         if self.ledger is not None:
-            self.ledger.note(earlier.name, "stored", earlier.digest, job_id)
+            self.ledger.note(path, "stored", digest, job_id)
 
     # -- writing -------------------------------------------------------------------
 
@@ -829,9 +844,7 @@ class _Run:
         same = self.unchanged_stamps(replacing) if replacing else {}
         for job_id, stamp in same.items():
             pending = self.batch.pop(job_id)
-            self.unchanged += 1
-            if self.ledger is not None:
-                self.ledger.note(pending.name, "stored", pending.digest, job_id, stamp, wins=True)
+            self.claim(pending.name, pending.digest, job_id, stamp)
         if final:
             return
         for job in replacing:

@@ -585,6 +585,15 @@ class RunLedger:
             when the run can tell (see :meth:`IngestCache.record`).
         """
         entries, self._entries = self._entries, []
+        winners = self.winners
+        # A file noted as its job's row and then beaten by a later file of the
+        # same job_id in this run: its record must not claim the row.
+        entries = [
+            (key, record.with_stamp(None))
+            if record.ingested_at is not None and winners.get(record.job_id or "", key) != key
+            else (key, record)
+            for key, record in entries
+        ]
         self.cache.record([*stale, *entries], proof=proof)
 
 
