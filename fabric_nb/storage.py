@@ -743,7 +743,8 @@ _SQLITE_MAGIC: Final[bytes] = b"SQLite format 3\x00"
 
 
 def _refuse_wal(path: Path) -> None:
-    """Refuse a file another tool switched to WAL, before SQLite opens it.
+    """Refuse a file another tool switched to WAL, or a stray ``-wal``/``-shm``
+    beside a file that is not in WAL mode, before SQLite opens it.
 
     SQLite would open it in WAL mode and create ``-wal``/``-shm`` side files,
     even read-only; and the ``-wal`` may hold committed jobs that are not in
@@ -762,7 +763,9 @@ def _refuse_wal(path: Path) -> None:
         raise StorageError(f"Cannot read storage {path}: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
-    if header[:16] == _SQLITE_MAGIC and 2 in header[18:20]:
+    if header[:16] != _SQLITE_MAGIC or 2 not in header[18:20]:
+        _refuse_stray_wal(path)
+    else:
         raise StorageError(
             f"Cannot open storage {path}: it is in WAL journal mode (set by another tool); "
             "Fabric uses the rollback journal and leaves the file as it is. Switch it back "
@@ -770,6 +773,29 @@ def _refuse_wal(path: Path) -> None:
             f"docs/persistence.md), which also moves the jobs committed in {path}-wal into "
             f"the file; never delete {path}-wal by hand: it may hold committed jobs"
         )
+
+
+def _refuse_stray_wal(path: Path) -> None:
+    """Refuse a rollback-journal store with a ``-wal`` or ``-shm`` file beside it.
+
+    Such a file is never the store's own (a store in rollback-journal mode
+    has no live WAL): it is left by another tool, or belongs to an older copy
+    of the file. SQLite would still replay that ``-wal`` into the store (a
+    restored backup silently losing or gaining jobs) and create a ``-shm``,
+    even read-only; so nothing is opened and nothing is touched.
+    """
+    for base in dict.fromkeys((str(path), os.path.realpath(path))):
+        for suffix in ("-wal", "-shm"):
+            side = base + suffix
+            if os.path.lexists(side):
+                raise StorageError(
+                    f"Cannot open storage {path}: {side} lies beside it, but the store uses "
+                    "the rollback journal, so that file is not its own (left by another tool, "
+                    "or by an older copy of the store) and SQLite would apply it to the store. "
+                    f"Move {base}-wal and {base}-shm out of the way (keep them while they may "
+                    "hold another copy's jobs), then run again; see 'Backup and restore, for "
+                    "operators' in docs/cli.md"
+                )
 
 
 def _create_private(path: Path) -> None:
