@@ -552,7 +552,8 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         print(
             f"{batch.finished_at.strftime('%Y-%m-%dT%H:%M:%SZ')}  "
             f"{report.ingested + len(report.rejected)} files: {report.new} new, "
-            f"{report.replaced} replaced, {len(report.rejected)} rejected",
+            f"{report.replaced} replaced, {len(report.rejected)} rejected"
+            + (f", {report.vanished} vanished" if report.vanished else ""),
             flush=True,
         )
 

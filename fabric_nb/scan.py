@@ -17,7 +17,7 @@ import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, overload
 
 from ._collector import collector_paused
 from .errors import FabricError
@@ -197,18 +197,34 @@ def _walk(folder: Path, match: Callable[[str], bool]) -> tuple[list[ScannedFile]
                 if not folder_here:
                     other.append(Path(shown))
                     continue
+            inside = _sorted_names(shown, gone_ok=True)
+            if inside is None:  # removed since it was listed: gone, like a file
+                continue
             stack.append((relative_dir, names, index))
-            stack.append((relative + os.sep, _sorted_names(shown), 0))
+            stack.append((relative + os.sep, inside, 0))
             break
     return files, other
 
 
-def _sorted_names(directory: str) -> list[str]:
+@overload
+def _sorted_names(directory: str) -> list[str]: ...
+@overload
+def _sorted_names(directory: str, *, gone_ok: bool) -> list[str] | None: ...
+def _sorted_names(directory: str, *, gone_ok: bool = False) -> list[str] | None:
+    """The names in ``directory``, sorted; ``None`` when it is gone and ``gone_ok``."""
     try:
         names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        if gone_ok:
+            return None
+        raise _cannot_list(directory, exc) from None
     except OSError as exc:
-        raise FolderScanError(
-            f"{exc.filename or directory}: cannot list folder: {exc.strerror or exc}"
-        ) from None
+        raise _cannot_list(directory, exc) from None
     names.sort()
     return names
+
+
+def _cannot_list(directory: str, exc: OSError) -> FolderScanError:
+    return FolderScanError(
+        f"{exc.filename or directory}: cannot list folder: {exc.strerror or exc}"
+    )

@@ -519,7 +519,7 @@ class FabricStorage:
         _refuse_wal(path)
         # Always a ``file:`` URI of the absolute path: a name SQLite would treat
         # specially (``:memory:``, ``""``) is a file like any other.
-        target = f"file:{quote(os.path.abspath(path))}?mode={mode}"
+        target = f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode={mode}"
         try:
             conn = sqlite3.connect(
                 target, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None

@@ -35,7 +35,7 @@ from typing import Final
 from .bulk import DEFAULT_BATCH_SIZE, IngestReport, Warn, ingest_scan
 from .ingest_cache import IngestCache
 from .persistence import FabricPersistence
-from .scan import DEFAULT_PATTERNS, ScannedFile, ScanResult, scan_paths
+from .scan import DEFAULT_PATTERNS, FolderScanError, ScannedFile, ScanResult, scan_paths
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -113,7 +113,9 @@ def watch_paths(
         ``batch_size`` less than 1.
     :raises IngestAborted: a batch could not be stored (disk full, a lock
         held beyond the busy timeout); what landed before stays stored.
-    :raises FolderScanError: a folder cannot be listed.
+    :raises FolderScanError: never after the start: a folder that vanishes,
+        loops or cannot be listed is a warning, once, and each pass tries
+        again. (A path wrong at start-up is the caller's to refuse.)
     """
     if interval < 0 or settle < 0:
         raise ValueError("interval and settle must not be negative")
@@ -123,9 +125,22 @@ def watch_paths(
     gone: set[Path] = set()
     stamps_version: int | None = None
     stamps: dict[str, str] = {}
+    unlisted: str | None = None  # the scan's last error, said once until it clears
     with IngestCache(persistence.path, warn=say) as cache:
         while not should_stop():
-            scan = scan_paths(paths, patterns)
+            try:
+                scan = scan_paths(paths, patterns)
+            except FolderScanError as exc:
+                # After the start, a folder that vanishes, loops or cannot be
+                # listed is a warning for this pass; the next pass tries again.
+                if str(exc) != unlisted:
+                    say(f"{exc}; still watching, trying again at the next pass")
+                    unlisted = str(exc)
+                _sleep(interval, should_stop)
+                continue
+            if unlisted is not None:
+                say("the folders can be listed again")
+                unlisted = None
             _report_gone(scan, gone, say)
             stability.observe(scan.files)
             ready = tuple(f for f in scan.files if stability.ready(f))
@@ -145,7 +160,7 @@ def watch_paths(
             if report.transactions:  # our own commits do not change data_version
                 stamps_version = None
             totals.add(report)
-            if report.ingested or report.rejected:
+            if report.ingested or report.rejected or report.vanished:
                 on_batch(WatchBatch(datetime.now(UTC), report))
             _sleep(interval, should_stop)
     return totals
