@@ -79,7 +79,7 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (9.0, 4.5)) -> Axes:
 def _default_title(base: str, frame: pd.DataFrame) -> str:
     """``base``, plus the filters the frame was selected with (``frame.attrs["filters"]``)."""
     filters = describe_filters(dict(frame.attrs.get("filters") or {}))
-    return f"{base} (filtered: {filters})" if filters else base
+    return f"{base} (filtered: {_literal(filters)})" if filters else base
 
 
 def _renderer(ax: Axes) -> Any:
@@ -157,8 +157,15 @@ def _nothing_to_draw(ax: Axes, what: str) -> None:
     ax.text(0.5, 0.5, f"no {what} to show", ha="center", va="center", transform=ax.transAxes)
 
 
+def _literal(text: str) -> str:
+    """``text`` drawn as written, never as mathematics: matplotlib reads text
+    between two ``$`` as TeX and fails on a share path such as ``media$/C0001$.MOV``."""
+    return text.replace("$", r"\$")
+
+
 def _short(text: str) -> str:
-    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
+    """A stored value as an axis label: cut to a readable length, drawn literally."""
+    return _literal(text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…")
 
 
 def _bins(periods: pd.DatetimeIndex, freq: str) -> tuple[pd.DatetimeIndex, pd.TimedeltaIndex]:
@@ -201,7 +208,7 @@ def _stacked_periods(
             bottom=bottom,
             align="edge",
             color=colors[column],
-            label=str(column),
+            label=_literal(str(column)),
         )
         handles.append(drawn)
         bottom = bottom + heights
@@ -367,7 +374,7 @@ def _groups(frame: pd.DataFrame, by: str | Sequence[str], values: pd.Series) -> 
     for label, number, ok in zip(labels, numbers, known, strict=True):
         if ok:
             groups.setdefault(label, []).append(float(number))
-    return {label: np.array(groups[label]) for label in sorted(groups)}
+    return {_literal(label): np.array(groups[label]) for label in sorted(groups)}
 
 
 _BOX_COLOR: Final = "#56B4E9"
