@@ -19,15 +19,30 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
-from .errors import FabricError
+from .errors import FabricError, StorageError
+from .ingest_cache import CACHE_SUFFIX
 from .persistence import create_persistence
+from .storage import BackupDestinationError, expand_user
 
-__all__ = ["BackupExistsError", "BackupResult", "BackupWriteError", "backup_storage"]
+__all__ = [
+    "SIDE_FILE_SUFFIXES",
+    "BackupExistsError",
+    "BackupNameError",
+    "BackupResult",
+    "BackupWriteError",
+    "backup_storage",
+]
 
 
 class BackupExistsError(FabricError):
     """The backup's destination file exists and ``force`` was not given."""
+
+
+class BackupNameError(FabricError):
+    """The backup's destination is named like a side file of a database, or has
+    side files beside it: the copy would not stay the one verified."""
 
 
 class BackupWriteError(FabricError):
@@ -60,13 +75,20 @@ def backup_storage(
     :param now: the time used to name the file in a folder (default: now).
     :returns: the :class:`BackupResult` of the verified copy.
     :raises BackupExistsError: the destination file exists and ``force`` is False.
-    :raises BackupWriteError: the copy cannot be written beside ``destination``.
+    :raises BackupNameError: the destination is named like a side file of a
+        database (``f.db-journal``, ``f.db-wal``, ``f.db-shm``,
+        ``f.db.ingest-cache``) or has side files beside it.
+    :raises BackupWriteError: the copy cannot be written beside ``destination``
+        (no permission, disk full, file size limit); the database is fine.
     :raises StorageError: the database is missing, unreadable, of another
         schema version, or the copy failed a check.
     :raises StorageCorruptionError: the database (or the copy) is damaged.
     """
-    source_path = Path(source).expanduser()
-    dest = Path(destination).expanduser()
+    source_path = expand_user(source)
+    try:
+        dest = expand_user(destination)
+    except StorageError as exc:
+        raise BackupWriteError(str(exc)) from None
     if dest.is_dir():
         stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         dest = dest / f"{source_path.stem}-{stamp}{source_path.suffix or '.db'}"
@@ -74,10 +96,14 @@ def backup_storage(
         raise BackupExistsError(f"{dest}: already exists (use --force to replace it)")
     if dest.exists() and dest.resolve() == source_path.resolve():
         raise BackupExistsError(f"{dest}: is the database itself")
+    _refuse_side_file_name(dest)
     with create_persistence(source_path, readonly=True) as persistence:
         partial = _partial_file(dest)
         try:
             persistence.backup_into(partial)
+        except BackupDestinationError as exc:
+            _remove(partial)
+            raise BackupWriteError(f"{dest}: {exc}") from None
         except BaseException:
             _remove(partial)
             raise
@@ -92,6 +118,36 @@ def backup_storage(
     return BackupResult(
         source=persistence.path, path=dest, jobs=jobs, size_bytes=dest.stat().st_size
     )
+
+
+#: What SQLite and Fabric add to a database's name for the files beside it.
+SIDE_FILE_SUFFIXES: Final[tuple[str, ...]] = ("-journal", "-wal", "-shm", CACHE_SUFFIX)
+
+
+def _refuse_side_file_name(dest: Path) -> None:
+    """Refuse a destination that a store would take for one of its side files,
+    or one that has side files beside it.
+
+    A copy named ``f.db-journal`` would be rolled back into ``f.db`` as a hot
+    journal at its next open, one named ``f.db.ingest-cache`` deleted as a
+    damaged cache; and a stale ``copy.db-journal`` beside ``copy.db`` would be
+    rolled back into the new copy. Either way the backup would not be the
+    one verified.
+    """
+    for suffix in SIDE_FILE_SUFFIXES:
+        if dest.name.endswith(suffix) and len(dest.name) > len(suffix):
+            raise BackupNameError(
+                f"{dest}: a name ending in {suffix} is the side file of a database "
+                f"({dest.name[: -len(suffix)]}), which SQLite or Fabric would use or remove; "
+                "choose a name such as fabric-backup.db"
+            )
+    for suffix in ("-journal", "-wal", "-shm"):
+        side = Path(f"{dest}{suffix}")
+        if os.path.lexists(side):
+            raise BackupNameError(
+                f"{dest}: {side} lies beside it and SQLite would apply it to the copy; "
+                "move it away or choose another name"
+            )
 
 
 def _partial_file(dest: Path) -> Path:

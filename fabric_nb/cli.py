@@ -27,7 +27,7 @@ from .bulk import (
 from .errors import FabricError, StorageError
 from .ingest_cache import IngestCache
 from .persistence import create_persistence, resolve_storage_path
-from .safe_text import escape_control, escape_json_text
+from .safe_text import cut_text, escape_control, escape_json_text
 from .scan import DEFAULT_PATTERNS, FolderScanError, ScanResult, scan_paths
 from .storage import DEFAULT_STORAGE_PATH
 
@@ -382,6 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:  # --help and --version print, then exit 0
             return exc.code if isinstance(exc.code, int) else EXIT_OK
         handler: Callable[[argparse.Namespace], int] = args.handler
+        if "db" in vars(args):
+            try:  # ``~nosuchuser/x.db``, from --db or $FABRIC_DB: one line, not a traceback
+                args.db = resolve_storage_path(args.db)
+            except StorageError as exc:
+                code = EXIT_FAILED if args.command == "check" else EXIT_DATABASE  # check's own
+                return _fail(code, f"{PROG} {args.command}: {exc}")
         code = handler(args)
         sys.stdout.flush()  # here, so a closed pipe is caught below, not at exit
         return code
@@ -591,11 +597,11 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
-    from .backup import BackupExistsError, BackupWriteError, backup_storage
+    from .backup import BackupExistsError, BackupNameError, BackupWriteError, backup_storage
 
     try:
         result = backup_storage(resolve_storage_path(args.db), args.dest, force=args.force)
-    except BackupExistsError as exc:
+    except (BackupExistsError, BackupNameError) as exc:
         return _fail(EXIT_USAGE, f"{PROG} backup: {exc}")
     except BackupWriteError as exc:
         return _fail(EXIT_OUTPUT, f"{PROG} backup: {exc}")
@@ -752,7 +758,8 @@ def _print_counts(counts: Mapping[str, int] | Mapping[str | None, int]) -> None:
     if not counts:
         print("  -")
         return
-    names = ["(none)" if key is None else escape_control(key) for key in counts]
+    # Cut, so one huge value (another tool's 200 kB engine name) pads no line.
+    names = ["(none)" if key is None else cut_text(escape_control(key)) for key in counts]
     width = max(len(name) for name in names) + 2
     for name, value in zip(names, counts.values(), strict=True):
         print(f"  {name:<{width}}{value}")

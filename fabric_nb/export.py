@@ -228,6 +228,7 @@ def write_export(
                 )
             else:
                 _write_partitions(table, months[name], staging / name)
+        _owner_only(staging)
         files = tuple(sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file()))
         if keep:
             _publish_into(staging, target)
@@ -243,6 +244,13 @@ def write_export(
     finally:
         os.close(lock)
     return files
+
+
+def _owner_only(staging: Path) -> None:
+    """Files 0600 and folders 0700 under ``staging``, whatever the umask: the
+    export holds the history, and the history is kept owner-only."""
+    for entry in staging.rglob("*"):
+        os.chmod(entry, 0o700 if entry.is_dir() else 0o600)
 
 
 def _check_format(fmt: str) -> None:

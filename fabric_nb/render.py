@@ -129,10 +129,11 @@ def _this_python_kernel_manager() -> type[AsyncKernelManager]:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
-    # Opened with "x" (not mkstemp), so the page gets the usual permissions (umask).
+    # Owner-only (0600) whatever the umask, as the database it shows.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        with temporary.open("x", encoding="utf-8") as file:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "w", encoding="utf-8") as file:
             file.write(text)
         os.replace(temporary, path)
     except BaseException:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["escape_control", "escape_json_text", "short_repr"]
+__all__ = ["SHOWN_VALUE_MAX", "cut_text", "escape_control", "escape_json_text", "short_repr"]
 
 _NAMED: Final[dict[str, str]] = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -85,3 +85,20 @@ def short_repr(value: object) -> str:
     if len(shown) <= _SHORT_REPR_MAX:
         return shown
     return shown[: _SHORT_REPR_MAX - 3] + "..."
+
+
+#: The longest value a terminal line shows in full (``fabric-nb info``).
+SHOWN_VALUE_MAX: Final[int] = 80
+
+
+def cut_text(text: str, limit: int = SHOWN_VALUE_MAX) -> str:
+    """``text`` cut to ``limit`` characters for a terminal, saying how long it was.
+
+    A value another tool stored can be megabytes long; printed whole, and
+    padded to, it would make every line as long. The cut keeps the start and
+    ends with ``... (N characters)``.
+    """
+    if len(text) <= limit:
+        return text
+    tail = f"... ({len(text)} characters)"
+    return text[: max(limit - len(tail), 1)] + tail

@@ -47,8 +47,10 @@ __all__ = [
     "FABRIC_DB_ENV",
     "MAX_STORED_VALUE_BYTES",
     "STORAGE_SCHEMA_VERSION",
+    "BackupDestinationError",
     "FabricStorage",
     "InterruptedWrite",
+    "expand_user",
     "resolve_storage_path",
 ]
 
@@ -95,7 +97,23 @@ def resolve_storage_path(path: str | os.PathLike[str] | None = None) -> Path:
     """
     if path is None or str(path) == "":
         path = os.environ.get(FABRIC_DB_ENV) or DEFAULT_STORAGE_PATH
-    return Path(path).expanduser()
+    return expand_user(path)
+
+
+def expand_user(path: str | os.PathLike[str]) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded.
+
+    :raises StorageError: ``~user`` names no user (or no home is known): the
+        path cannot be used, said in one line instead of a ``RuntimeError``.
+    """
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        first = Path(path).parts[0]
+        raise StorageError(
+            f"Cannot use the path {os.fspath(path)}: {first} names no user with a home "
+            "folder on this machine"
+        ) from None
 
 
 class InterruptedWrite(KeyboardInterrupt):
@@ -114,6 +132,11 @@ class InterruptedWrite(KeyboardInterrupt):
         self.jobs: int = jobs
 
 
+class BackupDestinationError(StorageError):
+    """A backup could not be written where asked (disk full, file size limit,
+    no permission); the database itself is fine."""
+
+
 class FabricStorage:
     """One SQLite file holding Fabric's ``jobs`` table.
 
@@ -129,7 +152,7 @@ class FabricStorage:
     def __init__(
         self, db_path: str | os.PathLike[str] | None = None, *, readonly: bool = False
     ) -> None:
-        self.path: Path = resolve_storage_path() if db_path is None else Path(db_path).expanduser()
+        self.path: Path = resolve_storage_path() if db_path is None else expand_user(db_path)
         self.readonly: bool = readonly
         self._conn: sqlite3.Connection | None = None
         self._rows_checked = False
@@ -396,6 +419,13 @@ class FabricStorage:
             finally:
                 target.close()
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) in _CORRUPTION_CODES:
+                raise _read_error(self.path, exc) from exc
+            if _writing_failed(exc):
+                raise BackupDestinationError(
+                    f"Cannot write the backup into {destination}: {exc} (the database "
+                    f"{self.path} is fine)"
+                ) from exc
             raise StorageError(f"Cannot back up {self.path} into {destination}: {exc}") from exc
 
     # -- writes ------------------------------------------------------------------
@@ -636,6 +666,24 @@ def _read_error(path: Path, exc: sqlite3.Error) -> StorageError:
             "in docs/persistence.md"
         )
     return StorageError(f"Cannot read storage {path}: {exc}")
+
+
+#: SQLite's codes for a write that failed on the file written: a full disk, a
+#: file size limit (``ulimit -f``: EFBIG), a read-only or missing destination.
+_WRITE_FAILURES: Final[frozenset[int]] = frozenset(
+    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY}
+)
+
+
+def _writing_failed(exc: sqlite3.Error) -> bool:
+    """Whether a backup failed writing its copy (rather than reading the database)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return False
+    # Extended I/O codes keep SQLITE_IOERR in their low byte; only reads are the source's.
+    if code & 0xFF == sqlite3.SQLITE_IOERR:
+        return code not in (sqlite3.SQLITE_IOERR_READ, sqlite3.SQLITE_IOERR_SHORT_READ)
+    return code & 0xFF in _WRITE_FAILURES
 
 
 def _row_error(exc: BaseException) -> bool:

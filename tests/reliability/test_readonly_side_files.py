@@ -37,9 +37,11 @@ def test_ingest_into_a_read_only_history_creates_no_cache(store: Path, tmp_path:
 
     with open_fabric(store) as fabric, pytest.raises(IngestAborted, match="read-only"):
         ingest_paths([folder], fabric.index)
-    with create_persistence(store, readonly=True) as persistence:
-        with pytest.raises(IngestAborted, match="read-only"):
-            ingest_paths([folder], persistence)
+    with (
+        create_persistence(store, readonly=True) as persistence,
+        pytest.raises(IngestAborted, match="read-only"),
+    ):
+        ingest_paths([folder], persistence)
 
     assert not cache_path_for(store).exists()
     assert listing(store.parent) == files and sha256_of(store) == before
