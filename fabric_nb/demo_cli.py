@@ -114,9 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return _EXIT_DATABASE
     print(f"wrote {report.files} synthetic result files to {_shown(results_dir)}/")
+    superseded = (
+        f", {report.superseded} superseded by a later re-run of their job"
+        if report.superseded
+        else ""
+    )
     print(
         f"ingested {report.ingested} files into {_shown(db_path)} "
-        f"({report.new} new, {report.replaced} replaced); it holds {stored} jobs"
+        f"({report.new} new, {report.replaced} replaced{superseded}); it holds {stored} jobs"
     )
 
     pages = []

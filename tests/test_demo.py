@@ -142,8 +142,9 @@ def test_demo_prints_where_everything_is(demo_run: DemoRun) -> None:
     assert f"wrote {SAMPLE_JOBS} synthetic result files to demo/results/" in out
     distinct = len(sample_job_ids())
     assert (
-        f"ingested {SAMPLE_JOBS} files into demo/fabric.db "
-        f"({distinct} new, {SAMPLE_JOBS - distinct} replaced); it holds {distinct} jobs"
+        f"ingested {distinct} files into demo/fabric.db ({distinct} new, 0 replaced, "
+        f"{SAMPLE_JOBS - distinct} superseded by a later re-run of their job); "
+        f"it holds {distinct} jobs"
     ) in out
     for name in ("01_quickstart", "02_failures", "03_history_over_time"):
         assert f"notebook       demo/{name}.html" in out
