@@ -162,9 +162,11 @@ def test_second_run_leaves_the_same_jobs(demo_run: DemoRun) -> None:
     """Re-running ingests the same files again: same jobs, same facts; only ingested_at moves."""
     again = run_demo(demo_run.cwd)
     assert again.returncode == 0, again.stderr
-    assert f"(0 new, {SAMPLE_JOBS} replaced); it holds {len(sample_job_ids())} jobs" in (
-        again.stdout
-    )
+    distinct = len(sample_job_ids())
+    assert (
+        f"(0 new, {distinct} replaced, {SAMPLE_JOBS - distinct} superseded by a later re-run "
+        f"of their job); it holds {distinct} jobs"
+    ) in again.stdout
     assert stored_records(demo_run.cwd / "demo" / "fabric.db") == demo_run.first_records
     assert len(list((demo_run.cwd / "demo" / "results").iterdir())) == SAMPLE_JOBS
 
@@ -263,7 +265,9 @@ def test_build_sample_database_twice_gives_the_same_jobs(tmp_path: Path) -> None
     second = build_sample_database(db, results, n_jobs=60, seed=7)
     assert first.files == second.files == 60  # the foreign file was neither read nor rejected
     assert first.rejected == second.rejected == ()
-    assert second.new == 0 and second.replaced == 60
+    distinct = len(sample_job_ids(60, seed=7))
+    assert second.new == 0 and second.replaced == second.ingested == distinct
+    assert second.superseded == 60 - distinct  # the earlier file of each re-run job
     assert stored_records(db) == records
     assert {r["job_id"] for r in records} == sample_job_ids(60, seed=7)
 
