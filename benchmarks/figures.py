@@ -157,6 +157,8 @@ def verdicts(results: dict[int, dict[str, Measurement]]) -> list[Verdict]:
     for small, large in itertools.pairwise(sizes):
         limit = GROWTH_SLACK * large / small
         for figure in FIGURES[:5]:
+            if figure.key not in results[small] or figure.key not in results[large]:
+                continue  # not measured in this run (``--only``)
             a, b = results[small][figure.key], results[large][figure.key]
             label = f"#7 growth of #{figure.number} {short(small)} -> {short(large)}"
             detail = (
