@@ -212,8 +212,12 @@ def bench_ingest(
     def fabric() -> None:
         with create_persistence(fresh(fabric_db)) as persistence:
             report_ = ingest_paths([data], persistence)
-        if report_.ingested != len(files):
-            raise RuntimeError(f"ingest_paths stored {report_.ingested} of {len(files)} files")
+        # Every file is stored, or superseded by a later file of its job_id.
+        if report_.ingested + report_.superseded != len(files) or report_.rejected:
+            raise RuntimeError(
+                f"ingest_paths stored {report_.ingested} and superseded "
+                f"{report_.superseded} of {len(files)} files"
+            )
 
     def baseline() -> None:
         raw.ingest(files, fresh(raw_db))

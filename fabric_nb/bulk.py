@@ -355,8 +355,10 @@ def ingest_scan(
         )
         return _with(report, files=report.files + len(skipped), skipped=(*report.skipped, *skipped))
     storage = persistence.storage
+    # When the stats were taken, at the latest: the scan's start (the checks
+    # below can take seconds, which must not make a racy file look settled).
+    scanned_ns = scan.started_ns or time.time_ns()
     check = _StoreCheck.start(storage, cache, stamps=stamps, full=full)
-    scanned_ns = time.time_ns()
     ledger = RunLedger(cache, scanned_ns, trust=not full)
     files = scan.files
     to_read: list[str] = []  # path strings: a Path per file costs more than reading it

@@ -14,6 +14,7 @@ import fnmatch
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,12 +67,15 @@ class ScanResult:
     :ivar other: files of the folders whose name matches no pattern.
     :ivar missing: paths given that do not exist.
     :ivar empty: folders given that hold no result file.
+    :ivar started_ns: when the scan began (``time.time_ns()``): no ``stat``
+        of it is older, which is what the ingest cache's racy rule needs.
     """
 
     files: tuple[ScannedFile, ...]
     other: tuple[Path, ...]
     missing: tuple[Path, ...]
     empty: tuple[Path, ...]
+    started_ns: int = 0
 
 
 def scan_paths(
@@ -94,6 +98,7 @@ def scan_paths(
     if not patterns:
         raise ValueError("at least one pattern is needed")
     match = _matcher(patterns)
+    started_ns = time.time_ns()
     groups: list[Sequence[ScannedFile]] = []  # what each path gave, in order
     other: list[Path] = []
     missing: list[Path] = []
@@ -129,6 +134,7 @@ def scan_paths(
         other=tuple(other),
         missing=tuple(missing),
         empty=tuple(empty),
+        started_ns=started_ns,
     )
 
 

@@ -149,7 +149,7 @@ def watch_paths(
                 stamps_version, stamps = version, persistence.storage.load_ingested_at()
             cache.refresh()
             report = ingest_scan(
-                ScanResult(files=ready, other=(), missing=(), empty=()),
+                ScanResult(files=ready, other=(), missing=(), empty=(), started_ns=scan.started_ns),
                 persistence,
                 cache=cache,
                 stamps=stamps,
