@@ -119,19 +119,17 @@ class Record(msgspec.Struct, array_like=True, frozen=True, gc=False):
             **fields,  # type: ignore[arg-type]
         )
 
-    def same_stat(self, info: os.stat_result) -> bool:
-        """Whether ``info`` is the ``stat`` recorded (size, mtime, ctime, inode)."""
-        return (
-            info.st_mtime_ns == self.mtime_ns
-            and info.st_size == self.size
-            and info.st_ctime_ns == self.ctime_ns
-            and info.st_ino == self.inode
-        )
-
     def trusted(self, info: os.stat_result) -> bool:
         """Whether the file can be taken as recorded without being read: the
-        same ``stat``, and the record not racy."""
-        return self.same_stat(info) and not is_racy(self.mtime_ns, self.ctime_ns, self.scanned_ns)
+        same ``stat``, and the record not racy (run for every file of every scan)."""
+        mtime, ctime = self.mtime_ns, self.ctime_ns
+        return (
+            info.st_mtime_ns == mtime
+            and info.st_size == self.size
+            and info.st_ctime_ns == ctime
+            and info.st_ino == self.inode
+            and not is_racy(mtime, ctime, self.scanned_ns)
+        )
 
     def with_stamp(self, ingested_at: str | None) -> Record:
         """This record, saying the database row is (a stamp) or is not (``None``) this file's."""
@@ -140,7 +138,7 @@ class Record(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
 def is_racy(mtime_ns: int, ctime_ns: int, scanned_ns: int) -> bool:
     """Whether a file changed too close to its scan for its ``stat`` alone to be trusted."""
-    return max(mtime_ns, ctime_ns) >= scanned_ns - RACY_WINDOW_NS
+    return (mtime_ns if mtime_ns > ctime_ns else ctime_ns) >= scanned_ns - RACY_WINDOW_NS
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,11 +283,6 @@ class IngestCache:
         """Whether the file whose absolute path is ``key`` has a record."""
         return key in self._records
 
-    @property
-    def records(self) -> Mapping[str, Record]:
-        """Every file's record, by absolute path."""
-        return self._records
-
     def get(self, key: str) -> Record | None:
         """The record of the file whose absolute path is ``key``, if any."""
         return self._records.get(key)
@@ -322,21 +315,13 @@ class IngestCache:
         append = known.append
         last_known: dict[str, int] = {}
         hits = 0
-        window = RACY_WINDOW_NS
         for position, (_name, key, info) in enumerate(files):
             record = records(key)
             if record is None:
                 append(None)
                 continue
             hits += 1
-            mtime, ctime = record.mtime_ns, record.ctime_ns
-            if (
-                info.st_mtime_ns == mtime
-                and info.st_size == record.size
-                and info.st_ctime_ns == ctime
-                and info.st_ino == record.inode
-                and (mtime if mtime > ctime else ctime) < record.scanned_ns - window
-            ):
+            if record.trusted(info):
                 append(record)
                 if record.job_id is not None:
                     last_known[record.job_id] = position
