@@ -8,6 +8,8 @@ itself must find: the hypothesis profiles and the fixtures.
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from support import (
     run_cli_process,
     run_python_code,
     sample_jobs,
+    start_cli,
 )
 
 # Hypothesis budgets, chosen with HYPOTHESIS_PROFILE. "ci" (the default) is small
@@ -86,3 +89,21 @@ def run_cli(home_dir: Path) -> RunCli:
 def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store holding the standard synthetic sample (400 result files); do not write to it."""
     return build_store(tmp_path_factory.mktemp("sample") / "fabric.db", sample_jobs(400))
+
+
+@pytest.fixture
+def start(home_dir: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start ``fabric-nb ARGS`` in the background (:func:`support.start_cli`);
+    every process still running at the end of the test is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def run(*args: object) -> subprocess.Popen[str]:
+        process = start_cli(*args, home=home_dir)  # type: ignore[arg-type]
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)

@@ -17,13 +17,16 @@ import copy
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -292,6 +295,38 @@ def stored_job_ids(db: Path) -> list[str]:
 
     with create_persistence(db, readonly=True) as persistence:
         return sorted(job.job_id for job in persistence.load_all_jobs())
+
+
+#: How long a test waits for a background process before it fails (never a hang).
+WAIT_DEADLINE = 60.0
+
+
+def ids_while_written(db: Path | bytes) -> list[str]:
+    """The sorted job ids in ``db`` while another process may be writing it.
+
+    Read with plain sqlite3 (a busy timeout, no Fabric checks); a store not
+    there yet, or locked past the timeout, reads as empty: callers poll.
+    """
+    path = os.fsdecode(db)
+    if not os.path.exists(path):
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{quote(os.fsencode(path))}?mode=ro", uri=True, timeout=10)
+        try:
+            return sorted(r[0] for r in conn.execute("SELECT job_id FROM jobs"))
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []
+
+
+def wait_for(condition: Callable[[], bool], what: str, deadline: float = WAIT_DEADLINE) -> None:
+    """Poll ``condition`` until true; fail the test naming ``what`` after ``deadline`` s."""
+    until = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > until:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.05)
 
 
 def sha256_of(path: Path) -> str:

@@ -7,60 +7,21 @@ long something took.
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from support import RunCli, make_result, start_cli, write_result
+from support import WAIT_DEADLINE, RunCli, make_result, wait_for, write_result
+from support import ids_while_written as stored
 
 from fabric_nb import create_persistence
 
-DEADLINE = 60.0
+DEADLINE = WAIT_DEADLINE
 
 
 def result(job_id: str, **overrides: object) -> dict[str, object]:
     return make_result(job_id=job_id, **overrides)
-
-
-def stored(db: Path) -> list[str]:
-    if not db.exists():
-        return []
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-        try:
-            return sorted(r[0] for r in conn.execute("SELECT job_id FROM jobs"))
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return []
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def start(home_dir: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start ``fabric-nb ARGS`` in the background; every process is killed at the end."""
-    started: list[subprocess.Popen[str]] = []
-
-    def run(*args: object) -> subprocess.Popen[str]:
-        process = start_cli(*args, home=home_dir)
-        started.append(process)
-        return process
-
-    yield run
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=30)
 
 
 def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[str, str]:

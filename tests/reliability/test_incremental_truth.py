@@ -19,6 +19,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from support import RunCli, make_result, sha256_of, write_result
 
 from fabric_nb.ingest_cache import cache_path_for
@@ -82,14 +83,26 @@ def full_copy(
     return rows(copy)
 
 
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """Where the result files are."""
+    path = tmp_path / "in"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """The store (not created)."""
+    return tmp_path / "db" / "fabric.db"
+
+
 # -- item 2: a restored backup ---------------------------------------------------------
 
 
 def test_a_restored_backup_does_not_hide_a_later_rerun_in_another_file(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, run_cli: RunCli, folder: Path, db: Path
 ) -> None:
-    folder, db = tmp_path / "in", tmp_path / "db" / "fabric.db"
-    folder.mkdir()
     aged(write_result(folder, result("job", 1, final_status="FAILED"), "run1.json"))
     ingest(run_cli, db, folder)
     backup = tmp_path / "backup.db"
@@ -107,10 +120,8 @@ def test_a_restored_backup_does_not_hide_a_later_rerun_in_another_file(
 
 
 def test_a_restored_backup_does_not_hide_a_rewrite_of_the_same_file(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, run_cli: RunCli, folder: Path, db: Path
 ) -> None:
-    folder, db = tmp_path / "in", tmp_path / "db" / "fabric.db"
-    folder.mkdir()
     aged(write_result(folder, result("job", 1, final_status="FAILED"), "job.json"))
     ingest(run_cli, db, folder)
     backup = tmp_path / "backup.db"
@@ -133,10 +144,8 @@ def test_a_restored_backup_does_not_hide_a_rewrite_of_the_same_file(
 
 
 def test_rewriting_an_earlier_file_of_a_job_keeps_the_later_file_in_both_paths(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, run_cli: RunCli, folder: Path, db: Path
 ) -> None:
-    folder, db = tmp_path / "in", tmp_path / "db" / "fabric.db"
-    folder.mkdir()
     aged(write_result(folder, result("job", 1), "run1.json"))
     aged(write_result(folder, result("job", 2, final_status="PARTIAL"), "run2.json"))
     ingest(run_cli, db, folder)
@@ -153,10 +162,8 @@ def test_rewriting_an_earlier_file_of_a_job_keeps_the_later_file_in_both_paths(
 
 
 def test_deleting_the_winning_file_hands_the_job_to_the_one_before_in_both_paths(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, run_cli: RunCli, folder: Path, db: Path
 ) -> None:
-    folder, db = tmp_path / "in", tmp_path / "db" / "fabric.db"
-    folder.mkdir()
     aged(write_result(folder, result("job", 1, final_status="FAILED"), "run1.json"))
     winner = aged(write_result(folder, result("job", 2), "run2.json"))
     ingest(run_cli, db, folder)
@@ -169,10 +176,8 @@ def test_deleting_the_winning_file_hands_the_job_to_the_one_before_in_both_paths
 
 
 def test_a_later_file_turning_into_another_job_hands_the_first_job_back(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, run_cli: RunCli, folder: Path, db: Path
 ) -> None:
-    folder, db = tmp_path / "in", tmp_path / "db" / "fabric.db"
-    folder.mkdir()
     aged(write_result(folder, result("job", 1, final_status="FAILED"), "run1.json"))
     aged(write_result(folder, result("job", 2), "run2.json"))
     ingest(run_cli, db, folder)
@@ -201,10 +206,8 @@ def rot_one_byte(db: Path) -> None:
 
 
 def test_a_row_rotted_on_disk_is_never_written_over_by_the_fast_path(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, run_cli: RunCli, folder: Path, db: Path
 ) -> None:
-    folder, db = tmp_path / "in", tmp_path / "db" / "fabric.db"
-    folder.mkdir()
     for i in range(5):
         aged(write_result(folder, result(f"job-{i}", i), f"{i}.json"))
     ingest(run_cli, db, folder)
@@ -226,10 +229,8 @@ def test_a_row_rotted_on_disk_is_never_written_over_by_the_fast_path(
 
 
 def test_full_and_a_rebuilt_cache_write_nothing_on_an_unchanged_folder_with_reruns(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, run_cli: RunCli, folder: Path, db: Path
 ) -> None:
-    folder, db = tmp_path / "in", tmp_path / "db" / "fabric.db"
-    folder.mkdir()
     for i in range(6):  # six jobs, each with a first run and a re-run
         aged(write_result(folder, result(f"job-{i}", i, final_status="FAILED"), f"{i}a.json"))
         aged(write_result(folder, result(f"job-{i}", i), f"{i}b.json"))

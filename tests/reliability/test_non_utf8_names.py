@@ -13,15 +13,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 from support import cli_env, make_result
+from support import ids_while_written as job_ids
 
 from fabric_nb.ingest_cache import IngestCache
 
@@ -48,11 +47,6 @@ def write(folder: bytes, name: bytes, doc: object) -> bytes:
     old = time.time_ns() - 3_600_000_000_000
     os.utime(path, ns=(old, old))
     return path
-
-
-def job_ids(db: bytes) -> list[str]:
-    with closing(sqlite3.connect(os.fsdecode(db))) as conn:
-        return sorted(row[0] for row in conn.execute("SELECT job_id FROM jobs"))
 
 
 @pytest.fixture

@@ -12,17 +12,17 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import make_result, start_cli, write_result
+from support import WAIT_DEADLINE, make_result, wait_for, write_result
+from support import ids_while_written as stored
 
-DEADLINE = 60.0
+DEADLINE = WAIT_DEADLINE
 
 CHURN = """
 import os, shutil, sys, time
@@ -40,52 +40,18 @@ while time.monotonic() < end:
 """
 
 
-def stored(db: Path) -> list[str]:
-    if not db.exists():
-        return []
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
-            return sorted(r[0] for r in conn.execute("SELECT job_id FROM jobs"))
-    except sqlite3.Error:
-        return []
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def watch(home_dir: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-
-    def run(*args: object) -> subprocess.Popen[str]:
-        process = start_cli("watch", *args, home=home_dir)
-        started.append(process)
-        return process
-
-    yield run
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=30)
-
-
 def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
     process.send_signal(signal.SIGTERM)
     return process.communicate(timeout=DEADLINE)
 
 
 def test_subfolders_created_and_deleted_mid_scan_never_stop_the_watch(
-    watch: Callable[..., subprocess.Popen[str]], tmp_path: Path
+    start: Callable[..., subprocess.Popen[str]], tmp_path: Path
 ) -> None:
     db, folder = tmp_path / "db" / "fabric.db", tmp_path / "results"
     folder.mkdir()
     write_result(folder, make_result(job_id="before"), "before.json")
-    process = watch(folder, "--db", db, "--interval", "0.1", "--settle", "0.2")
+    process = start("watch", folder, "--db", db, "--interval", "0.1", "--settle", "0.2")
     wait_for(lambda: stored(db) == ["before"], "the first file")
 
     churn = subprocess.run(
@@ -103,12 +69,12 @@ def test_subfolders_created_and_deleted_mid_scan_never_stop_the_watch(
 
 
 def test_the_watched_folder_turned_into_a_symlink_loop_and_back(
-    watch: Callable[..., subprocess.Popen[str]], tmp_path: Path
+    start: Callable[..., subprocess.Popen[str]], tmp_path: Path
 ) -> None:
     db, folder = tmp_path / "db" / "fabric.db", tmp_path / "results"
     folder.mkdir()
     write_result(folder, make_result(job_id="first"), "first.json")
-    process = watch(folder, "--db", db, "--interval", "0.1", "--settle", "0.2")
+    process = start("watch", folder, "--db", db, "--interval", "0.1", "--settle", "0.2")
     wait_for(lambda: stored(db) == ["first"], "the first file")
 
     aside = tmp_path / "aside"
