@@ -40,7 +40,7 @@ import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -55,6 +55,7 @@ import pyarrow.parquet as pq
 from .errors import FabricError
 from .frames import JOBS_FRAME_DTYPES, OUTPUTS_FRAME_DTYPES, jobs_frame, outputs_frame
 from .persistence import create_persistence
+from .storage import FabricStorage
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -148,11 +149,19 @@ def export_history(
     """Write the jobs and outputs tables of ``database`` into ``outdir``.
 
     Opens the database read-only (schema-version and integrity checks
-    included) and reads every job, then :func:`write_export`.
+    included) and writes it one UTC month at a time: only that month's rows
+    are read, decoded and held, so memory is bounded by the largest month,
+    not by the history. The files are byte for byte those
+    :func:`write_export` writes from the frames of the whole history.
+
+    The export is one committed state of the database: when another process
+    commits while it runs, it is written again under SQLite's read lock
+    (writers then wait, within their busy timeout).
 
     :raises StorageError: the database is missing, unreadable or of another
         schema version.
-    :raises StorageCorruptionError: the database is corrupt.
+    :raises StorageCorruptionError: the database is corrupt (a row that does
+        not decode is named).
     :raises OutputExistsError: ``outdir`` exists and is not an empty folder.
     :raises ExportError: the files could not be written.
     :raises ValueError: ``fmt`` is not ``"parquet"`` or ``"csv"``.
@@ -160,19 +169,77 @@ def export_history(
     target = Path(outdir)
     _check_format(fmt)
     _check_outdir(target)
+    counts: list[int] = []
     with create_persistence(database, readonly=True) as persistence:
-        jobs = persistence.load_all_jobs()
+        storage = persistence.storage
+
+        def write(staging: Path) -> None:
+            counts[:] = _one_state(storage, staging, fmt, raw_csv)
+
+        files = _staged(target, write)
         path = persistence.path
-    jobs_table, outputs_table = jobs_frame(jobs), outputs_frame(jobs)
-    files = write_export(jobs_table, outputs_table, target, fmt=fmt, raw_csv=raw_csv)
+    jobs, outputs = counts
     return ExportResult(
-        database=path,
-        outdir=target,
-        format=fmt,
-        jobs=len(jobs_table),
-        outputs=len(outputs_table),
-        files=files,
+        database=path, outdir=target, format=fmt, jobs=jobs, outputs=outputs, files=files
     )
+
+
+def _one_state(
+    storage: FabricStorage, staging: Path, fmt: ExportFormat, raw_csv: bool
+) -> list[int]:
+    """Stream the database into ``staging`` as one committed state; (jobs, outputs) written.
+
+    Without a lock first, so writers are not held up; when a commit landed
+    meanwhile (the change marker moved), again under the read lock.
+    """
+    before = storage.change_marker()
+    counts = _stream(storage, staging, fmt, raw_csv)
+    if before is not None and storage.change_marker() == before:
+        return counts
+    for entry in staging.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    with storage.read_transaction():
+        return _stream(storage, staging, fmt, raw_csv)
+
+
+def _stream(storage: FabricStorage, staging: Path, fmt: ExportFormat, raw_csv: bool) -> list[int]:
+    """Write the tables month by month; (jobs, outputs) written."""
+    months = storage.rowids_by_start_month()
+    schemas = {"jobs": JOBS_ARROW_SCHEMA, "outputs": OUTPUTS_ARROW_SCHEMA}
+    counts = {"jobs": 0, "outputs": 0}
+    with contextlib.ExitStack() as stack:
+        csv_writers = {}
+        if fmt == "csv":
+            for name, schema in schemas.items():
+                shown = schema if raw_csv else _defused_schema(schema)
+                csv_writers[name] = stack.enter_context(
+                    pa_csv.CSVWriter(staging / f"{name}.csv", shown)
+                )
+        else:
+            for name in schemas:
+                (staging / name).mkdir()
+        for month, rowids in months.items():
+            jobs = storage.load_jobs_by_rowid(rowids)
+            frames = {"jobs": jobs_frame(jobs), "outputs": outputs_frame(jobs)}
+            del jobs
+            for name, frame in frames.items():
+                table = _to_arrow(frame, schemas[name], name)
+                counts[name] += table.num_rows
+                if fmt == "csv":
+                    csv_writers[name].write_table(table if raw_csv else _defuse_formulas(table))
+                elif table.num_rows:
+                    part = staging / name / _partition(month)
+                    part.mkdir()
+                    pq.write_table(table, part / "part-0.parquet")
+    return [counts["jobs"], counts["outputs"]]
+
+
+def _partition(month: int) -> str:
+    """The folder of a month (``year * 100 + month``): ``started_month=YYYY-MM``."""
+    return f"{PARTITION_COLUMN}={month // 100:04d}-{month % 100:02d}"
 
 
 def write_export(
@@ -212,6 +279,22 @@ def write_export(
         "outputs": _to_arrow(outputs, OUTPUTS_ARROW_SCHEMA, "outputs"),
     }
     months = {name: _months(frame, name) for name, frame in (("jobs", jobs), ("outputs", outputs))}
+
+    def write(staging: Path) -> None:
+        for name, table in tables.items():
+            if fmt == "csv":
+                pa_csv.write_csv(
+                    table if raw_csv else _defuse_formulas(table), staging / f"{name}.csv"
+                )
+            else:
+                _write_partitions(table, months[name], staging / name)
+
+    return _staged(target, write)
+
+
+def _staged(target: Path, write: Callable[[Path], None]) -> tuple[Path, ...]:
+    """Run ``write`` into a new staging folder, then put what it wrote in place as
+    ``target``; all or nothing. The files written, relative to ``target``, sorted."""
     keep = target.is_dir()  # an empty folder given: write inside it, keep it
     home = target if keep else target.parent
     try:
@@ -221,13 +304,7 @@ def write_export(
     except OSError as exc:
         raise ExportError(f"cannot create {target}: {exc.strerror or exc}") from exc
     try:
-        for name, table in tables.items():
-            if fmt == "csv":
-                pa_csv.write_csv(
-                    table if raw_csv else _defuse_formulas(table), staging / f"{name}.csv"
-                )
-            else:
-                _write_partitions(table, months[name], staging / name)
+        write(staging)
         _owner_only(staging)
         files = tuple(sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file()))
         if keep:
@@ -359,6 +436,13 @@ def _remove_published(staging: Path, target: Path) -> None:
                 os.rename(moved, staging / name)
 
 
+def _defused_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema of :func:`_defuse_formulas`' tables: dictionary columns become text."""
+    return pa.schema(
+        [pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f for f in schema]
+    )
+
+
 def _defuse_formulas(table: pa.Table) -> pa.Table:
     """The table with a ``'`` before every text cell a spreadsheet would run as a formula."""
     columns = []
@@ -394,6 +478,6 @@ def _write_partitions(table: pa.Table, months: np.ndarray, folder: Path) -> None
     folder.mkdir()
     for month in np.unique(months).tolist():
         rows = np.flatnonzero(months == month)
-        part = folder / f"{PARTITION_COLUMN}={month // 100:04d}-{month % 100:02d}"
+        part = folder / _partition(month)
         part.mkdir()
         pq.write_table(table.take(rows), part / "part-0.parquet")

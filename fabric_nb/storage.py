@@ -19,7 +19,8 @@ import os
 import re
 import sqlite3
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -361,17 +362,79 @@ class FabricStorage:
         :meth:`change_marker`). The file is opened once and closed last:
         closing another descriptor of it would drop SQLite's lock.
         """
+        with self.read_transaction():
+            return self.change_marker(digest=True)
+
+    @contextlib.contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        """Hold SQLite's read lock for the ``with`` block: every read in it sees
+        one committed state, and no writer commits until it ends (writers wait,
+        within their busy timeout).
+
+        :raises StorageError: the lock cannot be taken.
+        """
         conn = self._connection()
         try:
             conn.execute("BEGIN")
-            try:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read lock
-                marker = self.change_marker(digest=True)
-            finally:
-                conn.execute("COMMIT")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the lock
         except sqlite3.DatabaseError as exc:
+            _rollback(conn)
             raise _read_error(self.path, exc) from exc
-        return marker
+        try:
+            yield
+        finally:
+            _rollback(conn)  # a read transaction: ending it changes nothing
+
+    def rowids_by_start_month(self) -> dict[int, list[int]]:
+        """The rowid of every job by the UTC month it started (``year * 100 + month``),
+        months ascending; read without decoding the rows (``started_at`` only).
+
+        :raises StorageCorruptionError: a ``started_at`` is not a timestamp
+            Fabric writes (the job is named, as a full decode would).
+        """
+        conn = self._connection()
+        months: dict[int, list[int]] = {}
+        try:
+            with collector_paused():
+                for rowid, started_at in conn.execute("SELECT rowid, started_at FROM jobs"):
+                    try:
+                        instant = datetime.fromisoformat(started_at)
+                        if instant.tzinfo is None:
+                            raise ValueError("no offset")
+                        utc = instant.astimezone(UTC)
+                    except (TypeError, ValueError, OverflowError) as exc:
+                        self._decode_row(self._row_at(conn, rowid))  # raises, naming the job
+                        raise StorageCorruptionError(
+                            f"Database corruption detected in {self.path}: started_at "
+                            f"{short_repr(started_at)} is not a timestamp with an offset"
+                        ) from exc
+                    months.setdefault(utc.year * 100 + utc.month, []).append(rowid)
+        except sqlite3.Error as exc:
+            raise _read_error(self.path, exc) from exc
+        return dict(sorted(months.items()))
+
+    def load_jobs_by_rowid(self, rowids: Sequence[int]) -> list[IngestedJob]:
+        """The jobs at these rowids, decoded and checked, in Fabric's order.
+
+        :raises StorageCorruptionError: a row cannot be decoded.
+        """
+        conn = self._connection()
+        jobs = []
+        try:
+            with collector_paused():
+                for start in range(0, len(rowids), _IN_CHUNK):
+                    chunk = rowids[start : start + _IN_CHUNK]
+                    marks = ", ".join("?" * len(chunk))
+                    for row in conn.execute(f"{_SELECT_ALL} WHERE rowid IN ({marks})", chunk):
+                        jobs.append(self._decode_row(row))
+                jobs.sort(key=job_order_key)
+        except sqlite3.Error as exc:
+            raise _read_error(self.path, exc) from exc
+        return jobs
+
+    def _row_at(self, conn: sqlite3.Connection, rowid: int) -> Sequence[Any]:
+        row: Sequence[Any] = conn.execute(f"{_SELECT_ALL} WHERE rowid = ?", (rowid,)).fetchone()
+        return row
 
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version``: changes when another connection commits.
