@@ -59,6 +59,21 @@ FIGURES: Final[tuple[Figure, ...]] = (
         "integrity_check + stat of every file",
         3.0,
     ),
+    Figure(
+        "export",
+        9,
+        "export --format parquet (fresh process)",
+        "SELECT of a month + pyarrow write, month by month",
+        1.5,
+    ),
+    Figure(
+        "export_memory",
+        10,
+        "peak RSS growth of the export",
+        "database file size",
+        0.5,
+        "MB",
+    ),
 )
 FIGURE_BY_KEY: Final[dict[str, Figure]] = {f.key: f for f in FIGURES}
 #: Growth limit between two sizes: linear is the size ratio; 10 % above it is allowed.

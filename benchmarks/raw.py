@@ -31,6 +31,7 @@ __all__ = [
     "INSERT",
     "Row",
     "decoded_outputs",
+    "export_by_month",
     "ingest",
     "insert_one",
     "jobs_frame",
@@ -198,3 +199,39 @@ def stamps(db: Path) -> dict[str, str]:
         return dict(conn.execute("SELECT job_id, ingested_at FROM jobs").fetchall())
     finally:
         conn.close()
+
+
+def export_by_month(db: Path, outdir: Path) -> tuple[int, int]:
+    """Figures 9 and 10 baseline: the store written as Parquet one month at a time.
+
+    One ``SELECT`` of the month's rows (by the ``YYYY-MM`` of the stored
+    text), ``json.loads`` of their outputs and a ``pyarrow`` write of the same
+    columns per table and month, into ``jobs/started_month=YYYY-MM/`` and
+    ``outputs/...``. No validation, no time zones, no dtypes: the least work
+    for the same files' worth of data. Returns (jobs, outputs) written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = [name for name, _ in JOB_COLUMNS if name != "outputs_json"]
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    jobs = outputs = 0
+    try:
+        months = [m for (m,) in conn.execute("SELECT DISTINCT substr(started_at, 1, 7) FROM jobs")]
+        for month in sorted(months):
+            rows = conn.execute(
+                f"SELECT {', '.join(names)}, outputs_json FROM jobs "
+                "WHERE substr(started_at, 1, 7) = ?",
+                (month,),
+            ).fetchall()
+            columns = list(zip(*rows, strict=True)) if rows else [()] * (len(names) + 1)
+            job_table = pa.table(dict(zip(names, columns[:-1], strict=True)))
+            items = [item for text in columns[-1] for item in json.loads(text)]
+            for table, name in ((job_table, "jobs"), (pa.Table.from_pylist(items), "outputs")):
+                part = outdir / name / f"started_month={month}"
+                part.mkdir(parents=True)
+                pq.write_table(table, part / "part-0.parquet")
+            jobs, outputs = jobs + len(rows), outputs + len(items)
+    finally:
+        conn.close()
+    return jobs, outputs

@@ -57,6 +57,8 @@ def per_job_lines(per_job: PerJobCommit, results: dict[int, dict[str, Measuremen
         f"batched is {per_job.speedup:.0f}x faster",
     ]
     for n, by_key in results.items():
+        if "ingest" not in by_key:
+            continue
         batched = by_key["ingest"].fabric_median
         per_job_n = per_job.per_file * n
         how = "measured" if per_job.files >= n else f"EXTRAPOLATED from {per_job.files:,} files"
@@ -110,7 +112,7 @@ def plot_growth(path: Path, results: dict[int, dict[str, Measurement]]) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = sorted(results)
+    sizes = sorted(n for n in results if "ingest" in results[n])  # not the export-only size
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for color, figure in zip(colors, FIGURES[:5], strict=False):

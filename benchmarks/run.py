@@ -126,6 +126,58 @@ def ensure_data(workdir: Path, n: int) -> Path:
     return folder
 
 
+#: Jobs per day in the store of figures 9 and 10: a facility's realistic rate,
+#: so a month holds about 30k jobs and the history spreads over many months.
+EXPORT_JOBS_PER_DAY: Final[int] = 1_000
+#: The size figures 9 and 10 are measured at (the size their target names).
+EXPORT_SIZE: Final[int] = 300_000
+
+
+def ensure_export_store(workdir: Path, n: int) -> Path:
+    """A store of ``n`` jobs at :data:`EXPORT_JOBS_PER_DAY`, built once and reused.
+
+    Built without result files: generated results go through the project's
+    own codec (``parse_execution_result``, what ingest runs on every file),
+    then ``persist_ingested_jobs``, so the rows are the ones ingest stores
+    (``ingested_at`` aside). A marker records the parameters and the
+    generator's and codec's source hashes.
+    """
+    from fabric_nb import ingestion, rows
+    from fabric_nb.ingestion import parse_execution_result
+
+    store = workdir / "stores-built" / f"export-{n}.db"
+    marker = store.with_name(store.name + ".complete")
+    days = max(n // EXPORT_JOBS_PER_DAY, 1)
+    wanted = {
+        "n": n,
+        "days": days,
+        "seed": SEED,
+        "clips_per_job": CLIPS_PER_JOB,
+        "sources_sha256": hashlib.sha256(
+            b"".join(Path(m.__file__ or "").read_bytes() for m in (samples, ingestion, rows))
+        ).hexdigest(),
+    }
+    if store.exists() and marker.exists() and json.loads(marker.read_text()) == wanted:
+        return store
+    store.parent.mkdir(parents=True, exist_ok=True)
+    fresh(store)
+    marker.unlink(missing_ok=True)
+    started = time.perf_counter()
+    print(f"  building a {n:,}-job store over {days} days at {store} ...", flush=True)
+    with create_persistence(store) as persistence:
+        batch = []
+        docs = samples.generate_results(n, seed=SEED, days=days, clips_per_job=CLIPS_PER_JOB)
+        for doc in docs:
+            batch.append(parse_execution_result(doc))
+            if len(batch) == 5_000:
+                persistence.persist_ingested_jobs(batch)
+                batch = []
+        persistence.persist_ingested_jobs(batch)
+    marker.write_text(json.dumps(wanted))
+    print(f"  built in {time.perf_counter() - started:.1f} s", flush=True)
+    return store
+
+
 def fresh(path: Path) -> Path:
     """``path`` with no database (or journal, or ingest cache) left from an earlier run."""
     cache = cache_path_for(path)
@@ -346,6 +398,51 @@ def bench_memory(store: Path, n: int, repeats: int) -> Measurement:
     return m
 
 
+def bench_export(store: Path, tmp: Path, n: int, repeats: int) -> tuple[Measurement, Measurement]:
+    """Figures 9 and 10: a Parquet export of the store, each run in a fresh process.
+
+    Fabric's ``export_history`` against the raw month-by-month baseline
+    (:func:`raw.export_by_month`), alternating which goes first: the time
+    (figure 9), and the peak RSS growth of Fabric's run against the size of
+    the store (figure 10, the target being half the store).
+    """
+    timing, memory = Measurement("export", n), Measurement("export_memory", n)
+    size = store.stat().st_size
+    raw_peaks = []
+
+    def probe(side: str) -> dict[str, Any]:
+        out = tmp / f"export-{side}-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        done = subprocess.run(
+            [sys.executable, str(BENCH_DIR / "export_probe.py"), side, str(store), str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=3600,
+        )
+        shutil.rmtree(out, ignore_errors=True)
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    for run in range(repeats):
+        sides = ("fabric", "raw") if run % 2 == 0 else ("raw", "fabric")
+        probes = {side: probe(side) for side in sides}
+        if probes["fabric"]["jobs"] != probes["raw"]["jobs"]:
+            raise RuntimeError(
+                f"the exports wrote {probes['fabric']['jobs']} and {probes['raw']['jobs']} jobs"
+            )
+        timing.fabric.append(probes["fabric"]["seconds"])
+        timing.raw.append(probes["raw"]["seconds"])
+        memory.fabric.append(float(probes["fabric"]["peak_growth"]))
+        memory.raw.append(float(size))
+        raw_peaks.append(probes["raw"]["peak_growth"])
+    memory.note = (
+        f"the raw baseline's peak {statistics.median(raw_peaks) / size:.2f}x the file; "
+        f"file {size / 1e6:.1f} MB"
+    )
+    return timing, memory
+
+
 def bench_per_job_commit(data: Path, tmp: Path, files: int) -> PerJobCommit:
     """Ingest the first ``files`` files with ``batch_size=1``, then batched, into fresh stores."""
     subset = raw.json_files(data)[:files]
@@ -522,6 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="update docs/performance.md and docs/performance_growth.png (default on)",
     )
     parser.add_argument(
+        "--export-size",
+        type=lambda text: 0 if text.strip() == "0" else parse_size(text),
+        default=EXPORT_SIZE,
+        help="jobs in the store figures 9 and 10 export (default 300k; 0 skips them)",
+    )
+    parser.add_argument(
         "--only",
         choices=["incremental"],
         default=None,
@@ -569,10 +672,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         by_key["memory"] = bench_memory(store, n, min(args.repeats, 3))
         by_key["memory"].note += f"; file {store.stat().st_size / 1e6:.1f} MB"
         by_key["incremental"] = bench_incremental(data, tmp, n, args.repeats)
-        results[n] = {f.key: by_key[f.key] for f in FIGURES}
+        results[n] = {f.key: by_key[f.key] for f in FIGURES if f.key in by_key}
         for verdict in verdicts({n: results[n]}):
             print("  " + verdict.line(), flush=True)
         fresh(store)
+    if args.export_size:
+        n = args.export_size
+        print(f"N = {n:,} (figures 9 and 10: export)", flush=True)
+        store = ensure_export_store(workdir, n)
+        timing, memory = bench_export(store, tmp, n, min(args.repeats, 3))
+        results.setdefault(n, {}).update({"export": timing, "export_memory": memory})
+        for verdict in verdicts({n: results[n]}):
+            print("  " + verdict.line(), flush=True)
     largest = sizes[-1]
     print(f"per-job-commit ingest: {min(args.per_job_files, largest):,} files ...", flush=True)
     per_job = bench_per_job_commit(data_dirs[largest], tmp, args.per_job_files)
