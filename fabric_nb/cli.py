@@ -29,7 +29,7 @@ from .ingest_cache import IngestCache
 from .persistence import create_persistence, resolve_storage_path
 from .safe_text import cut_text, escape_control, escape_json_text
 from .scan import DEFAULT_PATTERNS, FolderScanError, ScanResult, scan_paths
-from .storage import DEFAULT_STORAGE_PATH
+from .storage import DEFAULT_STORAGE_PATH, FABRIC_DB_ENV
 
 __all__ = [
     "EXIT_DATABASE",
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .samples import SAMPLE_JOBS, SAMPLE_SEED
     from .watch import DEFAULT_INTERVAL, DEFAULT_SETTLE
 
-    db_help = "the database (default: $FABRIC_DB, else ~/.proxx/fabric/fabric.db)"
+    db_help = f"the database (default: ${FABRIC_DB_ENV}, else {DEFAULT_STORAGE_PATH})"
     parser = _Parser(
         prog=PROG,
         description=_DESCRIPTION,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .errors import FabricError
+from .storage import FABRIC_DB_ENV
 
 if TYPE_CHECKING:
     from jupyter_client import AsyncKernelManager
@@ -172,7 +173,7 @@ def render_notebook(
     source = Path(notebook)
     nb: NotebookNode = nbformat.read(source, as_version=4)
     env = dict(os.environ)
-    env["FABRIC_DB"] = str(Path(fabric_db).resolve())
+    env[FABRIC_DB_ENV] = str(Path(fabric_db).resolve())
     client = NotebookClient(
         nb,
         kernel_manager_class=_this_python_kernel_manager(),
