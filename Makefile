@@ -1,6 +1,7 @@
 # fabric-nb build plumbing. Everything runs inside ./.venv, created on demand.
 #
 #   make test         install, run tests/ and validate notebooks/*.ipynb with nbval
+#   make test-quick   tests/ without those marked slow (notebooks, real crashes, long properties)
 #   make test-min     run tests/ against the lowest versions pyproject.toml promises
 #   make demo         install, write sample results, ingest, render notebooks to ./demo/
 #   make lab          JupyterLab on notebooks/
@@ -33,10 +34,10 @@ PYTEST_ARGS ?=
 # Per-test limit for `make fuzz` (the default in pyproject.toml is 600 s).
 FUZZ_TIMEOUT ?= 3600
 
-.PHONY: help install test test-unit test-notebooks test-min notebooks demo lab lint fuzz bench constraints clean
+.PHONY: help install test test-quick test-unit test-notebooks test-min notebooks demo lab lint fuzz bench constraints clean
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment -----------------------------------------------------------
 
@@ -62,6 +63,10 @@ test: $(STAMP)
 
 test-unit: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+# The edit-test loop: everything but the tests marked slow; `make test` runs them all.
+test-quick: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS) tests
 
 test-notebooks: $(STAMP)
 ifeq ($(strip $(NOTEBOOKS)),)

@@ -37,6 +37,8 @@ from fabric_nb.demo import (
 from fabric_nb.render import NOTEBOOKS_DIR
 from fabric_nb.samples import SAMPLE_SEED, generate_results
 
+pytestmark = pytest.mark.slow  # runs notebooks or whole commands end to end
+
 DEMO_TIMEOUT = 300  # seconds; a demo run takes about 20 s on a laptop
 
 

@@ -26,6 +26,8 @@ from fabric_nb.render import (
     render_notebook,
 )
 
+pytestmark = pytest.mark.slow  # runs notebooks or whole commands end to end
+
 REPORT_TIMEOUT = 300  # seconds; a report takes about 7 s
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 from subprocess import PIPE
 from typing import Any
 
+import pytest
 from support import child_env, job_record, sha256_of
 
 from fabric_nb import (
@@ -254,6 +255,7 @@ def the_store_is_an_allowed_state(
     run.state = allowed.with_tail
 
 
+@pytest.mark.slow  # many real SIGKILLs
 def test_sigkill_at_random_moments_loses_nothing_and_leaves_nothing_half_written(
     tmp_path: Path, home_dir: Path
 ) -> None:

@@ -28,6 +28,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import make_result, write_result
@@ -112,6 +113,7 @@ def restore(db: Path, snapshot: Path, in_place: bool) -> None:
         shutil.copyfile(snapshot, db)
 
 
+@pytest.mark.slow  # 400 examples of real ingests
 # Sequences that break the rule are short but specific: more examples than the
 # profile's default for `make test` (a few seconds), the fuzz profile's under `make fuzz`.
 @settings(max_examples=max(400, settings.default.max_examples))

@@ -79,6 +79,7 @@ def test_ingest_twice_stores_records_and_prints_escaped(
         assert os.fsdecode(os.path.join(card, b"A001\xff.json")) in cache
 
 
+@pytest.mark.slow  # runs the report notebook
 def test_export_report_backup_info_to_and_from_such_names(
     tmp_path: Path, home_dir: Path, card: bytes
 ) -> None:

@@ -118,6 +118,7 @@ def test_backup_past_the_file_size_limit_blames_the_destination(
 # -- item 13 ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # runs the report notebook
 def test_everything_written_under_umask_000_is_owner_only(
     run_cli: RunCli, store: Path, tmp_path: Path
 ) -> None:
