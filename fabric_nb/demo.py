@@ -9,14 +9,14 @@ Two library helpers, used by the notebooks, the demo and the tests:
   sample built in a temporary folder; opened read-only either way.
 
 The command line that builds the demo (``make demo``) is
-:mod:`fabric_nb.demo_cli`; ``python -m fabric_nb.demo`` runs it too.
+:mod:`fabric_nb.demo_cli` (``python -m fabric_nb.demo_cli``), which imports
+this module, not the other way round.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import weakref
 from pathlib import Path
@@ -94,9 +94,3 @@ def open_example_history(*, n_jobs: int = SAMPLE_JOBS, seed: int = SAMPLE_SEED) 
         raise
     weakref.finalize(history, shutil.rmtree, folder, ignore_errors=True)
     return history
-
-
-if __name__ == "__main__":  # python -m fabric_nb.demo: the same as python -m fabric_nb.demo_cli
-    from .demo_cli import main
-
-    sys.exit(main())

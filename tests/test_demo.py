@@ -215,16 +215,6 @@ def test_no_notebooks_is_a_usage_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_python_m_fabric_nb_demo_runs_the_same_command(tmp_path: Path) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    done = run_demo(
-        tmp_path, "--output-dir", tmp_path / "out", "--notebooks", empty, module="fabric_nb.demo"
-    )
-    assert done.returncode == 2
-    assert f"no example notebooks (NN_name.ipynb) in {empty}" in done.stderr
-
-
 def test_paths_and_errors_are_printed_with_control_characters_escaped(tmp_path: Path) -> None:
     empty = tmp_path / "empty\x1b[31m"
     empty.mkdir()
