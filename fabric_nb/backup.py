@@ -24,7 +24,7 @@ from typing import Final
 from .errors import FabricError, StorageError
 from .ingest_cache import CACHE_SUFFIX
 from .persistence import create_persistence
-from .storage import BackupDestinationError, expand_user
+from .storage import SQLITE_SIDE_SUFFIXES, BackupDestinationError, expand_user
 
 __all__ = [
     "SIDE_FILE_SUFFIXES",
@@ -121,7 +121,7 @@ def backup_storage(
 
 
 #: What SQLite and Fabric add to a database's name for the files beside it.
-SIDE_FILE_SUFFIXES: Final[tuple[str, ...]] = ("-journal", "-wal", "-shm", CACHE_SUFFIX)
+SIDE_FILE_SUFFIXES: Final[tuple[str, ...]] = (*SQLITE_SIDE_SUFFIXES, CACHE_SUFFIX)
 
 
 def _refuse_side_file_name(dest: Path) -> None:
@@ -141,7 +141,7 @@ def _refuse_side_file_name(dest: Path) -> None:
                 f"({dest.name[: -len(suffix)]}), which SQLite or Fabric would use or remove; "
                 "choose a name such as fabric-backup.db"
             )
-    for suffix in ("-journal", "-wal", "-shm"):
+    for suffix in SQLITE_SIDE_SUFFIXES:
         side = Path(f"{dest}{suffix}")
         if os.path.lexists(side):
             raise BackupNameError(

@@ -59,7 +59,7 @@ import msgspec
 from ._collector import collector_paused
 from .regular_files import file_kind
 from .scan import ScannedFile
-from .storage import BUSY_TIMEOUT_SECONDS
+from .storage import BUSY_TIMEOUT_SECONDS, SQLITE_SIDE_SUFFIXES
 
 __all__ = [
     "CACHE_SUFFIX",
@@ -597,7 +597,7 @@ def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection
 
 def _not_regular(path: Path) -> str | None:
     """Why ``path`` or one of SQLite's side files of it is not a regular file, if so."""
-    for candidate in (str(path), *(f"{path}{suffix}" for suffix in ("-journal", "-wal", "-shm"))):
+    for candidate in (str(path), *(f"{path}{suffix}" for suffix in SQLITE_SIDE_SUFFIXES)):
         try:
             mode = os.stat(candidate).st_mode
         except OSError:

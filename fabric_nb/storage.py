@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_STORAGE_PATH",
     "FABRIC_DB_ENV",
     "MAX_STORED_VALUE_BYTES",
+    "SQLITE_SIDE_SUFFIXES",
     "STORAGE_SCHEMA_VERSION",
     "BackupDestinationError",
     "FabricStorage",
@@ -68,6 +69,10 @@ BUSY_TIMEOUT_SECONDS: Final[float] = 60.0
 #: (:class:`~fabric_nb.errors.UnstorableJobError`) and the jobs around it
 #: can still be stored.
 MAX_STORED_VALUE_BYTES: Final[int] = 64 * 1024 * 1024
+
+#: What SQLite adds to a database's name for the files it keeps beside it: the
+#: rollback journal, and a WAL file and its shared memory.
+SQLITE_SIDE_SUFFIXES: Final[tuple[str, ...]] = ("-journal", "-wal", "-shm")
 
 #: Pages an online backup copies per step (4 MB with SQLite's default 4 KB
 #: pages): each step holds the read lock for a few milliseconds.
@@ -837,7 +842,7 @@ def _refuse_special(path: Path) -> None:
             f"Cannot open storage {path}: it is {file_kind(mode)}, not a regular file"
         )
     for base in dict.fromkeys((str(path), os.path.realpath(path))):
-        for suffix in ("-journal", "-wal", "-shm"):
+        for suffix in SQLITE_SIDE_SUFFIXES:
             side = base + suffix
             try:
                 side_mode = os.stat(side).st_mode
@@ -896,7 +901,8 @@ def _refuse_stray_wal(path: Path) -> None:
     even read-only; so nothing is opened and nothing is touched.
     """
     for base in dict.fromkeys((str(path), os.path.realpath(path))):
-        for suffix in ("-wal", "-shm"):
+        # -wal and -shm; a -journal beside a rollback-journal store is its own (hot journal)
+        for suffix in SQLITE_SIDE_SUFFIXES[1:]:
             side = base + suffix
             if os.path.lexists(side):
                 raise StorageError(
