@@ -27,13 +27,21 @@ import msgspec
 
 from ._packed import checked_constructor
 from .errors import IngestionError, NotAResultFile, ResultFileVanished
-from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, is_aware
+from .models import (
+    CLIP_STATUSES,
+    JOB_STATUSES,
+    IngestedJob,
+    IngestedOutput,
+    is_aware,
+    require_aware,
+)
 from .regular_files import (
     MAX_RESULT_FILE_BYTES,
     FileTooLargeError,
     NotRegularFileError,
     read_regular_file,
 )
+from .safe_text import short_repr
 from .schema import MAX_INTEGER
 
 __all__ = [
@@ -306,10 +314,8 @@ def parse_execution_result(
     """
     if ingested_at is None:
         ingested_at = datetime.now(UTC)
-    elif not is_aware(ingested_at):  # what IngestedJob itself refuses
-        raise ValueError(
-            f"ingested_at must be timezone-aware, got naive datetime {ingested_at.isoformat()}"
-        )
+    else:
+        require_aware("ingested_at", ingested_at)  # what IngestedJob itself refuses
     return _Parser(source).job(document, ingested_at)
 
 
@@ -411,8 +417,7 @@ def _show(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, (dict, list)):
         return "an object" if isinstance(value, dict) else "an array"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return short_repr(value)
 
 
 class _Parser:

@@ -24,6 +24,7 @@ __all__ = [
     "IngestedOutput",
     "is_aware",
     "job_order_key",
+    "require_aware",
 ]
 
 #: Final statuses Fabric accepts for a job, in their canonical order.
@@ -44,7 +45,11 @@ def is_aware(value: datetime) -> bool:
     return value.tzinfo is not None and value.utcoffset() is not None
 
 
-def _require_aware(name: str, value: datetime | None) -> None:
+def require_aware(name: str, value: datetime | None) -> None:
+    """Refuse a naive datetime, naming it: the one wording of that error in Fabric.
+
+    :raises ValueError: ``{name} must be timezone-aware, got naive datetime ...``.
+    """
     if value is not None and not is_aware(value):
         raise ValueError(f"{name} must be timezone-aware, got naive datetime {value.isoformat()}")
 
@@ -98,9 +103,9 @@ class IngestedJob:
     outputs: tuple[IngestedOutput, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        _require_aware("started_at", self.started_at)
-        _require_aware("completed_at", self.completed_at)
-        _require_aware("ingested_at", self.ingested_at)
+        require_aware("started_at", self.started_at)
+        require_aware("completed_at", self.completed_at)
+        require_aware("ingested_at", self.ingested_at)
         if not isinstance(self.outputs, tuple):
             object.__setattr__(self, "outputs", tuple(self.outputs))
 

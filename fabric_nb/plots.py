@@ -36,7 +36,7 @@ from matplotlib.ticker import MaxNLocator
 from .filters import describe_filters
 from .frames import DocumentedMapping
 from .models import JOB_STATUSES
-from .summaries import WEEKS_FROM_MONDAY, daily_counts, usage_over_time
+from .summaries import NOT_RECORDED, WEEKS_FROM_MONDAY, daily_counts, usage_over_time
 
 __all__ = [
     "STATUS_COLORS",
@@ -58,7 +58,6 @@ _LEVEL_LABELS: Final = {
     "job": "job validation_error (in jobs)",
     "clip": "clip failure_reason (in clips)",
 }
-_NOT_RECORDED: Final = "(not recorded)"
 _MAX_LABEL: Final = 60
 
 
@@ -295,7 +294,7 @@ def plot_usage_over_time(
         return ax
     colors = {
         value: _NOT_RECORDED_COLOR
-        if value == _NOT_RECORDED
+        if value == NOT_RECORDED
         else _VALUE_COLORS[i % len(_VALUE_COLORS)]
         for i, value in enumerate(values)
     }
@@ -366,7 +365,7 @@ def _groups(frame: pd.DataFrame, by: str | Sequence[str], values: pd.Series) -> 
         raise ValueError(f"no column {missing[0]!r} to group by")
     known = values.notna().to_numpy()
     labels = [
-        " / ".join(_NOT_RECORDED if pd.isna(v) else str(v) for v in row)
+        " / ".join(NOT_RECORDED if pd.isna(v) else str(v) for v in row)
         for row in zip(*(frame[c].astype(object) for c in columns), strict=True)
     ]
     groups: dict[str, list[float]] = {}

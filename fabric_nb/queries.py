@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .index import FabricIndex
-from .models import IngestedJob, IngestedOutput, is_aware
+from .models import IngestedJob, IngestedOutput, require_aware
 
 __all__ = ["FabricQueries"]
 
@@ -19,8 +19,7 @@ __all__ = ["FabricQueries"]
 def _check_aware(name: str, value: datetime | None) -> None:
     if value is not None and not isinstance(value, datetime):
         raise TypeError(f"{name} must be a datetime or None, not {type(value).__name__}")
-    if value is not None and not is_aware(value):
-        raise ValueError(f"{name} must be timezone-aware; Fabric does not guess a time zone")
+    require_aware(name, value)
 
 
 class FabricQueries:

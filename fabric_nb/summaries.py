@@ -30,6 +30,7 @@ from .frames import INSTANT_DTYPE, TEXT_DTYPE
 from .models import CLIP_STATUSES, JOB_STATUSES
 
 __all__ = [
+    "NOT_RECORDED",
     "WEEKS_FROM_MONDAY",
     "By",
     "daily_counts",
@@ -49,7 +50,7 @@ By: TypeAlias = str | Sequence[str] | None
 #: each labelled by its Monday (pandas' ``"W-MON"`` means weeks that END on Monday).
 WEEKS_FROM_MONDAY: Final[str] = "weeks-from-monday"
 #: The label of a group whose value was not recorded, where a label must be text.
-_NOT_RECORDED: Final = "(not recorded)"
+NOT_RECORDED: Final = "(not recorded)"
 #: For a clip, the outputs-frame column that stands for a jobs-frame column.
 _CLIP_COLUMN: Final = {
     "engine_used": "engine_used",
@@ -543,12 +544,12 @@ def usage_over_time(
     if counts.empty:
         empty = pd.DatetimeIndex([], dtype=INSTANT_DTYPE, name="period")
         return pd.DataFrame({"total": np.zeros(0, dtype=np.int64)}, index=empty)
-    labels = [_NOT_RECORDED if v is pd.NA else str(v) for v in counts.index.get_level_values(0)]
+    labels = [NOT_RECORDED if v is pd.NA else str(v) for v in counts.index.get_level_values(0)]
     periods = counts.index.get_level_values("period")
     table = pd.DataFrame({"value": labels, "period": periods, "count": counts.to_numpy()})
     wide = table.pivot(index="period", columns="value", values="count")
-    order = sorted(c for c in wide.columns if c != _NOT_RECORDED)
-    order += [_NOT_RECORDED] if _NOT_RECORDED in wide.columns else []
+    order = sorted(c for c in wide.columns if c != NOT_RECORDED)
+    order += [NOT_RECORDED] if NOT_RECORDED in wide.columns else []
     wide = wide[order].astype(np.int64)
     wide["total"] = wide.sum(axis=1).astype(np.int64)
     wide.columns = pd.Index(list(wide.columns), name=by)
