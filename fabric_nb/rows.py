@@ -27,7 +27,7 @@ from ._packed import PackedOutputs, checked_constructor, pack_outputs
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, is_aware
 from .schema import MAX_INTEGER, OUTPUT_FIELDS
 
-__all__ = ["decode_job", "encode_job", "iso_text"]
+__all__ = ["decode_job", "encode_job", "iso_text", "stored_instant"]
 
 _OUTPUT_KEYS: Final[frozenset[str]] = frozenset(OUTPUT_FIELDS)
 _OUTPUT_TYPES: Final[dict[str, Any]] = get_type_hints(IngestedOutput)
@@ -122,7 +122,11 @@ def encode_job(job: IngestedJob) -> tuple[Any, ...]:
     )
 
 
-def _aware(text: Any, name: str) -> datetime:
+def stored_instant(text: Any, name: str) -> datetime:
+    """The aware datetime a stored timestamp column holds.
+
+    :raises ValueError: (or ``TypeError``) not ISO 8601 text with a UTC offset.
+    """
     value = datetime.fromisoformat(text)
     if not is_aware(value):
         raise ValueError(f"{name} {text!r} has no UTC offset")
@@ -279,8 +283,8 @@ def decode_job(row: Sequence[Any]) -> IngestedJob:
     return _checked_job(
         job_id=job_id,
         final_status=status,
-        started_at=_aware(started_at, "started_at"),
-        ingested_at=_aware(ingested_at, "ingested_at"),
+        started_at=stored_instant(started_at, "started_at"),
+        ingested_at=stored_instant(ingested_at, "ingested_at"),
         total_clips=_count(total, "total_clips"),
         completed_clips=_count(completed, "completed_clips"),
         failed_clips=_count(failed, "failed_clips"),
@@ -292,5 +296,5 @@ def decode_job(row: Sequence[Any]) -> IngestedJob:
         engine_used=_shared_text(engine, "engine_used"),
         resolve_preset_used=_shared_text(preset, "resolve_preset_used"),
         jobspec_version=_shared_text(jobspec_version, "jobspec_version"),
-        completed_at=None if completed_at is None else _aware(completed_at, "completed_at"),
+        completed_at=None if completed_at is None else stored_instant(completed_at, "completed_at"),
     )

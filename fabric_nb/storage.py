@@ -20,7 +20,7 @@ import re
 import sqlite3
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -29,7 +29,7 @@ from ._collector import collector_paused
 from .errors import StorageCorruptionError, StorageError, UnstorableJobError
 from .models import IngestedJob, job_order_key
 from .regular_files import NotRegularFileError, file_kind, open_regular_file
-from .rows import decode_job, encode_job
+from .rows import decode_job, encode_job, stored_instant
 from .safe_text import short_repr
 from .schema import (
     INDEX_STATEMENTS,
@@ -395,24 +395,18 @@ class FabricStorage:
         months ascending; read without decoding the rows (``started_at`` only).
 
         :raises StorageCorruptionError: a ``started_at`` is not a timestamp
-            Fabric writes (the job is named, as a full decode would).
+            Fabric writes (the job is named, as a full decode names it).
         """
         conn = self._connection()
         months: dict[int, list[int]] = {}
         try:
             with collector_paused():
-                for rowid, started_at in conn.execute("SELECT rowid, started_at FROM jobs"):
+                query = "SELECT rowid, job_id, started_at FROM jobs"
+                for rowid, job_id, started_at in conn.execute(query):
                     try:
-                        instant = datetime.fromisoformat(started_at)
-                        if instant.tzinfo is None:
-                            raise ValueError("no offset")
-                        utc = instant.astimezone(UTC)
+                        utc = stored_instant(started_at, "started_at").astimezone(UTC)
                     except (TypeError, ValueError, OverflowError) as exc:
-                        self._decode_row(self._row_at(conn, rowid))  # raises, naming the job
-                        raise StorageCorruptionError(
-                            f"Database corruption detected in {self.path}: started_at "
-                            f"{short_repr(started_at)} is not a timestamp with an offset"
-                        ) from exc
+                        raise self._undecodable(job_id, str(exc)) from None
                     months.setdefault(utc.year * 100 + utc.month, []).append(rowid)
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
@@ -436,10 +430,6 @@ class FabricStorage:
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
         return jobs
-
-    def _row_at(self, conn: sqlite3.Connection, rowid: int) -> Sequence[Any]:
-        row: Sequence[Any] = conn.execute(f"{_SELECT_ALL} WHERE rowid = ?", (rowid,)).fetchone()
-        return row
 
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version``: changes when another connection commits.
@@ -697,7 +687,10 @@ class FabricStorage:
             problem = str(exc)
         except RecursionError:  # JSON nested deeper than the decoder can follow
             problem = "outputs_json is nested too deeply to be outputs"
-        raise StorageCorruptionError(
+        raise self._undecodable(job_id, problem)
+
+    def _undecodable(self, job_id: Any, problem: str) -> StorageCorruptionError:
+        return StorageCorruptionError(
             f"Database corruption detected in {self.path}: job {short_repr(job_id)} "
             f"cannot be decoded: {problem}"
         )

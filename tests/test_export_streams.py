@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from support import make_job, make_output
 
-from fabric_nb import create_persistence
+from fabric_nb import StorageCorruptionError, create_persistence
 from fabric_nb.export import ExportFormat, export_history, write_export
 from fabric_nb.frames import jobs_frame, outputs_frame
 from fabric_nb.models import IngestedJob
@@ -147,3 +147,26 @@ def test_a_commit_during_the_export_is_never_half_in_it(
     assert result.jobs == len(jobs) + 1
     assert files_of(tmp_path / "streamed") == eager(db, tmp_path / "eager", "parquet", False)
     assert sum(reads) == 2 * len(jobs) + 1  # read once without the lock, once under it
+
+
+DAMAGE = {
+    "started_at not a timestamp": "UPDATE jobs SET started_at = 'soon' WHERE job_id = 'bad'",
+    "started_at without an offset": (
+        "UPDATE jobs SET started_at = '2026-01-05T10:00:00' WHERE job_id = 'bad'"
+    ),
+    "outputs_json not JSON": "UPDATE jobs SET outputs_json = '[{' WHERE job_id = 'bad'",
+}
+
+
+@pytest.mark.parametrize("case", DAMAGE, ids=list(DAMAGE))
+def test_a_row_that_does_not_decode_fails_the_export_naming_it_and_writes_nothing(
+    tmp_path: Path, case: str
+) -> None:
+    db = store_of(tmp_path / "fabric.db", [*many_months(30), make_job("bad")])
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(DAMAGE[case])
+
+    with pytest.raises(StorageCorruptionError, match=r"job 'bad' cannot be decoded"):
+        export_history(db, tmp_path / "out")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fabric.db"]  # no staging left
