@@ -408,7 +408,7 @@ def ingest_scan(
     proof = check.finish(report.transactions)
     after = None if proof is None or check.held else check.stamp_after(run.written)
     ledger.write(stale=cache.stale(ledger.winners, after), proof=proof)
-    overtaken = sum(1 for job_id in run.overtaken if job_id in last_known)
+    overtaken = len(run.overtaken)  # unchanged files a later read file beat
     return _with(
         report,
         files=report.files
@@ -769,7 +769,7 @@ class _Run:
         if stamp is None or self.stamp_now(job_id, stamp) != stamp:
             return False  # the row is not this file's content: parse and store it
         self.cancel_earlier(job_id)
-        self.overtake(path, job_id)
+        self.overtake(job_id)
         self.claim(path, digest, job_id, stamp)
         return True
 
@@ -783,7 +783,7 @@ class _Run:
         """Whether a later unchanged file of the scan holds ``job_id`` (it wins)."""
         return self.last_known.get(job_id, -1) > self.positions.get(str(path), -1)
 
-    def overtake(self, path: str | Path, job_id: str) -> None:
+    def overtake(self, job_id: str) -> None:
         if job_id in self.last_known:  # a file read after the last unchanged one: it wins
             self.overtaken.add(job_id)
 
@@ -794,7 +794,7 @@ class _Run:
             if self.ledger is not None:
                 self.ledger.note(pending.name, "stored", pending.digest, job_id)
             return
-        self.overtake(pending.name, job_id)
+        self.overtake(job_id)
         self.cancel_earlier(job_id)
         self.batch[job_id] = pending
         if len(self.batch) >= self.batch_size:

@@ -92,9 +92,9 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    """The store (not created)."""
-    return tmp_path / "db" / "fabric.db"
+def db(db_path: Path) -> Path:
+    """The store (not created): conftest's ``db_path``, by a shorter name."""
+    return db_path
 
 
 # -- item 2: a restored backup ---------------------------------------------------------
