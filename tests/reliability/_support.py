@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 import sys
+import zlib
 from pathlib import Path
 from urllib.parse import quote
 
@@ -50,25 +51,33 @@ def job_digest(job: IngestedJob) -> str:
 def append_line(path: Path, line: str) -> None:
     """Append one line durably: a single ``write``, then ``fsync``.
 
-    A process killed during the write leaves at most one incomplete last
-    line, which :func:`complete_lines` ignores.
+    A process killed during the write may leave an incomplete last line (a
+    write crossing a page boundary can stop there). The next append starts a
+    new line first, and each line carries its CRC-32, so :func:`complete_lines`
+    drops the torn one and keeps every line written whole.
     """
-    data = (line + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, data)
+        size = os.fstat(fd).st_size
+        torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+        data = ("\n" if torn else "") + f"{zlib.crc32(line.encode()):08x} {line}\n"
+        os.write(fd, data.encode("utf-8"))
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
 def complete_lines(path: Path) -> list[str]:
-    """The newline-terminated lines of ``path`` (a torn last line is dropped)."""
+    """The lines :func:`append_line` wrote whole to ``path``, in order; a torn
+    line (no newline yet, or cut and then ended by the next append) is dropped."""
     if not path.exists():
         return []
-    text = path.read_bytes().decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    return lines[:-1]  # the part after the last newline is empty or torn
+    lines = []
+    for raw in path.read_bytes().split(b"\n")[:-1]:
+        crc, _, line = raw.partition(b" ")
+        if crc == b"%08x" % zlib.crc32(line):
+            lines.append(line.decode("utf-8"))
+    return lines
 
 
 def side_files(db: Path) -> list[Path]:

@@ -11,13 +11,17 @@ fsync, so a kill leaves at most one torn last line. ``O ROUND`` is written
 once the store is open (after any hot-journal rollback SQLite performed).
 
 The writer stops by itself after a time limit, in case its parent is gone.
+On SIGUSR1 it prints every thread's stack to stderr (for a parent that waited
+in vain).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import json
 import random
+import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -37,6 +41,7 @@ def stamp(round_no: int, k: int) -> datetime:
 
 
 def main(db: str, results: str, log: str, round_no: int, seed: int) -> None:
+    faulthandler.register(signal.SIGUSR1)
     files = sorted(Path(results).glob("*.json"))
     log_path = Path(log)
     rng = random.Random(seed * 100_003 + round_no)

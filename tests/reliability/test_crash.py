@@ -53,11 +53,14 @@ from fabric_nb import (
     ingest_execution_result,
 )
 from fabric_nb.samples import write_results
+from fabric_nb.storage import BUSY_TIMEOUT_SECONDS
 
 from ._support import complete_lines, raw_integrity_check, script_command
 from ._writer import STAMP_BASE, stamp
 
 ROUNDS = 60
+#: Longer than the store's busy timeout: a writer waiting for a lock ends with its own error.
+START_LIMIT_SECONDS = BUSY_TIMEOUT_SECONDS + 30
 SEED = 20260105
 
 State = dict[str, dict[str, Any]]
@@ -69,7 +72,11 @@ def _wait_until(condition: Callable[[], bool], proc: subprocess.Popen[bytes], li
         if proc.poll() is not None:
             raise AssertionError(f"writer exited early: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
         if time.monotonic() > deadline:
-            raise AssertionError("writer did not start in time")
+            os.kill(proc.pid, signal.SIGUSR1)  # the writer prints where it is (faulthandler)
+            time.sleep(1.0)
+            _sigkill(proc)
+            where = proc.stderr.read().decode()  # type: ignore[union-attr]
+            raise AssertionError(f"writer did not start in {limit:.0f} s; it was at:\n{where}")
         time.sleep(0.005)
 
 
@@ -173,7 +180,7 @@ def kill_the_writer_at_a_random_moment(run: Run, round_no: int) -> None:
             time.sleep(run.rng.uniform(0.0, 0.5))
         else:
             ready = f"O {round_no}"
-            _wait_until(lambda: ready in complete_lines(run.log), proc, 60)
+            _wait_until(lambda: ready in complete_lines(run.log), proc, START_LIMIT_SECONDS)
             time.sleep(run.rng.uniform(0.0, 0.2))
         _sigkill(proc)
         assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()  # type: ignore[union-attr]
