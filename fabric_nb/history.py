@@ -1,9 +1,9 @@
 """Open a Fabric history for exploration: :func:`open_fabric`.
 
 An analyst's entry point. ``open_fabric()`` opens the database (read-only
-unless asked otherwise), rebuilds the in-memory index from it and returns a
-:class:`FabricHistory` whose methods hand the history back as DataFrames and
-fact summaries::
+unless asked otherwise), runs the spec's checks at open (schema version,
+``PRAGMA integrity_check``) and returns a :class:`FabricHistory` whose methods
+hand the history back as DataFrames and fact summaries::
 
     with open_fabric("demo/fabric.db") as fabric:
         failed = fabric.jobs(status="FAILED", engine="resolve")
@@ -12,18 +12,28 @@ fact summaries::
 Read-only means the database file is opened with SQLite's ``mode=ro``: any
 write raises :class:`~fabric_nb.errors.StorageError` and the file is never
 created, changed or given side files.
+
+Each question is answered by SQL (:mod:`fabric_nb.stored_queries`), reading
+and decoding only the rows it needs; the in-memory index is rebuilt only when
+:attr:`FabricHistory.index` is asked for. A history made with an index
+(``FabricHistory(persistence, index)``) answers from that index instead, with
+the same answers (``tests/test_stored_reads.py`` compares the two).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Unpack
+from typing import Any, TypeVar, Unpack
 
 import pandas as pd
 
-from . import frames, summaries
-from .filters import JOB_FILTERS, JobFilters, OutputFilters, parse_filters
+from . import frames, stored_queries, summaries
+from .errors import PersistenceError
+from .filters import JOB_FILTERS, FilterSelection, JobFilters, OutputFilters, parse_filters
 from .index import FabricIndex
 from .models import JOB_STATUSES, IngestedJob
 from .persistence import (
@@ -33,25 +43,72 @@ from .persistence import (
     resolve_storage_path,
 )
 from .queries import FabricQueries
+from .stored_queries import GROUPABLE_COLUMNS, StoredQueries
 from .summaries import By
 
 __all__ = ["FABRIC_DB_ENV", "FabricHistory", "open_fabric"]
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _question(method: _Method) -> _Method:
+    """Run a question of :class:`FabricHistory` from one committed state of the store."""
+
+    @functools.wraps(method)
+    def asked(self: FabricHistory, *args: Any, **kwargs: Any) -> Any:
+        with self._one_state():
+            return method(self, *args, **kwargs)
+
+    return asked  # type: ignore[return-value]
+
+
 class FabricHistory:
-    """An opened history: the index rebuilt from storage, and DataFrame helpers over it.
+    """An opened history, and DataFrame helpers over it.
 
     Made by :func:`open_fabric`. Use it as a context manager or call
-    :meth:`close`; closing releases the database and keeps what was read
-    readable (the index lives in memory). Job filters are those of
-    :func:`fabric_nb.frames.jobs`: ``status``, ``engine``, ``profile``,
-    ``fingerprint``, ``since``, ``until``.
+    :meth:`close`. Job filters are those of :func:`fabric_nb.frames.jobs`:
+    ``status``, ``engine``, ``profile``, ``fingerprint``, ``job_id``,
+    ``since``, ``until``.
+
+    Without ``index`` (what :func:`open_fabric` makes) every question reads
+    the store as it is when asked, by SQL, so the database must stay open.
+    With ``index``, questions are answered from that in-memory index, which
+    stays readable after :meth:`close`.
     """
 
-    def __init__(self, persistence: FabricPersistence, index: FabricIndex) -> None:
+    def __init__(self, persistence: FabricPersistence, index: FabricIndex | None = None) -> None:
         self._persistence = persistence
-        self._index = index
-        self._queries = FabricQueries(index)
+        self._stored = StoredQueries(persistence) if index is None else None
+        self._queries: FabricQueries = (
+            self._stored if self._stored is not None else FabricQueries(index)  # type: ignore[arg-type]
+        )
+        self._asking = False  # a question is being answered (it sees one committed state)
+
+    @contextlib.contextmanager
+    def _one_state(self) -> Iterator[None]:
+        """Answer a question from one committed state of the store (SQL path only).
+
+        A question may read the store several times (a look-up, then the
+        values that exist); SQLite's read lock, held for the question alone,
+        keeps a commit by another process from landing in between. Writers
+        wait for it within their busy timeout.
+        """
+        if self._stored is None or self._asking:
+            yield
+            return
+        if not self.is_open():
+            raise PersistenceError(
+                f"The history {self.path} is closed: questions read the database, so "
+                "ask them before closing it, or open it with open_fabric(..., in_memory=True) "
+                "to keep the answers readable after closing"
+            )
+        self._asking = True
+        try:
+            with self._stored.storage.read_transaction():
+                yield
+        finally:
+            self._asking = False
 
     # -- what it is ----------------------------------------------------------------
 
@@ -72,12 +129,12 @@ class FabricHistory:
 
     @property
     def index(self) -> FabricIndex:
-        """The in-memory index, rebuilt from the database when opened."""
-        return self._index
+        """The in-memory index: every stored row decoded, rebuilt on first use."""
+        return self._queries.index
 
     @property
     def queries(self) -> FabricQueries:
-        """The read-only question API over :attr:`index`."""
+        """The read-only question API (Phase 1's), answered by SQL or from the index."""
         return self._queries
 
     def is_open(self) -> bool:
@@ -94,28 +151,45 @@ class FabricHistory:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @_question
     def __len__(self) -> int:
-        return self._index.count_jobs()
+        return self._queries.count_jobs()
 
     def __repr__(self) -> str:
         mode = "read-only" if self.readonly else "read-write"
+        if not self.is_open() and self._stored is not None:
+            return f"<FabricHistory {self.path} ({mode}, closed)>"
         state = "open" if self.is_open() else "closed"
         return f"<FabricHistory {self.path} ({mode}, {state}): {len(self)} jobs>"
 
     # -- jobs and outputs ------------------------------------------------------------
 
+    @_question
     def job(self, job_id: str) -> IngestedJob | None:
         """What happened to job ``job_id``? ``None`` when Fabric has not seen it."""
         return self._queries.get_job(job_id)
 
+    @_question
     def jobs(self, **filters: Unpack[JobFilters]) -> pd.DataFrame:
         """The jobs frame, filtered as :func:`fabric_nb.frames.jobs` filters.
 
         :raises ValueError: unknown status, or a bad ``since`` / ``until``.
         :raises TypeError: an unknown filter name.
         """
-        return frames.jobs(self._queries, **filters)
+        selection = parse_filters(dict(filters), JOB_FILTERS, JOB_STATUSES)
+        return self._jobs_frame(selection)
 
+    def _jobs_frame(self, selection: FilterSelection) -> pd.DataFrame:
+        """The jobs frame of ``selection``, labelled with its filters."""
+        if self._stored is None:
+            return frames.jobs(self._queries, **selection.given)  # type: ignore[arg-type]
+        stored_queries.warn_unknown_values(self._stored.storage, selection)
+        jobs = stored_queries.select_job_fields(self._stored.storage, selection)
+        frame = frames.jobs_frame(jobs)
+        frame.attrs["filters"] = dict(selection.given)
+        return frame
+
+    @_question
     def outputs(self, **filters: Unpack[OutputFilters]) -> pd.DataFrame:
         """The outputs frame, filtered as :func:`fabric_nb.frames.outputs` filters.
 
@@ -126,13 +200,28 @@ class FabricHistory:
 
     # -- summaries -------------------------------------------------------------------
 
+    @_question
     def status_counts(self, by: By = None, **filters: Unpack[JobFilters]) -> pd.DataFrame:
         """Jobs per final status with their share (:func:`fabric_nb.summaries.status_counts`).
 
         :raises ValueError: bad ``by``, unknown status, or a bad ``since`` / ``until``.
         """
-        return summaries.status_counts(self.jobs(**filters), by=by)
+        selection = parse_filters(dict(filters), JOB_FILTERS, JOB_STATUSES)
+        columns = [] if by is None else [by] if isinstance(by, str) else list(by)
+        if (
+            self._stored is None
+            or selection.since is not None
+            or selection.until is not None
+            or (by is not None and not columns)  # by=[]: the frame path says why not
+            or len(set(columns)) != len(columns)
+            or not set(columns) <= GROUPABLE_COLUMNS
+        ):
+            return summaries.status_counts(self._jobs_frame(selection), by=by)
+        stored_queries.warn_unknown_values(self._stored.storage, selection)
+        counts = stored_queries.status_groups(self._stored.storage, selection, columns)
+        return summaries.status_table(counts, by)
 
+    @_question
     def failure_reasons(self, by: By = None, **filters: Unpack[JobFilters]) -> pd.DataFrame:
         """Recorded failure reasons of the selected jobs and their clips, one row per reason.
 
@@ -148,6 +237,7 @@ class FabricHistory:
         table.attrs["filters"] = parse_filters(dict(filters), JOB_FILTERS, JOB_STATUSES).given
         return table
 
+    @_question
     def engine_profile_table(self, **filters: Unpack[JobFilters]) -> pd.DataFrame:
         """Job counts by engine, profile and status.
 
@@ -157,6 +247,7 @@ class FabricHistory:
         """
         return summaries.engine_profile_table(self.jobs(**filters))
 
+    @_question
     def daily_counts(
         self, freq: str = "D", by: By = None, **filters: Unpack[JobFilters]
     ) -> pd.DataFrame:
@@ -166,6 +257,7 @@ class FabricHistory:
         """
         return summaries.daily_counts(self.jobs(**filters), freq=freq, by=by)
 
+    @_question
     def repeated_failures(
         self, min_jobs: int = 2, **filters: Unpack[OutputFilters]
     ) -> pd.DataFrame:
@@ -177,6 +269,7 @@ class FabricHistory:
         """
         return summaries.repeated_failures(self.outputs(**filters), min_jobs=min_jobs)
 
+    @_question
     def slowest_jobs(
         self, top: int = 10, *, per_clip: bool = False, **filters: Unpack[JobFilters]
     ) -> pd.DataFrame:
@@ -188,6 +281,7 @@ class FabricHistory:
         """
         return summaries.slowest_jobs(self.jobs(**filters), top, per_clip=per_clip)
 
+    @_question
     def usage_over_time(
         self,
         by: str = "canonical_proxy_profile",
@@ -204,9 +298,12 @@ class FabricHistory:
 
 
 def open_fabric(
-    path: str | os.PathLike[str] | None = None, *, readonly: bool = True
+    path: str | os.PathLike[str] | None = None,
+    *,
+    readonly: bool = True,
+    in_memory: bool = False,
 ) -> FabricHistory:
-    """Open a history: the database (read-only by default), then the index rebuilt from it.
+    """Open a history: the database (read-only by default), checked as the spec says.
 
     ``path`` defaults to the ``FABRIC_DB`` environment variable, then to
     :data:`~fabric_nb.storage.DEFAULT_STORAGE_PATH` (``~/.proxx/fabric/fabric.db``).
@@ -216,12 +313,24 @@ def open_fabric(
     ``readonly=False`` opens for writing (creating the file if missing), as
     :func:`~fabric_nb.persistence.create_persistence` does.
 
+    Opening runs the schema-version check and ``PRAGMA integrity_check``.
+    Then, by default, each question is answered by SQL from the database as
+    it is when asked, reading and checking only the rows it needs (a row that
+    does not decode raises ``StorageCorruptionError`` naming the job when a
+    question reads it); ask before closing. ``in_memory=True`` rebuilds the
+    index at open instead, decoding every row (the open fails on any row that
+    does not decode): the history is then the file as it was when opened, and
+    stays readable after closing, at the cost of reading everything first.
+
     :raises StorageError: the file is missing (read-only), unusable, or of
         another schema version.
-    :raises StorageCorruptionError: the file is damaged.
+    :raises StorageCorruptionError: the file is damaged (with ``in_memory``,
+        any row that does not decode).
     """
     persistence = create_persistence(resolve_storage_path(path), readonly=readonly)
     persistence.open()
+    if not in_memory:
+        return FabricHistory(persistence)
     try:
         index = FabricIndex(persistence=persistence)
     except BaseException:

@@ -13,7 +13,17 @@ from datetime import datetime
 from .index import FabricIndex
 from .models import IngestedJob, IngestedOutput, require_aware
 
-__all__ = ["FabricQueries"]
+__all__ = ["FabricQueries", "check_bounds"]
+
+
+def check_bounds(since: datetime | None, until: datetime | None) -> None:
+    """Refuse bounds of :meth:`FabricQueries.get_jobs_started_between` that are not aware datetimes.
+
+    :raises TypeError: a bound is not a datetime (or ``None``).
+    :raises ValueError: a bound is naive.
+    """
+    _check_aware("since", since)
+    _check_aware("until", until)
 
 
 def _check_aware(name: str, value: datetime | None) -> None:
@@ -58,8 +68,7 @@ class FabricQueries:
         :raises ValueError: a bound is a naive datetime.
         :raises TypeError: a bound is not a datetime.
         """
-        _check_aware("since", since)
-        _check_aware("until", until)
+        check_bounds(since, until)
         return [
             job
             for job in self._index.get_all_jobs()

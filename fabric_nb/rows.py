@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import GenericAlias
 from typing import Annotated, Any, Final, Literal, get_type_hints
@@ -27,7 +27,7 @@ from ._packed import PackedOutputs, checked_constructor, pack_outputs
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, is_aware
 from .schema import MAX_INTEGER, OUTPUT_FIELDS
 
-__all__ = ["decode_job", "encode_job", "iso_text", "stored_instant"]
+__all__ = ["decode_job", "decode_job_fields", "encode_job", "iso_text", "stored_instant"]
 
 _OUTPUT_KEYS: Final[frozenset[str]] = frozenset(OUTPUT_FIELDS)
 _OUTPUT_TYPES: Final[dict[str, Any]] = get_type_hints(IngestedOutput)
@@ -257,6 +257,27 @@ def decode_job(row: Sequence[Any]) -> IngestedJob:
     :raises ValueError: a value Fabric could never have written (also
         ``TypeError``/``KeyError`` for malformed ``outputs_json``).
     """
+    *fields, outputs_json = row
+    return _decoded(fields, lambda job_id: _pack_outputs(job_id, outputs_json))
+
+
+def decode_job_fields(row: Sequence[Any]) -> IngestedJob:
+    """The job one ``jobs`` row holds without its outputs: every column but
+    ``outputs_json``, checked as :func:`decode_job` checks it.
+
+    For answers computed from those columns alone (a jobs frame, a count):
+    the result has ``outputs == ()`` whatever the row stores, so it must not
+    leave the code that asked for it.
+
+    :raises ValueError: a value Fabric could never have written.
+    """
+    return _decoded(row, lambda _job_id: ())
+
+
+def _decoded(
+    fields: Sequence[Any], outputs: Callable[[str], tuple[()] | PackedOutputs]
+) -> IngestedJob:
+    """The job of the values of every column but ``outputs_json``, checked."""
     (
         job_id,
         final_status,
@@ -273,8 +294,7 @@ def decode_job(row: Sequence[Any]) -> IngestedJob:
         total,
         completed,
         failed,
-        outputs_json,
-    ) = row
+    ) = fields
     if type(job_id) is not str:
         raise ValueError(f"job_id {job_id!r} is not text")
     status = _JOB_STATUS.get(final_status) if type(final_status) is str else None
@@ -288,7 +308,7 @@ def decode_job(row: Sequence[Any]) -> IngestedJob:
         total_clips=_count(total, "total_clips"),
         completed_clips=_count(completed, "completed_clips"),
         failed_clips=_count(failed, "failed_clips"),
-        outputs=_pack_outputs(job_id, outputs_json),
+        outputs=outputs(job_id),
         canonical_proxy_profile=_shared_text(profile, "canonical_proxy_profile"),
         fingerprint=_optional_text(fingerprint, "fingerprint"),
         validation_stage=_shared_text(stage, "validation_stage"),

@@ -19,7 +19,7 @@ import os
 import re
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC
 from pathlib import Path
 from typing import Any, Final
@@ -29,7 +29,7 @@ from ._collector import collector_paused
 from .errors import StorageCorruptionError, StorageError, UnstorableJobError
 from .models import IngestedJob, job_order_key
 from .regular_files import NotRegularFileError, file_kind, open_regular_file
-from .rows import decode_job, encode_job, stored_instant
+from .rows import decode_job, decode_job_fields, encode_job, stored_instant
 from .safe_text import short_repr
 from .schema import (
     INDEX_STATEMENTS,
@@ -406,7 +406,7 @@ class FabricStorage:
                     try:
                         utc = stored_instant(started_at, "started_at").astimezone(UTC)
                     except (TypeError, ValueError, OverflowError) as exc:
-                        raise self._undecodable(job_id, str(exc)) from None
+                        raise self.undecodable(job_id, str(exc)) from None
                     months.setdefault(utc.year * 100 + utc.month, []).append(rowid)
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
@@ -430,6 +430,48 @@ class FabricStorage:
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
         return jobs
+
+    def select_jobs(
+        self, where: str = "", params: Sequence[Any] = (), *, outputs: bool = True
+    ) -> list[IngestedJob]:
+        """The jobs of the rows ``where`` selects, decoded and checked, in Fabric's order.
+
+        ``where`` is a condition the package built (column names and ``?``
+        placeholders only; values go in ``params``); empty selects every row.
+        With ``outputs=False`` the rows are read without ``outputs_json`` and
+        the jobs have no outputs (:func:`~fabric_nb.rows.decode_job_fields`):
+        for answers computed from the other columns alone.
+
+        :raises StorageCorruptionError: a selected row does not decode (the job is named).
+        """
+        conn = self._connection()
+        columns = _COLUMN_NAMES if outputs else _COLUMN_NAMES[:-1]
+        decode = self._decode_row if outputs else self._decode_fields
+        sql = f"SELECT {', '.join(columns)} FROM jobs" + (f" WHERE {where}" if where else "")
+        jobs = []
+        with collector_paused():
+            try:
+                cursor = conn.execute(sql, params)
+                try:
+                    for row in cursor:
+                        jobs.append(decode(row))
+                finally:
+                    cursor.close()
+            except sqlite3.Error as exc:
+                raise _read_error(self.path, exc) from exc
+            jobs.sort(key=job_order_key)
+        return jobs
+
+    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read-only statement the package built (a count, groups,
+        distinct values), as SQLite returns them: undecoded, unchecked.
+
+        :raises StorageError: the statement cannot be run now.
+        """
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _read_error(self.path, exc) from exc
 
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version``: changes when another connection commits.
@@ -680,16 +722,24 @@ class FabricStorage:
             )
 
     def _decode_row(self, row: Sequence[Any]) -> IngestedJob:
-        job_id = row[0]
+        return self._decoded(decode_job, row)
+
+    def _decode_fields(self, row: Sequence[Any]) -> IngestedJob:
+        return self._decoded(decode_job_fields, row)
+
+    def _decoded(
+        self, decode: Callable[[Sequence[Any]], IngestedJob], row: Sequence[Any]
+    ) -> IngestedJob:
         try:
-            return decode_job(row)
+            return decode(row)
         except (ValueError, TypeError, KeyError) as exc:
             problem = str(exc)
         except RecursionError:  # JSON nested deeper than the decoder can follow
             problem = "outputs_json is nested too deeply to be outputs"
-        raise self._undecodable(job_id, problem)
+        raise self.undecodable(row[0], problem)
 
-    def _undecodable(self, job_id: Any, problem: str) -> StorageCorruptionError:
+    def undecodable(self, job_id: Any, problem: str) -> StorageCorruptionError:
+        """The error for stored job ``job_id`` whose row does not decode, ``problem`` saying why."""
         return StorageCorruptionError(
             f"Database corruption detected in {self.path}: job {short_repr(job_id)} "
             f"cannot be decoded: {problem}"

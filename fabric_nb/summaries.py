@@ -20,13 +20,13 @@ recorded facts, nothing more.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, TypeAlias
 
 import numpy as np
 import pandas as pd
 
-from .frames import INSTANT_DTYPE, TEXT_DTYPE
+from .frames import INSTANT_DTYPE, JOBS_FRAME_DTYPES, TEXT_DTYPE
 from .models import CLIP_STATUSES, JOB_STATUSES
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "repeated_failures",
     "slowest_jobs",
     "status_counts",
+    "status_table",
     "usage_over_time",
 ]
 
@@ -97,12 +98,11 @@ def _group_keys(frame: pd.DataFrame, columns: list[str]) -> list[tuple[Any, ...]
     return list(zip(*(_values(frame[c]) for c in columns), strict=True))
 
 
-def _group_index(keys: list[tuple[Any, ...]], frame: pd.DataFrame, columns: list[str]) -> Any:
+def _group_index(keys: list[tuple[Any, ...]], dtypes: Sequence[Any]) -> Any:
     """An index of group keys with the dtypes of the grouped columns (text stays ``string``)."""
     arrays: list[Any] = []
-    for position, column in enumerate(columns):
+    for position, dtype in enumerate(dtypes):
         values = [key[position] for key in keys]
-        dtype: Any = frame[column].dtype
         if isinstance(dtype, pd.CategoricalDtype):
             arrays.append(pd.Categorical(values, dtype=dtype))
         elif dtype == "object" or isinstance(dtype, pd.StringDtype):
@@ -147,16 +147,44 @@ def status_counts(frame: pd.DataFrame, by: By = None) -> pd.DataFrame:
     columns = _by(frame, by, forbidden=(column,))
     keys = _group_keys(frame, columns)
     seen = Counter(zip(keys, _values(frame[column]), strict=True))
-    groups = sorted(set(keys), key=_key_order) if columns else [()]
+    dtypes = [frame[c].dtype for c in columns]
+    return _status_table(seen, columns, dtypes, column, statuses)
+
+
+def status_table(counts: Mapping[tuple[Any, ...], int], by: By = None) -> pd.DataFrame:
+    """:func:`status_counts` of a jobs frame, from its counts per (``by`` values..., status).
+
+    What a ``GROUP BY`` of the stored jobs gives (see
+    :func:`fabric_nb.stored_queries.status_groups`): the same table as
+    ``status_counts(jobs_frame, by)``, without building the frame. ``by``
+    names text columns of the jobs frame; ``None`` values are missing ones.
+    """
+    columns = [] if by is None else [by] if isinstance(by, str) else list(by)
+    seen = {(tuple(key[:-1]), key[-1]): count for key, count in counts.items()}
+    dtypes = [JOBS_FRAME_DTYPES[c] for c in columns]
+    return _status_table(seen, columns, dtypes, "final_status", JOB_STATUSES)
+
+
+def _status_table(
+    seen: Mapping[tuple[tuple[Any, ...], Any], int],
+    columns: list[str],
+    dtypes: list[Any],
+    column: str,
+    statuses: Sequence[str],
+) -> pd.DataFrame:
+    """The status table of counts per (group, status); groups sorted, missing last."""
+    per_group: Counter[tuple[Any, ...]] = Counter()
+    for (group, _), count in seen.items():
+        per_group[group] += count
+    groups = sorted(per_group, key=_key_order) if columns else [()]
     rows = [(group, status) for group in groups for status in statuses]
     counts = np.array([seen.get(row, 0) for row in rows], dtype=np.int64)
-    per_group = Counter(keys)
     totals = np.array([per_group.get(group, 0) for group, _ in rows], dtype=np.int64)
     data = {"count": counts, "total": totals, "share": _shares(counts, totals)}
     status_index = pd.array([status for _, status in rows], dtype=TEXT_DTYPE)
     if not columns:
         return pd.DataFrame(data, index=pd.Index(status_index, name=column))
-    arrays = [*_group_index([group for group, _ in rows], frame, columns), status_index]
+    arrays = [*_group_index([group for group, _ in rows], dtypes), status_index]
     index = pd.MultiIndex.from_arrays(arrays, names=[*columns, column])
     return pd.DataFrame(data, index=index)
 
@@ -270,7 +298,7 @@ def failure_reasons(
         "reason": pd.array([reason for _, reason, _ in rows], dtype=TEXT_DTYPE),
     }
     keys = [key for _, _, key in rows]
-    data.update(zip(columns, _group_index(keys, jobs, columns), strict=True))
+    data.update(zip(columns, _group_index(keys, [jobs[c].dtype for c in columns]), strict=True))
     data["count"] = found_counts
     data["out_of"] = totals
     data["share"] = _shares(found_counts, totals)
@@ -379,7 +407,7 @@ def daily_counts(jobs: pd.DataFrame, freq: str = "D", by: By = None) -> pd.DataF
         counts.index = pd.DatetimeIndex(counts.index).tz_convert("UTC").as_unit("us")
         pieces.append(counts.reindex(periods, fill_value=0))
     group_rows = [group for group in groups for _ in range(len(periods))]
-    arrays = _group_index(group_rows, jobs, columns)
+    arrays = _group_index(group_rows, [jobs[c].dtype for c in columns])
     tiled = periods[np.tile(np.arange(len(periods)), len(groups))]
     index = pd.MultiIndex.from_arrays(
         [*arrays, tiled],

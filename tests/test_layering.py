@@ -29,7 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "persistence ingest_cache",
         "index storage_report backup",
         "queries bulk",
-        "frames watch",
+        "frames watch stored_queries",
         "summaries export",
         "plots history",
         "render demo",

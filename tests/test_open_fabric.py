@@ -23,6 +23,7 @@ from support import (
 
 from fabric_nb import (
     FabricHistory,
+    PersistenceError,
     StorageCorruptionError,
     StorageError,
     daily_counts,
@@ -81,8 +82,18 @@ def test_closing_always_closes_persistence(counted_store: Path) -> None:
         raise RuntimeError("analysis failed")
     assert not fabric.persistence.is_open()
     assert open_fds_to(counted_store) == []
-    # What was read stays readable: the index lives in memory.
+    # Questions read the database: after closing, one says so and how to keep answers.
+    with pytest.raises(PersistenceError, match=r"is closed: .*in_memory=True"):
+        fabric.jobs()
+    assert "closed" in repr(fabric)
+
+
+def test_an_in_memory_history_stays_readable_after_closing(counted_store: Path) -> None:
+    with open_fabric(counted_store, in_memory=True) as fabric:
+        assert open_fds_to(counted_store)
+    assert open_fds_to(counted_store) == []
     assert fabric.jobs()["job_id"].tolist()[:2] == ["job_a", "job_b"]
+    assert len(fabric) == 7 and fabric.job("job_c") is not None
 
 
 # -- read-only means read-only ----------------------------------------------------------
@@ -136,15 +147,51 @@ def test_other_schema_version_fails_loudly_and_is_left_alone(counted_store: Path
     assert sha256_of(counted_store) == digest
 
 
-def test_a_row_that_cannot_be_decoded_closes_the_store(counted_store: Path) -> None:
+def test_a_row_that_cannot_be_decoded_fails_every_question_that_reads_it(
+    counted_store: Path,
+) -> None:
     with sqlite3.connect(counted_store) as conn:
         conn.execute("UPDATE jobs SET outputs_json = 'not json' WHERE job_id = 'job_c'")
     conn.close()
     digest = sha256_of(counted_store)
-    with pytest.raises(StorageCorruptionError, match=r"job 'job_c' cannot be decoded"):
-        open_fabric(counted_store)
+    damaged = r"job 'job_c' cannot be decoded: "
+    with open_fabric(counted_store) as fabric:
+        for question in (
+            lambda: fabric.job("job_c"),
+            lambda: fabric.outputs(),
+            lambda: fabric.failure_reasons(),
+            lambda: fabric.repeated_failures(),
+            lambda: fabric.queries.get_all_jobs(),
+            lambda: fabric.index,
+        ):
+            with pytest.raises(StorageCorruptionError, match=damaged):
+                question()
+        # Answers computed without job_c's outputs read (and check) its other columns only.
+        assert len(fabric.jobs()) == 7 and fabric.job("job_a") is not None
+        assert fabric.outputs(job_id="job_a")["job_id"].tolist() == ["job_a"] * 2
+    # The full check at open, as the index always ran it: refused, the store closed.
+    with pytest.raises(StorageCorruptionError, match=damaged):
+        open_fabric(counted_store, in_memory=True)
     assert open_fds_to(counted_store) == []
     assert sha256_of(counted_store) == digest
+
+
+def test_a_damaged_column_fails_the_frame_that_reads_it(counted_store: Path) -> None:
+    with sqlite3.connect(counted_store) as conn:
+        conn.execute("UPDATE jobs SET started_at = 'yesterday' WHERE job_id = 'job_d'")
+        conn.execute("UPDATE jobs SET final_status = 'SKIPPED' WHERE job_id = 'job_b'")
+    conn.close()
+    with open_fabric(counted_store) as fabric:
+        with pytest.raises(StorageCorruptionError, match=r"job 'job_d' cannot be decoded: "):
+            fabric.jobs(status="FAILED")
+        with pytest.raises(
+            StorageCorruptionError, match=r"job 'job_b' cannot be decoded: final_st"
+        ):
+            fabric.status_counts(by="engine_used")
+        with pytest.raises(
+            StorageCorruptionError, match=r"job 'job_b' cannot be decoded: final_st"
+        ):
+            fabric.status_counts()
 
 
 # -- which database ---------------------------------------------------------------------
@@ -204,27 +251,31 @@ def test_readonly_false_creates_and_writes(tmp_path: Path) -> None:
         assert fabric.jobs()["job_id"].tolist() == ["job_1"]
 
 
-def test_history_is_what_the_file_held_when_opened(counted_store: Path, tmp_path: Path) -> None:
-    # A writer in another process is not blocked by an open read-only history,
-    # and the open history does not change under the analyst's feet.
-    with open_fabric(counted_store) as fabric:
-        code = (
-            "import os\n"
-            "from datetime import UTC, datetime\n"
-            "from support import make_job\n"
-            "from fabric_nb import open_fabric\n"
-            "later = make_job('job_later', started_at=datetime(2026, 9, 6, tzinfo=UTC))\n"
-            "with open_fabric(readonly=False) as writer:\n"
-            "    writer.index.add_job(later)\n"
-            "print('written')\n"
-        )
-        env = {"FABRIC_DB": str(counted_store)}
+def test_a_writer_is_not_blocked_and_each_question_sees_the_file_as_it_is(
+    counted_store: Path, tmp_path: Path
+) -> None:
+    # A writer in another process is not blocked by an open read-only history;
+    # the default history answers from the file as it is when asked, and an
+    # in-memory one from the file as it was when opened.
+    code = (
+        "import os\n"
+        "from datetime import UTC, datetime\n"
+        "from support import make_job\n"
+        "from fabric_nb import open_fabric\n"
+        "later = make_job('job_later', started_at=datetime(2026, 9, 6, tzinfo=UTC))\n"
+        "with open_fabric(readonly=False) as writer:\n"
+        "    writer.index.add_job(later)\n"
+        "print('written')\n"
+    )
+    env = {"FABRIC_DB": str(counted_store)}
+    with open_fabric(counted_store) as fabric, open_fabric(counted_store, in_memory=True) as kept:
+        assert len(fabric) == 7
         done = run_python_code(code, home=tmp_path, env=env, timeout=60)
         assert done.stdout.strip() == "written"
-        assert len(fabric) == 7 and fabric.job("job_later") is None
-    with open_fabric(counted_store) as fabric:
         assert len(fabric) == 8
         assert fabric.job("job_later").started_at == datetime(2026, 9, 6, tzinfo=UTC)
+        assert fabric.jobs()["job_id"].tolist()[-1] == "job_later"
+        assert len(kept) == 7 and kept.job("job_later") is None
 
 
 # -- the helpers ------------------------------------------------------------------------
