@@ -102,7 +102,7 @@ notebooks: $(STAMP)
 	$(PY) -c 'import sys, nbformat; [nbformat.write(nb, p) for p in sys.argv[1:] for nb in [nbformat.read(p, as_version=4)] if nb.metadata.update(language_info={"name": "python"}) is None]' $(NOTEBOOKS)
 
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest --timeout=$(FUZZ_TIMEOUT) $(PYTEST_ARGS) tests/reliability -k fuzz
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest --timeout=$(FUZZ_TIMEOUT) $(PYTEST_ARGS) tests/reliability tests/test_stored_reads.py -k fuzz
 
 # --- running ---------------------------------------------------------------
 
