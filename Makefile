@@ -9,6 +9,7 @@
 #   make lint         ruff check + ruff format --check + mypy over fabric_nb/
 #   make fuzz         long hypothesis run (HYPOTHESIS_PROFILE=fuzz)
 #   make bench        benchmarks/run.py
+#   make bench-1m     the store-side figures at 100k and 1M jobs, stores built directly
 #   make constraints  re-resolve constraints.txt in a fresh temporary venv
 #   make clean        remove .venv, demo/ and caches
 
@@ -34,7 +35,7 @@ PYTEST_ARGS ?=
 # Per-test limit for `make fuzz` (the default in pyproject.toml is 600 s).
 FUZZ_TIMEOUT ?= 3600
 
-.PHONY: help install test test-quick test-unit test-notebooks test-min notebooks demo lab lint fuzz bench constraints clean
+.PHONY: help install test test-quick test-unit test-notebooks test-min notebooks demo lab lint fuzz bench bench-1m constraints clean
 
 help:
 	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -118,6 +119,9 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+bench-1m: $(STAMP)
+	$(PY) benchmarks/run.py --built-stores --sizes 100k,1M --repeats 3
 
 # mypy reads its settings (files = fabric_nb) from pyproject.toml.
 lint: $(STAMP)

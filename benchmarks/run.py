@@ -13,6 +13,10 @@ and for each size
 7. growth of 1-5 from one size to the next    vs linear
 8. incremental re-run of the ingested folder  vs its floor: ``PRAGMA integrity_check``
    plus 100 new files (``ingest_paths``)           of the store + one ``stat`` of every file
+9-10. export of a 300k-job store (time, peak RSS) vs a raw month-by-month export, file size
+11-14. ``open_fabric`` + a filtered jobs frame,  vs ``PRAGMA integrity_check`` of the file
+   and + ``status_counts(by="engine_used")``       (time), and the file's size (peak RSS);
+   fresh process each, at 100k jobs and more
 
 Fabric and its baseline alternate run by run (which goes first alternates too)
 and each figure is the median of ``--repeats`` runs, reported as a ratio. One
@@ -21,6 +25,13 @@ target is missed, so the script can gate a release. The per-job-commit design
 (one transaction per result file) is measured on a subset and reported for
 information. Results go to ``docs/performance.md`` and
 ``docs/performance_growth.png`` unless ``--no-write-docs``.
+
+``make bench-1m`` runs ``--built-stores --sizes 100k,1M``: the stores are built
+directly (generated results through the project's own codec, the rows ingest
+would store) instead of ingesting result files, so a million-job history is
+measured without writing 6.5 GB of files first. Figures 1 and 8 and the
+per-job-commit design need the files and are left out; 9 and 10 are measured
+at every size. The results go to their own section of ``performance.md``.
 
 Generated files (result files, stores, ``results.json``, profiles) live in
 ``benchmarks/results/``, which ``make clean`` removes; result files are reused
@@ -126,14 +137,17 @@ def ensure_data(workdir: Path, n: int) -> Path:
     return folder
 
 
-#: Jobs per day in the store of figures 9 and 10: a facility's realistic rate,
-#: so a month holds about 30k jobs and the history spreads over many months.
+#: Jobs per day in a built store: a facility's realistic rate, so a month holds
+#: about 30k jobs and the history spreads over many months.
 EXPORT_JOBS_PER_DAY: Final[int] = 1_000
+#: The smallest history figures 11-14 are measured at: below it the whole
+#: question takes a few milliseconds, which a fresh process cannot time fairly.
+READ_MIN_SIZE: Final[int] = 100_000
 #: The size figures 9 and 10 are measured at (the size their target names).
 EXPORT_SIZE: Final[int] = 300_000
 
 
-def ensure_export_store(workdir: Path, n: int) -> Path:
+def ensure_built_store(workdir: Path, n: int) -> Path:
     """A store of ``n`` jobs at :data:`EXPORT_JOBS_PER_DAY`, built once and reused.
 
     Built without result files: generated results go through the project's
@@ -443,6 +457,53 @@ def bench_export(store: Path, tmp: Path, n: int, repeats: int) -> tuple[Measurem
     return timing, memory
 
 
+def bench_reads(store: Path, n: int, repeats: int) -> dict[str, Measurement]:
+    """Figures 11 to 14: an analyst's first question in a fresh process, against the floor.
+
+    Each run is a fresh process (:mod:`read_probe`): Fabric opens the store
+    with ``open_fabric`` and answers one question; the floor is the spec's
+    integrity check of the same file, which every open runs. Fabric and the
+    floor alternate which goes first. The memory figures weigh Fabric's peak
+    RSS growth against the file's size.
+    """
+    size = store.stat().st_size
+    out: dict[str, Measurement] = {}
+
+    def probe(side: str, question: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, str(BENCH_DIR / "read_probe.py"), side, str(store), question],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=3600,
+        )
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    probe("floor", "counts")  # the file into the page cache, untimed
+    for question, key in (("filtered", "read_filtered"), ("counts", "read_counts")):
+        timing, memory = Measurement(key, n), Measurement(f"{key}_memory", n)
+        floor_peaks, answers = [], set()
+        for run in range(repeats):
+            sides = ("fabric", "floor") if run % 2 == 0 else ("floor", "fabric")
+            probes = {side: probe(side, question) for side in sides}
+            timing.fabric.append(probes["fabric"]["seconds"])
+            timing.raw.append(probes["floor"]["seconds"])
+            memory.fabric.append(float(probes["fabric"]["peak_growth"]))
+            memory.raw.append(float(size))
+            floor_peaks.append(probes["floor"]["peak_growth"])
+            answers.add(probes["fabric"]["rows"])
+        if len(answers) != 1:
+            raise RuntimeError(f"{question}: the runs gave different answers {sorted(answers)}")
+        timing.note = f"{answers.pop():,} rows" if question == "filtered" else ""
+        memory.note = (
+            f"the floor's peak {statistics.median(floor_peaks) / 1e6:.1f} MB; "
+            f"file {size / 1e6:.1f} MB"
+        )
+        out[key], out[f"{key}_memory"] = timing, memory
+    return out
+
+
 def bench_per_job_commit(data: Path, tmp: Path, files: int) -> PerJobCommit:
     """Ingest the first ``files`` files with ``batch_size=1``, then batched, into fresh stores."""
     subset = raw.json_files(data)[:files]
@@ -625,6 +686,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="jobs in the store figures 9 and 10 export (default 300k; 0 skips them)",
     )
     parser.add_argument(
+        "--built-stores",
+        action="store_true",
+        help="measure stores built directly instead of ingested files (make bench-1m): "
+        "figures 1 and 8 are left out, 9 and 10 measured at every size",
+    )
+    parser.add_argument(
         "--only",
         choices=["incremental"],
         default=None,
@@ -661,41 +728,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only == "incremental":
         return run_incremental_only(sizes, workdir, tmp, args, env)
     for n in sizes:
-        print(f"N = {n:,}", flush=True)
-        data = data_dirs[n] = ensure_data(workdir, n)
+        print(f"N = {n:,}" + (" (built store)" if args.built_stores else ""), flush=True)
         by_key: dict[str, Measurement] = {}
-        by_key["ingest"], store = bench_ingest(data, tmp, n, args.repeats, profiler)
+        if args.built_stores:
+            store = ensure_built_store(workdir, n)
+        else:
+            data = data_dirs[n] = ensure_data(workdir, n)
+            by_key["ingest"], store = bench_ingest(data, tmp, n, args.repeats, profiler)
         by_key["startup"], by_key["jobs_frame"], by_key["outputs_frame"] = bench_read_side(
             store, n, args.repeats, profiler
         )
         by_key["add_job"] = bench_add_job(store, tmp, n, args.commits)
         by_key["memory"] = bench_memory(store, n, min(args.repeats, 3))
         by_key["memory"].note += f"; file {store.stat().st_size / 1e6:.1f} MB"
-        by_key["incremental"] = bench_incremental(data, tmp, n, args.repeats)
+        if n >= READ_MIN_SIZE:
+            by_key.update(bench_reads(store, n, min(args.repeats, 3)))
+        if args.built_stores:
+            by_key["export"], by_key["export_memory"] = bench_export(
+                store, tmp, n, min(args.repeats, 3)
+            )
+        else:
+            by_key["incremental"] = bench_incremental(data, tmp, n, args.repeats)
+            fresh(store)
         results[n] = {f.key: by_key[f.key] for f in FIGURES if f.key in by_key}
         for verdict in verdicts({n: results[n]}):
             print("  " + verdict.line(), flush=True)
-        fresh(store)
-    if args.export_size:
+    if args.export_size and not args.built_stores:
         n = args.export_size
         print(f"N = {n:,} (figures 9 and 10: export)", flush=True)
-        store = ensure_export_store(workdir, n)
+        store = ensure_built_store(workdir, n)
         timing, memory = bench_export(store, tmp, n, min(args.repeats, 3))
         results.setdefault(n, {}).update({"export": timing, "export_memory": memory})
         for verdict in verdicts({n: results[n]}):
             print("  " + verdict.line(), flush=True)
-    largest = sizes[-1]
-    print(f"per-job-commit ingest: {min(args.per_job_files, largest):,} files ...", flush=True)
-    per_job = bench_per_job_commit(data_dirs[largest], tmp, args.per_job_files)
+    per_job = None
+    if not args.built_stores:
+        largest = sizes[-1]
+        print(f"per-job-commit ingest: {min(args.per_job_files, largest):,} files ...", flush=True)
+        per_job = bench_per_job_commit(data_dirs[largest], tmp, args.per_job_files)
     elapsed = time.perf_counter() - started
 
     lines = verdicts(results)
     print()
     for verdict in lines:
         print(verdict.line())
-    print()
-    for line in report.per_job_lines(per_job, results):
-        print(line)
+    if per_job is not None:
+        print()
+        for line in report.per_job_lines(per_job, results):
+            print(line)
     missed = [v for v in lines if not v.ok]
     print()
     print(
@@ -706,14 +786,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "repeats": args.repeats,
         "clips_per_job": CLIPS_PER_JOB,
         "results": {str(n): {k: asdict(m) for k, m in r.items()} for n, r in results.items()},
-        "per_job_commit": asdict(per_job),
+        "per_job_commit": None if per_job is None else asdict(per_job),
         "verdicts": [
             {"label": v.label, "detail": v.detail, "ratio": v.ratio, "target": v.target}
             for v in lines
         ],
     }
-    (workdir / "results.json").write_text(json.dumps(saved, indent=2))
-    if args.write_docs:
+    name = "results-built.json" if args.built_stores else "results.json"
+    (workdir / name).write_text(json.dumps(saved, indent=2))
+    if args.write_docs and per_job is None:
+        md = report.write_built(REPO_ROOT / "docs", env, results, lines, args)
+        print(f"wrote {md.relative_to(REPO_ROOT)}")
+    elif args.write_docs:
         md, png = report.write_docs(REPO_ROOT / "docs", env, results, lines, per_job, args)
         report.write_incremental(REPO_ROOT / "docs", env, results, args)
         print(f"wrote {md.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
