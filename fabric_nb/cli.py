@@ -720,8 +720,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
             EXIT_USAGE, f"{PROG} report: the overview notebook is missing: {OVERVIEW_NOTEBOOK}"
         )
     db = resolve_storage_path(args.db)
-    try:  # the checks of open_fabric, here, so a bad database is exit 3 with its reason
+    try:  # every check, every row decoded, here: a bad database is exit 3 with its reason
         with open_fabric(db) as fabric:
+            fabric.persistence.storage.check_stored_rows()
             jobs = len(fabric)
     except StorageError as exc:
         return _fail(EXIT_DATABASE, f"{PROG} report: {exc}")

@@ -470,6 +470,7 @@ def test_read_only_commands_on_a_missing_database_create_nothing(
         (["info"], 3),
         (["check"], 1),
         (["export", tmp_path / "out"], 3),
+        (["report", tmp_path / "report.html"], 3),
     ):
         done = run_cli(*args, "--db", db)
         assert done.returncode == code, args
@@ -524,6 +525,7 @@ def test_damaged_databases_fail_loudly_on_one_line_and_are_never_touched(
         (["check"], 1),
         (["info"], 3),
         (["export", tmp_path / "out"], 3),
+        (["report", tmp_path / "report.html"], 3),
     ):
         done = run_cli(*args, "--db", db)
         assert done.returncode == code, (args, done.stderr)
@@ -537,6 +539,7 @@ def test_damaged_databases_fail_loudly_on_one_line_and_are_never_touched(
     assert sha256_of(db) == before
     assert sorted(p.name for p in db.parent.iterdir()) == siblings
     assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "report.html").exists()
 
 
 # -- check ---------------------------------------------------------------------------------
