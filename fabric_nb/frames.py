@@ -149,6 +149,11 @@ _NAT: Final = np.iinfo(np.int64).min  # the int64 that datetime64 reads as NaT
 
 
 def _text(values: Sequence[str | None] | np.ndarray) -> pd.api.extensions.ExtensionArray:
+    # From an object array: pandas converts a list to one first, at twice the cost.
+    if not isinstance(values, np.ndarray):
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        values = array
     return pd.array(values, dtype=TEXT_DTYPE)
 
 
