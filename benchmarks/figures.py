@@ -185,7 +185,10 @@ def verdicts(results: dict[int, dict[str, Measurement]]) -> list[Verdict]:
             )
             lines.append(Verdict(label, detail, m.ratio, figure.target))
     sizes = sorted(results)
-    for small, large in itertools.pairwise(sizes):
+    pairs = list(itertools.pairwise(sizes))
+    if len(sizes) > 2:
+        pairs.append((sizes[0], sizes[-1]))  # the whole range too: 100k -> 1M
+    for small, large in pairs:
         limit = GROWTH_SLACK * large / small
         for figure in FIGURES:
             if figure.unit == "MB":
