@@ -743,13 +743,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         by_key["memory"].note += f"; file {store.stat().st_size / 1e6:.1f} MB"
         if n >= READ_MIN_SIZE:
             by_key.update(bench_reads(store, n, min(args.repeats, 3)))
-        if args.built_stores and n >= EXPORT_SIZE:  # the export's target names 300k and up
+        if not args.built_stores:
+            by_key["incremental"] = bench_incremental(data, tmp, n, args.repeats)
+            fresh(store)
+        elif n >= EXPORT_SIZE:  # the export's target names 300k and up
             by_key["export"], by_key["export_memory"] = bench_export(
                 store, tmp, n, min(args.repeats, 3)
             )
-        else:
-            by_key["incremental"] = bench_incremental(data, tmp, n, args.repeats)
-            fresh(store)
         results[n] = {f.key: by_key[f.key] for f in FIGURES if f.key in by_key}
         for verdict in verdicts({n: results[n]}):
             print("  " + verdict.line(), flush=True)
