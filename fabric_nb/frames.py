@@ -25,6 +25,7 @@ from typing import Any, Final, TypeVar, Unpack
 import numpy as np
 import pandas as pd
 
+from ._collector import collector_paused
 from ._packed import output_records
 from .filters import (
     JOB_FILTERS,
@@ -331,14 +332,21 @@ _JOBS_PER_PIECE: Final = 5000
 
 
 def _expand(items: list[IngestedJob], starts: np.ndarray) -> pd.DataFrame:
-    """Every output of ``items`` (already in Fabric's order), with clip index and job start."""
+    """Every output of ``items`` (already in Fabric's order), with clip index and job start.
+
+    The collector is paused meanwhile (``fabric_nb._collector``): the build
+    makes millions of short-lived records and no cycle, and each pass would
+    walk whatever else the process holds (an index of a million jobs).
+    """
     step = _JOBS_PER_PIECE
-    if len(items) <= step:
-        return _expand_piece(items, starts)
-    pieces = [
-        _expand_piece(items[i : i + step], starts[i : i + step]) for i in range(0, len(items), step)
-    ]
-    return pd.concat(pieces, ignore_index=True)
+    with collector_paused():
+        if len(items) <= step:
+            return _expand_piece(items, starts)
+        pieces = [
+            _expand_piece(items[i : i + step], starts[i : i + step])
+            for i in range(0, len(items), step)
+        ]
+        return pd.concat(pieces, ignore_index=True)
 
 
 def _expand_piece(items: list[IngestedJob], starts: np.ndarray) -> pd.DataFrame:

@@ -17,18 +17,20 @@ import warnings
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import FIXED_INGESTED_AT, build_store, make_output
+from support import FIXED_INGESTED_AT, build_store, counted_jobs, make_output, sample_jobs
 
 from fabric_nb import FabricHistory, FabricIndex, IngestedJob, create_persistence
+from fabric_nb.filters import FilterSelection
 from fabric_nb.models import CLIP_STATUSES, JOB_STATUSES
 from fabric_nb.queries import FabricQueries
-from fabric_nb.stored_queries import StoredQueries
+from fabric_nb.stored_queries import StoredQueries, _counts_from_indexes, status_groups
 from fabric_nb.summaries import WEEKS_FROM_MONDAY
 
 ENGINES = ["ffmpeg", "resolve", None]
@@ -295,3 +297,21 @@ def test_the_sql_path_answers_every_phase1_question_itself() -> None:
     # from the index path (which StoredQueries never sets up).
     public = {name for name in vars(FabricQueries) if not name.startswith("_")}
     assert public - {"index"} <= set(vars(StoredQueries))
+
+
+@pytest.mark.parametrize("column", ["engine_used", "canonical_proxy_profile", "fingerprint"])
+def test_counts_read_from_the_indexes_equal_the_table_group_by(tmp_path: Path, column: str) -> None:
+    # Realistic jobs and the hand-counted ones, whose engine, profile and
+    # fingerprint are missing here and there: every group, NULL included.
+    db = build_store(tmp_path / "fabric.db", [*sample_jobs(300), *counted_jobs()])
+    with create_persistence(db, readonly=True) as persistence:
+        storage = persistence.storage
+        from_indexes = _counts_from_indexes(storage, column)
+        table = storage.read_rows(
+            f"SELECT {column}, final_status, count(*) FROM jobs NOT INDEXED GROUP BY 1, 2"
+        )
+        assert from_indexes == {(value, status): n for value, status, n in table}
+        assert {value is None for value, _ in from_indexes} == {True, False}
+        assert len({status for _, status in from_indexes}) == 3
+        everything = FilterSelection({}, None, None, {})
+        assert status_groups(storage, everything, [column]) == from_indexes
