@@ -132,11 +132,13 @@ def _read(db: str, seconds: float) -> dict[str, Any]:
     _wait_for_go(Path(sys.argv[4]))
     end = time.monotonic() + seconds
     while time.monotonic() < end or observer.snapshots < MIN_SNAPSHOTS:
-        with open_fabric(db) as fabric:
+        with open_fabric(db) as fabric:  # answers by SQL, each from one committed state
             assert fabric.readonly
             jobs = fabric.queries.get_all_jobs()
-            assert len(fabric) == len(jobs)
         observer.observe(jobs)
+        with open_fabric(db, in_memory=True) as kept:  # a snapshot: every answer from one state
+            assert len(kept) == len(kept.queries.get_all_jobs())
+            observer.observe(kept.queries.get_all_jobs())
     return observer.report()
 
 
