@@ -692,6 +692,13 @@ def build_parser() -> argparse.ArgumentParser:
         "figures 1 and 8 are left out, 9 and 10 measured at every size",
     )
     parser.add_argument(
+        "--rewrite-docs",
+        action="store_true",
+        help="measure nothing: judge the results last saved (results.json, or "
+        "results-built.json with --built-stores) again and rewrite their section of "
+        "docs/performance.md",
+    )
+    parser.add_argument(
         "--only",
         choices=["incremental"],
         default=None,
@@ -722,6 +729,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"load {env['load_average']}",
         flush=True,
     )
+    if args.rewrite_docs:
+        return rewrite_docs(workdir, env, args)
     results: dict[int, dict[str, Measurement]] = {}
     data_dirs = {}
     started = time.perf_counter()
@@ -802,6 +811,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.write_incremental(REPO_ROOT / "docs", env, results, args)
         print(f"wrote {md.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
     return 1 if missed else 0
+
+
+def rewrite_docs(workdir: Path, env: dict[str, str], args: argparse.Namespace) -> int:
+    """``--rewrite-docs``: the verdicts on the last saved results, written again."""
+    name = "results-built.json" if args.built_stores else "results.json"
+    saved = json.loads((workdir / name).read_text())
+    results = {
+        int(n): {key: Measurement(**m) for key, m in by_key.items()}
+        for n, by_key in saved["results"].items()
+    }
+    saved_env = saved["environment"]
+    args.repeats = saved["repeats"]
+    lines = verdicts(results)
+    for verdict in lines:
+        print(verdict.line())
+    if args.built_stores:
+        md = report.write_built(REPO_ROOT / "docs", saved_env, results, lines, args)
+    else:
+        per_job = PerJobCommit(**saved["per_job_commit"])
+        md, _ = report.write_docs(REPO_ROOT / "docs", saved_env, results, lines, per_job, args)
+    print(f"wrote {md.relative_to(REPO_ROOT)} from {name} (measured {saved_env['date']})")
+    return 1 if any(not v.ok for v in lines) else 0
 
 
 def run_incremental_only(
