@@ -99,7 +99,7 @@ def _table(results: dict[int, dict[str, Measurement]], lines: Sequence[Verdict])
                 f"| {f.number} | {f.title}{note} | {short(n)} | "
                 f"{_unit_value(m.fabric_median, f.unit)} | "
                 f"{_unit_value(m.raw_median, f.unit)} ({f.baseline}) | "
-                f"{m.ratio:.2f}x | <= {f.target:.1f}x | {state} |"
+                f"{m.ratio:.2f}x | <= {f.target:g}x | {state} |"
             )
     growth = [v for v in lines if v.label.startswith("#7")]
     if growth:
@@ -107,7 +107,7 @@ def _table(results: dict[int, dict[str, Measurement]], lines: Sequence[Verdict])
         for v in growth:
             state = "ok" if v.ok else "**missed**"
             out.append(
-                f"| {v.label[3:]} | {v.detail} | {v.ratio:.2f}x | <= {v.target:.1f}x | {state} |"
+                f"| {v.label[3:]} | {v.detail} | {v.ratio:.2f}x | <= {v.target:.2f}x | {state} |"
             )
     return out
 
@@ -234,7 +234,7 @@ def write_incremental(
         state = "ok" if m.ratio <= figure.target else "**missed**"
         rows.append(
             f"| {short(n)} | {_duration(m.fabric_median)} | {_duration(m.raw_median)} | "
-            f"{m.ratio:.2f}x | <= {figure.target:.1f}x | {state} | {m.note} |"
+            f"{m.ratio:.2f}x | <= {figure.target:g}x | {state} | {m.note} |"
         )
     section = "\n".join(
         [
