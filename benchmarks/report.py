@@ -155,6 +155,24 @@ def plot_growth(path: Path, results: dict[int, dict[str, Measurement]]) -> Path:
     return path
 
 
+def _run_header(env: dict[str, str], lines: Sequence[Verdict]) -> list[str]:
+    """The verdict of a run and the machine it ran on: the first lines of its section."""
+    missed = [v for v in lines if not v.ok]
+    verdict = (
+        "every figure within target"
+        if not missed
+        else f"{len(missed)} of {len(lines)} figures MISSED their target"
+    )
+    return [
+        f"Latest run: **{env['date']}**, {verdict}.",
+        "",
+        f"- machine: {env['cpu']}, {env['cores']} cores, {env['os']} "
+        f"(load average at start: {env['load_average']})",
+        f"- Python {env['python']}, SQLite {env['sqlite']}, pandas {env['pandas']}, "
+        f"numpy {env['numpy']}",
+    ]
+
+
 def _section(
     env: dict[str, str],
     results: dict[int, dict[str, Measurement]],
@@ -162,21 +180,10 @@ def _section(
     per_job: PerJobCommit,
     args: argparse.Namespace,
 ) -> str:
-    missed = [v for v in lines if not v.ok]
-    verdict = (
-        "every figure within target"
-        if not missed
-        else f"{len(missed)} of {len(lines)} figures MISSED their target"
-    )
     body = [
         BEGIN,
         "",
-        f"Latest run: **{env['date']}**, {verdict}.",
-        "",
-        f"- machine: {env['cpu']}, {env['cores']} cores, {env['os']} "
-        f"(load average at start: {env['load_average']})",
-        f"- Python {env['python']}, SQLite {env['sqlite']}, pandas {env['pandas']}, "
-        f"numpy {env['numpy']}",
+        *_run_header(env, lines),
         f"- sizes: {', '.join(short(n) for n in results)} result files, 4 clips per job; "
         f"median of {args.repeats} runs per figure ({args.commits} commits for #2)",
         "",
@@ -250,13 +257,7 @@ def write_incremental(
         ]
     )
     md = docs / "performance.md"
-    text = md.read_text(encoding="utf-8") if md.exists() else "# Performance\n\n"
-    if INCREMENTAL_BEGIN in text and INCREMENTAL_END in text:
-        head, rest = text.split(INCREMENTAL_BEGIN, 1)
-        text = head + section + rest.split(INCREMENTAL_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    md.write_text(text, encoding="utf-8")
+    _replace_section(md, INCREMENTAL_BEGIN, INCREMENTAL_END, section)
     return md
 
 
@@ -279,22 +280,11 @@ def write_built(
     args: Any,
 ) -> Path:
     """Replace the ``--built-stores`` section of ``performance.md`` (``make bench-1m``)."""
-    missed = [v for v in lines if not v.ok]
-    verdict = (
-        "every figure within target"
-        if not missed
-        else f"{len(missed)} of {len(lines)} figures MISSED their target"
-    )
     section = "\n".join(
         [
             BUILT_BEGIN,
             "",
-            f"Latest run: **{env['date']}**, {verdict}.",
-            "",
-            f"- machine: {env['cpu']}, {env['cores']} cores, {env['os']} "
-            f"(load average at start: {env['load_average']})",
-            f"- Python {env['python']}, SQLite {env['sqlite']}, pandas {env['pandas']}, "
-            f"numpy {env['numpy']}",
+            *_run_header(env, lines),
             f"- sizes: {', '.join(short(n) for n in results)} jobs in stores built directly, "
             f"4 clips per job, 1,000 jobs a day; median of {args.repeats} runs per figure "
             f"({args.commits} commits for #2)",
