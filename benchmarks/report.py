@@ -213,14 +213,7 @@ def write_docs(
     md = docs / "performance.md"
     png = plot_growth(docs / PNG_NAME, results)
     section = _section(env, results, lines, per_job, args)
-    text = md.read_text(encoding="utf-8") if md.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
-    else:
-        text = (text or "# Performance\n\n") + section + "\n"
-    md.write_text(text, encoding="utf-8")
+    _replace_section(md, BEGIN, END, section)
     return md, png
 
 
