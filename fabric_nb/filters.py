@@ -32,6 +32,7 @@ from typing import Final, TypeAlias, TypedDict
 from .models import is_aware
 
 __all__ = [
+    "FILTER_COLUMNS",
     "JOB_FILTERS",
     "OUTPUT_FILTERS",
     "Bound",
@@ -86,6 +87,14 @@ class OutputFilters(JobFilters, total=False):
 JOB_FILTERS: Final[tuple[str, ...]] = tuple(JobFilters.__annotations__)
 #: The names of :class:`OutputFilters`: :data:`JOB_FILTERS` then the clip-only ones.
 OUTPUT_FILTERS: Final[tuple[str, ...]] = (*JOB_FILTERS, "source_path", "failure_reason")
+#: Each value filter of a jobs selection and the ``jobs`` column it compares.
+FILTER_COLUMNS: Final[dict[str, str]] = {
+    "status": "final_status",
+    "engine": "engine_used",
+    "profile": "canonical_proxy_profile",
+    "fingerprint": "fingerprint",
+    "job_id": "job_id",
+}
 _VALUE_FILTERS: Final = tuple(n for n in OUTPUT_FILTERS if n not in ("since", "until"))
 
 

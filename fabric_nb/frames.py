@@ -28,6 +28,7 @@ import pandas as pd
 from ._collector import collector_paused
 from ._packed import output_records
 from .filters import (
+    FILTER_COLUMNS,
     JOB_FILTERS,
     OUTPUT_FILTERS,
     FilterSelection,
@@ -425,7 +426,7 @@ def _candidates(queries: FabricQueries, selection: FilterSelection) -> list[Inge
         # unseen fingerprint is an answer, not a typo.
         if name != "fingerprint" and not all(per_value):
             every = queries.get_all_jobs()
-            column = "engine_used" if name == "engine" else "canonical_proxy_profile"
+            column = FILTER_COLUMNS[name]
             warn_unknown(name, wanted, (getattr(job, column) for job in every))
         if found is None:
             found = hits

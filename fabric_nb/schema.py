@@ -14,6 +14,7 @@ from typing import Final
 from .models import IngestedOutput
 
 __all__ = [
+    "INDEXED_COLUMNS",
     "INDEX_STATEMENTS",
     "JOB_COLUMNS",
     "MAX_INTEGER",
@@ -58,6 +59,13 @@ INDEX_STATEMENTS: Final[tuple[str, ...]] = (
     "CREATE INDEX idx_jobs_status ON jobs(final_status)",
     "CREATE INDEX idx_jobs_engine ON jobs(engine_used) WHERE engine_used IS NOT NULL",
 )
+
+#: Each column the spec indexes, and its index's name, read from :data:`INDEX_STATEMENTS`
+#: (all but ``final_status``'s are partial: the rows where the column is not NULL).
+INDEXED_COLUMNS: Final[dict[str, str]] = {
+    statement.split("(", 1)[1].split(")", 1)[0]: statement.split()[2]
+    for statement in INDEX_STATEMENTS
+}
 
 #: Keys of each object in ``outputs_json``: the fields of ``IngestedOutput``, in order.
 #: Derived from the dataclass, the one place the output fields are written down.

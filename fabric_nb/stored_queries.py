@@ -30,29 +30,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from .filters import FilterSelection, warn_unknown
+from .filters import FILTER_COLUMNS, FilterSelection, warn_unknown
 from .index import FabricIndex
 from .models import JOB_STATUSES, IngestedJob, IngestedOutput
 from .persistence import FabricPersistence
 from .queries import FabricQueries, check_bounds
+from .schema import INDEXED_COLUMNS
 from .storage import FabricStorage
 
 __all__ = [
-    "FILTER_COLUMNS",
     "GROUPABLE_COLUMNS",
     "StoredQueries",
     "select_job_fields",
     "status_groups",
 ]
 
-#: Each value filter of a jobs selection and the ``jobs`` column it compares.
-FILTER_COLUMNS: Final[dict[str, str]] = {
-    "status": "final_status",
-    "engine": "engine_used",
-    "profile": "canonical_proxy_profile",
-    "fingerprint": "fingerprint",
-    "job_id": "job_id",
-}
 #: Jobs-frame columns that :func:`status_groups` groups by in SQL: stored as
 #: text (or NULL) and shown as they are stored.
 GROUPABLE_COLUMNS: Final[frozenset[str]] = frozenset(
@@ -67,10 +59,8 @@ GROUPABLE_COLUMNS: Final[frozenset[str]] = frozenset(
     }
 )
 
-#: Columns the spec indexes (``job_id`` is the primary key).
-_INDEXED: Final = frozenset(
-    {"job_id", "final_status", "engine_used", "canonical_proxy_profile", "fingerprint"}
-)
+#: Columns a search can go through an index for (``job_id`` is the primary key).
+_INDEXED: Final = frozenset({"job_id", *INDEXED_COLUMNS})
 _JULIAN_EPOCH: Final = 2440587.5  # the Julian day of 1970-01-01T00:00Z
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 #: A second, in days: SQLite's ``julianday()`` keeps milliseconds, so a window
@@ -116,11 +106,10 @@ def where_of(
             indexed,
             key=lambda c: storage.read_rows(f"SELECT count(*) FROM jobs WHERE {c[1]}", c[2])[0][0],
         )
-        conditions = [
-            (column, f"+{condition}" if (column, condition, values) in indexed
-             and condition != narrowest[1] else condition, values)
-            for column, condition, values in conditions
-        ]  # fmt: skip
+        conditions = [  # a unary + keeps SQLite from searching through that index
+            (c[0], f"+{c[1]}", c[2]) if c in indexed and c is not narrowest else c
+            for c in conditions
+        ]
     parts = [condition for _, condition, _ in conditions]
     params = [value for _, _, values in conditions for value in values]
     if selection.since is not None:
@@ -164,11 +153,12 @@ def warn_unknown_values(storage: FabricStorage, selection: FilterSelection) -> N
         if wanted is None:
             continue
         column = FILTER_COLUMNS[name]
+        storable = _storable(wanted)
         # One index probe per value: does any job have it?
-        if all(
+        if len(storable) == len(wanted) and all(
             storage.read_rows(f"SELECT 1 FROM jobs WHERE {column} = ? LIMIT 1", [value])
-            for value in _storable(wanted)
-        ) and len(_storable(wanted)) == len(wanted):
+            for value in storable
+        ):
             continue
         known = storage.read_rows(f"SELECT DISTINCT {column} FROM jobs")
         warn_unknown(name, wanted, (value for (value,) in known if isinstance(value, str)))
@@ -228,11 +218,7 @@ def status_groups(
 
 #: Columns whose spec index (partial: the rows where they are not NULL) lets
 #: :func:`status_groups` count without reading the table.
-_INDEXED_GROUPS: Final[dict[str, str]] = {
-    "engine_used": "idx_jobs_engine",
-    "canonical_proxy_profile": "idx_jobs_profile",
-    "fingerprint": "idx_jobs_fingerprint",
-}
+_INDEXED_GROUPS: Final[frozenset[str]] = frozenset(INDEXED_COLUMNS) - {"final_status"}
 
 
 def _counts_from_indexes(storage: FabricStorage, column: str) -> dict[tuple[Any, ...], int] | None:
@@ -245,7 +231,7 @@ def _counts_from_indexes(storage: FabricStorage, column: str) -> dict[tuple[Any,
     common one is what remains of each value's total. Jobs with no value
     (``NULL``, not in the partial index) are what remains of each status.
     """
-    index = _INDEXED_GROUPS[column]
+    index = INDEXED_COLUMNS[column]
     per_status = dict(storage.read_rows("SELECT final_status, count(*) FROM jobs GROUP BY 1"))
     if any(_group_problem(["final_status"], [status]) for status in per_status):
         return None
@@ -269,7 +255,8 @@ def _counts_from_indexes(storage: FabricStorage, column: str) -> dict[tuple[Any,
         rows = storage.read_rows(
             f"SELECT {column}, count(*) FROM jobs INDEXED BY {index} "
             f"WHERE {column} IS NOT NULL AND rowid IN "
-            "(SELECT rowid FROM jobs INDEXED BY idx_jobs_status WHERE final_status = ?) "
+            f"(SELECT rowid FROM jobs INDEXED BY {INDEXED_COLUMNS['final_status']} "
+            "WHERE final_status = ?) "
             "GROUP BY 1",
             [status],
         )
