@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from types import GenericAlias
 from typing import Annotated, Any, Final, Literal, get_type_hints
@@ -257,8 +257,7 @@ def decode_job(row: Sequence[Any]) -> IngestedJob:
     :raises ValueError: a value Fabric could never have written (also
         ``TypeError``/``KeyError`` for malformed ``outputs_json``).
     """
-    *fields, outputs_json = row
-    return _decoded(fields, lambda job_id: _pack_outputs(job_id, outputs_json))
+    return _decoded(row, with_outputs=True)
 
 
 def decode_job_fields(row: Sequence[Any]) -> IngestedJob:
@@ -271,13 +270,11 @@ def decode_job_fields(row: Sequence[Any]) -> IngestedJob:
 
     :raises ValueError: a value Fabric could never have written.
     """
-    return _decoded(row, lambda _job_id: ())
+    return _decoded(row, with_outputs=False)
 
 
-def _decoded(
-    fields: Sequence[Any], outputs: Callable[[str], tuple[()] | PackedOutputs]
-) -> IngestedJob:
-    """The job of the values of every column but ``outputs_json``, checked."""
+def _decoded(row: Sequence[Any], *, with_outputs: bool) -> IngestedJob:
+    """The job of a row: every column, or (``with_outputs`` false) all but the last."""
     (
         job_id,
         final_status,
@@ -294,7 +291,7 @@ def _decoded(
         total,
         completed,
         failed,
-    ) = fields
+    ) = row[:15]
     if type(job_id) is not str:
         raise ValueError(f"job_id {job_id!r} is not text")
     status = _JOB_STATUS.get(final_status) if type(final_status) is str else None
@@ -308,7 +305,7 @@ def _decoded(
         total_clips=_count(total, "total_clips"),
         completed_clips=_count(completed, "completed_clips"),
         failed_clips=_count(failed, "failed_clips"),
-        outputs=outputs(job_id),
+        outputs=_pack_outputs(job_id, row[15]) if with_outputs else (),
         canonical_proxy_profile=_shared_text(profile, "canonical_proxy_profile"),
         fingerprint=_optional_text(fingerprint, "fingerprint"),
         validation_stage=_shared_text(stage, "validation_stage"),
