@@ -14,6 +14,8 @@ __all__ = [
     "FIGURES",
     "FIGURE_BY_KEY",
     "GROWTH_SLACK",
+    "INCREMENTAL_MEMORY_FIXED",
+    "INCREMENTAL_MEMORY_PER_FILE",
     "Figure",
     "Measurement",
     "PerJobCommit",
@@ -90,7 +92,18 @@ FIGURES: Final[tuple[Figure, ...]] = (
     ),
     Figure("read_filtered_memory", 13, "peak RSS growth of #11", "database file size", 0.25, "MB"),
     Figure("read_counts_memory", 14, "peak RSS growth of #12", "database file size", 0.25, "MB"),
+    Figure(
+        "incremental_memory",
+        15,
+        "peak RSS of a cron run: fabric-nb ingest, 100 new files (fresh process)",
+        "120 MB + 300 B per known file",
+        1.0,
+        "MB",
+    ),
 )
+#: Figure 15's budget: a fixed part and a part per file the run knows.
+INCREMENTAL_MEMORY_FIXED: Final[int] = 120_000_000
+INCREMENTAL_MEMORY_PER_FILE: Final[int] = 300
 FIGURE_BY_KEY: Final[dict[str, Figure]] = {f.key: f for f in FIGURES}
 #: Growth limit between two sizes: 10 % above linear (the size ratio), or above the
 #: baseline's own growth in the same run when that is steeper.

@@ -236,6 +236,21 @@ def write_incremental(
             f"| {short(n)} | {_duration(m.fabric_median)} | {_duration(m.raw_median)} | "
             f"{m.ratio:.2f}x | <= {figure.target:g}x | {state} | {m.note} |"
         )
+    memory_figure = FIGURE_BY_KEY["incremental_memory"]
+    memory_rows = [
+        f"| N | {memory_figure.title} | budget ({memory_figure.baseline}) | ratio | target | | |",
+        "|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for n, by_key in results.items():
+        m = by_key.get("incremental_memory")
+        if m is None:
+            continue
+        state = "ok" if m.ratio <= memory_figure.target else "**missed**"
+        memory_rows.append(
+            f"| {short(n)} | {_unit_value(m.fabric_median, 'MB')} | "
+            f"{_unit_value(m.raw_median, 'MB')} | {m.ratio:.2f}x | "
+            f"<= {memory_figure.target:g}x | {state} | {m.note} |"
+        )
     section = "\n".join(
         [
             INCREMENTAL_BEGIN,
@@ -245,6 +260,8 @@ def write_incremental(
             "re-runs, each with 100 new files.",
             "",
             *rows,
+            "",
+            *memory_rows,
             "",
             INCREMENTAL_END,
         ]

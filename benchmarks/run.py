@@ -61,7 +61,15 @@ from typing import Any, Final
 
 import raw
 import report
-from figures import FIGURES, Measurement, PerJobCommit, short, verdicts
+from figures import (
+    FIGURES,
+    INCREMENTAL_MEMORY_FIXED,
+    INCREMENTAL_MEMORY_PER_FILE,
+    Measurement,
+    PerJobCommit,
+    short,
+    verdicts,
+)
 
 import fabric_nb.samples as samples
 from fabric_nb import FabricIndex, FabricQueries, create_persistence
@@ -556,14 +564,18 @@ def write_new_files(folder: Path, run: int) -> list[str]:
     return ids
 
 
-def bench_incremental(data: Path, tmp: Path, n: int, repeats: int) -> Measurement:
-    """Figure 8: a re-run of an ingested folder plus 100 new files, against its floor.
+def bench_incremental(
+    data: Path, tmp: Path, n: int, repeats: int
+) -> tuple[Measurement, Measurement]:
+    """Figures 8 and 15: a re-run of an ingested folder plus 100 new files.
 
     The store is a full ingest of the folder (timed once, reported in the
     note); each repeat adds 100 new files in a folder of their own, then
     times ``ingest_paths`` over every folder and the floor over the same
-    folders, alternating which goes first. Fails if a re-run writes any job
-    but the 100 new ones.
+    folders, alternating which goes first (figure 8). Fails if a re-run
+    writes any job but the 100 new ones. Then, as a cron job runs it,
+    ``fabric-nb ingest`` in a fresh process with 100 more new files, its
+    peak RSS against 120 MB + 300 B per file it found (figure 15).
     """
     store = fresh(tmp / f"incremental-{n}.db")
     news = tmp / f"incremental-new-{n}"
@@ -605,9 +617,33 @@ def bench_incremental(data: Path, tmp: Path, n: int, repeats: int) -> Measuremen
         f"writes only the {NEW_FILES} new jobs; full ingest of the same folder "
         f"{report.duration(full_seconds)} ({first.ingested:,} files, cache included)"
     )
+    memory = Measurement("incremental_memory", n)
+    for run in range(repeats, 2 * repeats):
+        folder = news / f"run{run:02d}"
+        write_new_files(folder, run)
+        folders.append(folder)
+        done = subprocess.run(
+            [sys.executable, str(BENCH_DIR / "ingest_probe.py"), str(store), *map(str, folders)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=3600,
+        )
+        probe = json.loads(done.stdout)
+        if f"ingested:       {NEW_FILES} " not in probe["stdout"]:
+            raise RuntimeError(f"the cron run did not store the {NEW_FILES} new files")
+        memory.fabric.append(float(probe["peak_rss"]))
+        memory.raw.append(
+            float(INCREMENTAL_MEMORY_FIXED + INCREMENTAL_MEMORY_PER_FILE * probe["files"])
+        )
+        memory.note = (
+            f"{probe['files']:,} files known; "
+            f"{(probe['peak_rss'] - INCREMENTAL_MEMORY_FIXED) / probe['files']:.0f} B per file "
+            "above the fixed 120 MB"
+        )
     shutil.rmtree(news)
     fresh(store)
-    return m
+    return m, memory
 
 
 # -- main ---------------------------------------------------------------------------
@@ -753,7 +789,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if n >= READ_MIN_SIZE:
             by_key.update(bench_reads(store, n, min(args.repeats, 3)))
         if not args.built_stores:
-            by_key["incremental"] = bench_incremental(data, tmp, n, args.repeats)
+            by_key["incremental"], by_key["incremental_memory"] = bench_incremental(
+                data, tmp, n, args.repeats
+            )
             fresh(store)
         elif n >= EXPORT_SIZE:  # the export's target names 300k and up
             by_key["export"], by_key["export_memory"] = bench_export(
@@ -843,7 +881,8 @@ def run_incremental_only(
     for n in sizes:
         print(f"N = {n:,}", flush=True)
         data = ensure_data(workdir, n)
-        results[n] = {"incremental": bench_incremental(data, tmp, n, args.repeats)}
+        timing, memory = bench_incremental(data, tmp, n, args.repeats)
+        results[n] = {"incremental": timing, "incremental_memory": memory}
     lines = verdicts(results)
     print()
     for verdict in lines:

@@ -58,7 +58,6 @@ import time
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISREG
 from typing import Any, Final, NamedTuple
 
 from ._collector import collector_paused
@@ -76,7 +75,7 @@ from .ingest_cache import IngestCache, Record, RunLedger
 from .ingestion import ingest_execution_bytes, read_result_bytes
 from .models import IngestedJob
 from .persistence import FabricPersistence
-from .scan import DEFAULT_PATTERNS, FolderScanError, ScanResult, scan_paths
+from .scan import DEFAULT_PATTERNS, FolderScanError, ScannedFiles, ScanResult, scan_paths
 from .storage import FabricStorage
 
 __all__ = [
@@ -345,7 +344,7 @@ def ingest_scan(
         raise PersistenceError("Persistence not opened")
     if cache is None or persistence is None or persistence.readonly:
         report = _ingest(
-            [file.name for file in scan.files],
+            scan.files.names(),
             target,
             batch_size=batch_size,
             fail_fast=fail_fast,
@@ -359,37 +358,14 @@ def ingest_scan(
     # below can take seconds, which must not make a racy file look settled).
     scanned_ns = scan.started_ns or time.time_ns()
     check = _StoreCheck.start(storage, cache, stamps=stamps, full=full)
-    ledger = RunLedger(cache, scanned_ns, trust=not full)
     files = scan.files
-    to_read: list[str] = []  # path strings: a Path per file costs more than reading it
-    positions: dict[str, int] = {}
-    regular: set[str] = set()  # of those, the ones the scan saw as regular files
-    unchanged = superseded = 0
-    still_rejected: list[RejectedFile] = []
-    cached_skips: list[SkippedFile] = []
-    # A tuple per file to read and no cycle: see _collector.
-    with collector_paused():
-        plan = None if full else cache.plan(files, check.stamp_of)
-        last_known = {} if plan is None else plan.last_known
-        for position, file in enumerate(files):
-            record = None if plan is None else plan.known[position]
-            if record is None:
-                to_read.append(file.name)
-                positions[file.name] = position
-                ledger.add(file)
-                if S_ISREG(file.stat.st_mode):
-                    regular.add(file.name)
-            elif record.state == "stored":
-                if last_known.get(record.job_id or "") == position:
-                    unchanged += 1
-                else:  # a later file of its job_id wins
-                    superseded += 1
-            elif record.state == "rejected":
-                still_rejected.append(RejectedFile(file.path, record.reason or "rejected"))
-            else:
-                cached_skips.append(SkippedFile(file.path, record.reason or "not a result file"))
-    if plan is None or plan.records < len(cache):  # some records are of files not seen
-        cache.untrack_gone(file.key for file in files)
+    plan = cache.plan(files, full=full)
+    if plan.unseen:  # some records are of files the scan did not find
+        cache.untrack_gone()
+    # The files to read, by path as read: a Path per file costs more than reading it.
+    to_read = [files.name(position) for position in plan.read]
+    positions = dict(zip(to_read, plan.read, strict=True))
+    ledger = RunLedger(cache, scanned_ns, files, positions, plan.recorded, trust=not full)
     run = _Run(
         files=len(to_read),
         store=_store_of(target),
@@ -397,28 +373,30 @@ def ingest_scan(
         batch_size=batch_size,
         ledger=ledger,
         defer=defer,
-        regular=regular,
+        regular=_Regular(files, positions),
         unchanged_stamps=storage.unchanged_stamps,
-        last_known=last_known,
+        last_known=plan.last_known,
         positions=positions,
         stamp_of=check.stamp_of,
         from_scan=True,
     )
     report = run.drive(to_read, progress=progress, fail_fast=fail_fast)
     proof = check.finish(report.transactions)
-    after = None if proof is None or check.held else check.stamp_after(run.written)
-    ledger.write(stale=cache.stale(ledger.winners, after), proof=proof)
+    compared = proof is not None and not check.held
+    ledger.write(final=True, written=run.written if compared else None, proof=proof)
+    still_rejected = [RejectedFile(Path(files.name(p)), why) for p, why in plan.rejected]
+    cached_skips = [SkippedFile(Path(files.name(p)), why) for p, why in plan.skipped]
     overtaken = len(run.overtaken)  # unchanged files a later read file beat
     return _with(
         report,
         files=report.files
-        + unchanged
-        + superseded
+        + plan.unchanged
+        + plan.superseded
         + len(still_rejected)
         + len(cached_skips)
         + len(skipped),
-        unchanged=report.unchanged + unchanged - overtaken,
-        superseded=report.superseded + superseded + overtaken,
+        unchanged=report.unchanged + plan.unchanged - overtaken,
+        superseded=report.superseded + plan.superseded + overtaken,
         still_rejected=(*still_rejected, *report.still_rejected),
         skipped=(*cached_skips, *report.skipped, *skipped),
     )
@@ -471,18 +449,21 @@ def _ingest(
 ) -> IngestReport:
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    stored_before: Callable[[str], bool]
+    stored_before: Callable[[Sequence[str]], set[str]]
     if isinstance(target, FabricIndex):
         index = target
 
-        def in_index(job_id: str) -> bool:
-            return index.get_job(job_id) is not None
+        def in_index(job_ids: Sequence[str]) -> set[str]:
+            return {job_id for job_id in job_ids if index.get_job(job_id) is not None}
 
         stored_before = in_index
     else:
-        # A store with a row that does not decode is refused before any file is
-        # read (the first write would refuse it anyway).
-        stored_before = target.load_job_ids().__contains__
+        storage = target.storage
+        if not storage.readonly:
+            # A store with a row that does not decode is refused before any file
+            # is read (the first write would refuse it anyway).
+            storage.check_stored_rows()
+        stored_before = storage.stored_among
     run = _Run(
         files=len(files),
         store=_store_of(target),
@@ -520,17 +501,23 @@ def _database_of(target: FabricPersistence | FabricIndex) -> Path | None:
     return persistence.path
 
 
-class _LazyIds:
-    """``job_id in stored ids``, reading the ids (an index scan) on first use only."""
+def _among(stamps: Mapping[str, str]) -> Callable[[Sequence[str]], set[str]]:
+    def among(job_ids: Sequence[str]) -> set[str]:
+        return {job_id for job_id in job_ids if job_id in stamps}
 
-    def __init__(self, storage: FabricStorage) -> None:
-        self.storage = storage
-        self.ids: set[str] | None = None
+    return among
 
-    def __call__(self, job_id: str) -> bool:
-        if self.ids is None:
-            self.ids = self.storage.load_job_ids()
-        return job_id in self.ids
+
+class _Regular:
+    """``name in regular``: whether the scan saw the file read as ``name`` as a regular file."""
+
+    def __init__(self, files: ScannedFiles, positions: Mapping[str, int]) -> None:
+        self.files = files
+        self.positions = positions
+
+    def __contains__(self, name: object) -> bool:
+        position = self.positions.get(str(name))
+        return position is not None and self.files.is_regular(position)
 
 
 class _StoreCheck:
@@ -538,12 +525,14 @@ class _StoreCheck:
 
     Either the store is byte for byte the one the cache's proof was taken of
     (``held``: every row decodes and every recorded stamp is the store's),
-    or every row is decoded once and the stamps are read.
+    or every row is decoded once and the cache is given the store's stamps
+    to compare (:meth:`IngestCache.compare_stamps`).
     """
 
     def __init__(
         self,
         storage: FabricStorage,
+        cache: IngestCache,
         *,
         held: bool,
         marker: str | None,
@@ -555,11 +544,10 @@ class _StoreCheck:
         self.held = held
         self.marker = marker
         self.proof = proof
-        self.stamps = stamps
         self.take_proof = take_proof
-        self.stamp_of: Callable[[str], str | None] | None = None if stamps is None else stamps.get
-        self.stored_before: Callable[[str], bool] = (
-            _LazyIds(storage) if stamps is None else stamps.__contains__
+        self.stamp_of: Callable[[str], str | None] | None = None if held else cache.stamp_of
+        self.stored_before: Callable[[Sequence[str]], set[str]] = (
+            storage.stored_among if stamps is None else _among(stamps)
         )
 
     @classmethod
@@ -582,24 +570,18 @@ class _StoreCheck:
         )
         if held:
             storage.trust_stored_rows()
-            return cls(
-                storage, held=True, marker=marker, proof=recorded, stamps=None, take_proof=True
-            )
-        storage.check_stored_rows()
-        if stamps is None:
-            stamps = storage.load_ingested_at()
+        else:
+            storage.check_stored_rows()
+            cache.compare_stamps(storage.iter_ingested_at() if stamps is None else stamps.items())
         return cls(
-            storage, held=False, marker=marker, proof=None, stamps=stamps, take_proof=take_proof
+            storage,
+            cache,
+            held=held,
+            marker=marker,
+            proof=recorded if held else None,
+            stamps=stamps,
+            take_proof=take_proof,
         )
-
-    def stamp_after(self, written: Mapping[str, str]) -> Callable[[str], str | None]:
-        """The store's stamps after a run that wrote ``written`` (and nothing else wrote)."""
-        stamps = self.stamps or {}
-
-        def stamp_of(job_id: str) -> str | None:
-            return written.get(job_id) or stamps.get(job_id)
-
-        return stamp_of
 
     def finish(self, transactions: int) -> str | None:
         """The store's proof after the run, when only the run's own commits changed it."""
@@ -641,7 +623,7 @@ class _Run:
         *,
         files: int,
         store: Callable[[list[IngestedJob]], None],
-        stored_before: Callable[[str], bool],
+        stored_before: Callable[[Sequence[str]], set[str]],
         batch_size: int,
         ledger: RunLedger | None = None,
         defer: Callable[[Path], bool] | None = None,
@@ -824,8 +806,12 @@ class _Run:
 
     # -- writing -------------------------------------------------------------------
 
-    def was_stored(self, job_id: str) -> bool:
-        return job_id in self.written or self.stored_before(job_id)
+    def stored_now(self, job_ids: Sequence[str]) -> set[str]:
+        """Of these jobs, those the store holds: stored before the run, or by it."""
+        written = self.written
+        return {j for j in job_ids if j in written} | self.stored_before(
+            [j for j in job_ids if j not in written]
+        )
 
     def flush(self, *, final: bool = False) -> None:
         """Store the open batch (with what is held, when ``final``), then record it."""
@@ -842,7 +828,8 @@ class _Run:
         """Take out of the batch the jobs stored already with this content; hold
         back those that would replace a stored row."""
         assert self.unchanged_stamps is not None
-        replacing = [p.job for job_id, p in self.batch.items() if self.was_stored(job_id)]
+        stored = self.stored_now(list(self.batch))
+        replacing = [p.job for job_id, p in self.batch.items() if job_id in stored]
         same = self.unchanged_stamps(replacing) if replacing else {}
         for job_id, stamp in same.items():
             pending = self.batch.pop(job_id)
@@ -857,6 +844,7 @@ class _Run:
 
     def write_batch(self) -> None:
         while self.batch:
+            replacing = self.stored_now(list(self.batch))
             try:
                 self.store([pending.job for pending in self.batch.values()])
             except UnstorableJobError as exc:
@@ -877,15 +865,18 @@ class _Run:
                 ) from exc
             except KeyboardInterrupt as exc:
                 if getattr(exc, "committed", False):
-                    self.landed_batch()
+                    self.landed_batch(replacing)
                 raise
-            self.landed_batch()
+            self.landed_batch(replacing)
 
-    def landed_batch(self) -> None:
-        """The batch's transaction committed: count it and note its files."""
+    def landed_batch(self, replacing: Container[str]) -> None:
+        """The batch's transaction committed: count it and note its files.
+
+        :param replacing: the batch's jobs the store held before the commit.
+        """
         for job_id, pending in self.batch.items():
             self.ingested += 1
-            if self.was_stored(job_id):
+            if job_id in replacing:
                 self.replaced += 1
             stamp = pending.job.ingested_at.isoformat()
             self.written[job_id] = stamp

@@ -15,7 +15,9 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, NamedTuple, overload
@@ -25,9 +27,11 @@ from .errors import FabricError
 
 __all__ = [
     "DEFAULT_PATTERNS",
+    "FileStat",
     "FolderScanError",
     "ScanResult",
     "ScannedFile",
+    "ScannedFiles",
     "scan_paths",
 ]
 
@@ -40,23 +44,186 @@ class FolderScanError(FabricError):
     """A folder given to ingest (or one inside it) cannot be listed."""
 
 
+class FileStat(NamedTuple):
+    """The part of a file's ``stat`` that ingest uses, under ``os.stat_result``'s names.
+
+    The incremental ingest compares size, times and inode with what its cache
+    recorded (:mod:`fabric_nb.ingest_cache`); the mode tells a regular file
+    from the rest.
+    """
+
+    st_mode: int
+    st_ino: int
+    st_size: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> FileStat:
+        """The fields of ``info`` this type keeps."""
+        return cls(info.st_mode, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
 class ScannedFile(NamedTuple):
     """A result file found by a scan, with the ``stat`` taken before it is read.
 
-    A scan of a large folder makes one per file, so it is a plain tuple of
-    strings: ``name`` is the path as the caller wrote it joined with the
-    file's place in the folder, ``key`` the same file as an absolute path
-    (what the ingest cache is keyed by).
+    ``name`` is the path as the caller wrote it joined with the file's place
+    in the folder, ``key`` the same file as an absolute path (what the ingest
+    cache is keyed by).
     """
 
     name: str
     key: str
-    stat: os.stat_result
+    stat: FileStat
 
     @property
     def path(self) -> Path:
         """``name`` as a :class:`~pathlib.Path`."""
         return Path(self.name)
+
+
+class ScannedFiles(Sequence[ScannedFile]):
+    """The result files of a scan, in order, held as columns.
+
+    A scan of a million files keeps a million of them until the ingest is
+    over, so each costs its path below the folder it was found in (one
+    string) and five machine integers, not a tuple, two paths and a
+    ``stat_result`` of objects: indexing and iterating build the
+    :class:`ScannedFile` on demand.
+    """
+
+    __slots__ = (
+        "_absolute",
+        "_ctime",
+        "_ino",
+        "_mode",
+        "_mtime",
+        "_relative",
+        "_shown",
+        "_size",
+        "_starts",
+    )
+
+    def __init__(self, files: Iterable[ScannedFile] = ()) -> None:
+        self._relative: list[str] = []  # each file's path below its group's roots
+        # Groups of files that share their roots: where each starts, and its roots
+        # as the caller wrote them and as absolute paths.
+        self._starts: list[int] = []
+        self._shown: list[str] = []
+        self._absolute: list[str] = []
+        self._mode = array("L")
+        self._ino = array("Q")
+        self._size = array("q")
+        self._mtime = array("q")
+        self._ctime = array("q")
+        for file in files:
+            self.append(file.name, file.key, file.stat)
+
+    def append(self, name: str, key: str, info: os.stat_result | FileStat) -> None:
+        """Add a file at the end."""
+        if self._shown:
+            shown, absolute = self._shown[-1], self._absolute[-1]
+            if (
+                name.startswith(shown)
+                and key.startswith(absolute)
+                and name[len(shown) :] == key[len(absolute) :]
+            ):
+                self.add_relative(name[len(shown) :], info)
+                return
+        self.start_group(name, key)
+        self.add_relative("", info)
+
+    def start_group(self, shown_root: str, absolute_root: str) -> None:
+        """Files added next are ``shown_root`` / ``absolute_root`` followed by their own path."""
+        self._starts.append(len(self._relative))
+        self._shown.append(shown_root)
+        self._absolute.append(absolute_root)
+
+    def add_relative(self, relative: str, info: os.stat_result | FileStat) -> None:
+        """Add a file of the last group, by its path below the group's roots."""
+        self._relative.append(relative)
+        self._mode.append(info.st_mode)
+        self._ino.append(info.st_ino)
+        self._size.append(info.st_size)
+        self._mtime.append(info.st_mtime_ns)
+        self._ctime.append(info.st_ctime_ns)
+
+    def extend(self, other: ScannedFiles) -> None:
+        """Add every file of ``other`` at the end."""
+        offset = len(self._relative)
+        self._starts += [start + offset for start in other._starts]
+        self._shown += other._shown
+        self._absolute += other._absolute
+        self._relative += other._relative
+        for mine, theirs in self._columns(other):
+            mine.extend(theirs)
+
+    def _columns(self, other: ScannedFiles) -> Iterator[tuple[array[int], array[int]]]:
+        yield self._mode, other._mode
+        yield self._ino, other._ino
+        yield self._size, other._size
+        yield self._mtime, other._mtime
+        yield self._ctime, other._ctime
+
+    def _group(self, position: int) -> int:
+        starts = self._starts
+        return 0 if len(starts) == 1 else bisect_right(starts, position) - 1
+
+    def __len__(self) -> int:
+        return len(self._relative)
+
+    @overload
+    def __getitem__(self, index: int) -> ScannedFile: ...
+    @overload
+    def __getitem__(self, index: slice) -> ScannedFiles: ...
+    def __getitem__(self, index: int | slice) -> ScannedFile | ScannedFiles:
+        if isinstance(index, slice):
+            return ScannedFiles(self[position] for position in range(len(self))[index])
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("ScannedFiles index out of range")
+        return ScannedFile(self.name(index), self.key(index), self.stat(index))
+
+    def __iter__(self) -> Iterator[ScannedFile]:
+        for position in range(len(self._relative)):
+            yield ScannedFile(self.name(position), self.key(position), self.stat(position))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ScannedFiles | tuple | list):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<ScannedFiles: {len(self)} files>"
+
+    def stat(self, position: int) -> FileStat:
+        """The ``stat`` of the file at ``position``."""
+        return FileStat(
+            self._mode[position],
+            self._ino[position],
+            self._size[position],
+            self._mtime[position],
+            self._ctime[position],
+        )
+
+    def name(self, position: int) -> str:
+        """The path of the file at ``position`` as the caller wrote it."""
+        return self._shown[self._group(position)] + self._relative[position]
+
+    def key(self, position: int) -> str:
+        """The absolute path of the file at ``position``."""
+        return self._absolute[self._group(position)] + self._relative[position]
+
+    def names(self) -> list[str]:
+        """Every ``name``, in order (a new list)."""
+        return [self.name(position) for position in range(len(self))]
+
+    def is_regular(self, position: int) -> bool:
+        """Whether the file at ``position`` was a regular file when scanned."""
+        return stat.S_ISREG(self._mode[position])
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +238,7 @@ class ScanResult:
         of it is older, which is what the ingest cache's racy rule needs.
     """
 
-    files: tuple[ScannedFile, ...]
+    files: ScannedFiles
     other: tuple[Path, ...]
     missing: tuple[Path, ...]
     empty: tuple[Path, ...]
@@ -99,7 +266,7 @@ def scan_paths(
         raise ValueError("at least one pattern is needed")
     match = _matcher(patterns)
     started_ns = time.time_ns()
-    groups: list[Sequence[ScannedFile]] = []  # what each path gave, in order
+    groups: list[tuple[str, ScannedFiles]] = []  # (absolute root, what it gave), in order
     other: list[Path] = []
     missing: list[Path] = []
     empty: list[Path] = []
@@ -113,22 +280,17 @@ def scan_paths(
         except OSError as exc:
             raise FolderScanError(f"{path}: cannot read: {exc.strerror or exc}") from None
         if not stat.S_ISDIR(info.st_mode):
-            groups.append((ScannedFile(str(path), os.path.abspath(path), info),))
+            one = ScannedFiles()
+            one.append(str(path), os.path.abspath(path), info)
+            groups.append((os.path.abspath(path), one))
             continue
-        with collector_paused():  # many small tuples, no cycle: see _collector
+        with collector_paused():  # many small objects, no cycle: see _collector
             walked, skipped = _walk(path, match)
         if not walked:
             empty.append(path)
-        groups.append(walked)
+        groups.append((os.path.join(os.path.abspath(path), ""), walked))
         other.extend(skipped)
-    if len(groups) == 1:  # one file, or one walk: each key is there once already
-        files = tuple(groups[0])
-    else:
-        found: dict[str, ScannedFile] = {}
-        for group in groups:
-            for file in group:
-                found.setdefault(file.key, file)  # a file keeps its first place
-        files = tuple(found.values())
+    files = _joined(groups)
     return ScanResult(
         files=files,
         other=tuple(other),
@@ -136,6 +298,33 @@ def scan_paths(
         empty=tuple(empty),
         started_ns=started_ns,
     )
+
+
+def _joined(groups: Sequence[tuple[str, ScannedFiles]]) -> ScannedFiles:
+    """The groups' files in order, each file once, at its first place.
+
+    Groups whose roots do not overlap (no path given inside another, none
+    given twice) hold distinct files and are joined as they are, with no set
+    of every path.
+    """
+    if not groups:
+        return ScannedFiles()
+    if len(groups) == 1:  # one file, or one walk: each key is there once already
+        return groups[0][1]
+    roots = [root for root, _ in groups]
+    joined = ScannedFiles()
+    if not any(a.startswith(b) for i, a in enumerate(roots) for j, b in enumerate(roots) if i != j):
+        for _, group in groups:
+            joined.extend(group)
+        return joined
+    seen: set[str] = set()
+    for _, group in groups:
+        for position in range(len(group)):
+            key = group.key(position)
+            if key not in seen:  # a file keeps its first place
+                seen.add(key)
+                joined.append(group.name(position), key, group.stat(position))
+    return joined
 
 
 def _matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
@@ -152,7 +341,7 @@ def _matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
     return lambda name: regex.fullmatch(name) is not None
 
 
-def _walk(folder: Path, match: Callable[[str], bool]) -> tuple[list[ScannedFile], list[Path]]:
+def _walk(folder: Path, match: Callable[[str], bool]) -> tuple[ScannedFiles, list[Path]]:
     """(result files, other files) under ``folder``, both in order.
 
     Each folder's names are sorted and a subfolder's files take its place in
@@ -165,12 +354,12 @@ def _walk(folder: Path, match: Callable[[str], bool]) -> tuple[list[ScannedFile]
     a result name that turns out to be a folder, costs an ``lstat`` (is it a
     folder to walk, or a link to one, not followed?).
     """
-    files: list[ScannedFile] = []
+    files = ScannedFiles()
+    add = files.add_relative
     other: list[Path] = []
     shown_root = os.path.join(str(folder), "")  # the folder as given, one separator after
     absolute_root = os.path.join(os.path.abspath(folder), "")
-    same = shown_root == absolute_root  # an absolute folder: one string serves as both
-    new = tuple.__new__  # ScannedFile without its Python-level __new__
+    files.start_group(shown_root, absolute_root)
     stat_of, lstat_of, is_dir, is_link = os.stat, os.lstat, stat.S_ISDIR, stat.S_ISLNK
     # A stack of (relative folder with its separator, its sorted names, next index).
     stack: list[tuple[str, list[str], int]] = [("", _sorted_names(str(folder)), 0)]
@@ -186,8 +375,7 @@ def _walk(folder: Path, match: Callable[[str], bool]) -> tuple[list[ScannedFile]
                 try:
                     info = stat_of(shown)  # follows a symlink to a file
                     if not is_dir(info.st_mode):
-                        key = absolute_root + relative
-                        files.append(new(ScannedFile, (key if same else shown, key, info)))
+                        add(relative, info)
                         continue
                     if is_link(lstat_of(shown).st_mode):  # a symlink to a folder: not followed
                         continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import sqlite3
@@ -266,6 +267,26 @@ class FabricStorage:
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
 
+    def stored_among(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of ``job_ids`` are stored: one query through the primary key.
+
+        What bulk ingest asks of each batch (is this job new, or does it
+        replace one?) without holding every stored id in memory.
+        """
+        if not job_ids:
+            return set()
+        conn = self._connection()
+        try:
+            return {
+                row[0]
+                for row in conn.execute(
+                    "SELECT job_id FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(list(job_ids)),),
+                )
+            }
+        except sqlite3.Error as exc:
+            raise _read_error(self.path, exc) from exc
+
     def check_stored_rows(self) -> None:
         """Decode every stored row now, unless this connection already did.
 
@@ -299,6 +320,18 @@ class FabricStorage:
         conn = self._connection()
         try:
             return dict(conn.execute("SELECT job_id, ingested_at FROM jobs").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise _read_error(self.path, exc) from exc
+
+    def iter_ingested_at(self) -> Iterator[tuple[str, str]]:
+        """Each stored job's ``(job_id, ingested_at)``, streamed in ``job_id`` order.
+
+        :meth:`load_ingested_at` without the dictionary: the ingest cache
+        copies it into its own file when it must compare every stamp.
+        """
+        conn = self._connection()
+        try:
+            yield from conn.execute("SELECT job_id, ingested_at FROM jobs ORDER BY job_id")
         except sqlite3.DatabaseError as exc:
             raise _read_error(self.path, exc) from exc
 

@@ -35,7 +35,14 @@ from typing import Final
 from .bulk import DEFAULT_BATCH_SIZE, IngestReport, Warn, ingest_scan
 from .ingest_cache import IngestCache
 from .persistence import FabricPersistence
-from .scan import DEFAULT_PATTERNS, FolderScanError, ScannedFile, ScanResult, scan_paths
+from .scan import (
+    DEFAULT_PATTERNS,
+    FolderScanError,
+    ScannedFile,
+    ScannedFiles,
+    ScanResult,
+    scan_paths,
+)
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -143,7 +150,7 @@ def watch_paths(
                 unlisted = None
             _report_gone(scan, gone, say)
             stability.observe(scan.files)
-            ready = tuple(f for f in scan.files if stability.ready(f))
+            ready = ScannedFiles(f for f in scan.files if stability.ready(f))
             version = persistence.storage.data_version()  # changes when another process commits
             if version != stamps_version:
                 stamps_version, stamps = version, persistence.storage.load_ingested_at()

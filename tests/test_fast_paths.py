@@ -720,7 +720,7 @@ def _reference_scan(folder: Path, suffix: str) -> tuple[list[tuple[str, int]], l
 
 
 def test_the_scan_finds_what_a_walk_of_direntries_finds(tmp_path: Path) -> None:
-    from fabric_nb.scan import ScannedFile, scan_paths
+    from fabric_nb.scan import FileStat, ScannedFile, scan_paths
 
     root = tmp_path / "results"
     for relative in (
@@ -744,7 +744,7 @@ def test_the_scan_finds_what_a_walk_of_direntries_finds(tmp_path: Path) -> None:
         assert type(file) is ScannedFile
         assert file == ScannedFile(file.name, os.path.abspath(file.name), file.stat)
         assert file.path == Path(file.name)
-        assert file.stat == os.stat(file.name)
+        assert file.stat == FileStat.of(os.stat(file.name))
 
 
 def test_a_relative_folder_keeps_its_written_names(

@@ -145,12 +145,11 @@ def test_a_recent_file_is_checked_by_content_even_when_its_stat_is_identical(
     write_result(folder, result("job-r", final_status="FAILED"), "r.json")
     info = path.stat()
     with sqlite3.connect(cache_path_for(db_path)) as conn:  # the stat a coarse filesystem shows
-        ((packed,),) = conn.execute("SELECT entries FROM log").fetchall()
-        ((key, record),) = msgspec.msgpack.decode(packed)  # [path, record] pairs
-        record[:4] = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
-        conn.execute(
-            "INSERT INTO log (entries) VALUES (?)", (msgspec.msgpack.encode([[key, record]]),)
-        )
+        changed = conn.execute(
+            "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ? WHERE path = ?",
+            (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, str(path)),
+        ).rowcount
+    assert changed == 1
 
     report = ingest(folder, db_path)
 
@@ -501,13 +500,11 @@ def test_records_written_by_a_watch_pass_do_not_ride_on_an_older_marker(
     assert (report.ingested, report.new) == (1, 1)
 
 
-def test_the_cache_log_is_compacted_and_keeps_the_last_record_of_each_file(
-    tmp_path: Path,
-) -> None:
+def test_recording_a_file_again_keeps_one_record_the_last(tmp_path: Path) -> None:
     db = tmp_path / "fabric.db"
     info = os.stat(tmp_path)
     with IngestCache(db, warn=pytest.fail) as cache:
-        for run in range(4):  # the same 15,000 files recorded four times: 60,000 pairs
+        for run in range(4):  # the same 15,000 files recorded four times
             cache.record(
                 (
                     f"/r/{i:05d}.json",
@@ -516,12 +513,49 @@ def test_the_cache_log_is_compacted_and_keeps_the_last_record_of_each_file(
                 for i in range(15_000)
             )
     with sqlite3.connect(cache_path_for(db)) as conn:
-        rows = conn.execute("SELECT count(*) FROM log").fetchone()[0]
+        rows = conn.execute("SELECT count(*) FROM files").fetchone()[0]
     with IngestCache(db, warn=pytest.fail) as cache:
         entry = cache.get("/r/00042.json")
         assert len(cache) == 15_000
-    assert rows == 1  # compacted: one row holds every live record
+    assert rows == 15_000
     assert entry is not None and (entry.scanned_ns, entry.ingested_at) == (3, "t3")
+    assert entry == Record.of(info, 3, "stored", job_id="j42", ingested_at="t3")
+
+
+def test_a_cache_of_the_log_layout_is_converted_and_keeps_its_records(
+    folder: Path, db_path: Path
+) -> None:
+    """The layout before this one (a log of MessagePack rows) is read once, not thrown away."""
+    ingest(folder, db_path)
+    before = sha256_of(db_path)
+    cache = cache_path_for(db_path)
+    with sqlite3.connect(cache) as conn:
+        rows = conn.execute("SELECT * FROM files").fetchall()
+        (proof,) = conn.execute("SELECT value FROM meta").fetchone()
+    pairs = [[row[0], list(row[1:])] for row in rows]  # [path, record] in the stored order
+    cache.unlink()
+    with sqlite3.connect(cache) as conn:  # what the previous version wrote
+        conn.execute("CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL)")
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('database', ?)", (proof,))
+        half = len(pairs) // 2
+        for part in (pairs[:half], pairs[half:]):
+            conn.execute("INSERT INTO log (entries) VALUES (?)", (msgspec.msgpack.encode(part),))
+        conn.execute(f"PRAGMA application_id = {0x464E4943}")
+        conn.execute("PRAGMA user_version = 4")
+    with IngestCache(db_path, warn=pytest.fail) as converted:
+        kept = {row[0]: converted.get(row[0]) for row in rows}
+    warnings: list[str] = []
+
+    report = ingest(folder, db_path, warn=warnings.append)
+
+    assert kept == {row[0]: Record(*row[1:]) for row in rows}
+    assert warnings == []
+    assert (report.ingested, report.unchanged) == (0, 10)
+    assert sha256_of(db_path) == before
+    with sqlite3.connect(cache) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert conn.execute("SELECT count(*) FROM files").fetchone()[0] == 10
 
 
 def test_a_fifo_in_place_of_the_cache_is_left_alone_with_a_warning(
