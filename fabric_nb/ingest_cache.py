@@ -663,15 +663,14 @@ def _clear_losers(conn: sqlite3.Connection, winners: Mapping[str, str]) -> None:
 
 def _scan_rows(files: ScannedFiles) -> Iterator[tuple[object, ...]]:
     """The rows of ``temp.scan``: position, path and the ``stat`` the records are compared with."""
-    for pos in range(len(files)):
-        info = files.stat(pos)
+    for position, key, size, mtime, ctime, ino in files.keyed_stats():
         yield (
-            pos,
-            _storable_path(files.key(pos)),
-            info.st_size,
-            info.st_mtime_ns,
-            info.st_ctime_ns,
-            _signed(info.st_ino),
+            position,
+            key if key.isascii() else _storable_path(key),
+            size,
+            mtime,
+            ctime,
+            ino if ino <= _SIGNED_MAX else ino - _WRAP,
         )
 
 

@@ -148,6 +148,34 @@ class ScannedFiles(Sequence[ScannedFile]):
         self._mtime.append(info.st_mtime_ns)
         self._ctime.append(info.st_ctime_ns)
 
+    def appenders(self) -> tuple[Callable[[str], None], *tuple[Callable[[int], None], ...]]:
+        """The ``append`` of each column, in the order of :meth:`add_relative`'s
+        values: relative path, mode, inode, size, mtime, ctime."""
+        return (
+            self._relative.append,
+            self._mode.append,
+            self._ino.append,
+            self._size.append,
+            self._mtime.append,
+            self._ctime.append,
+        )
+
+    def keyed_stats(self) -> Iterator[tuple[int, str, int, int, int, int]]:
+        """``(position, key, size, mtime_ns, ctime_ns, inode)`` of every file, in order."""
+        starts = [*self._starts, len(self._relative)]
+        for group, absolute in enumerate(self._absolute):
+            start, end = starts[group], starts[group + 1]
+            for position, relative, size, mtime, ctime, ino in zip(
+                range(start, end),
+                self._relative[start:end],
+                self._size[start:end],
+                self._mtime[start:end],
+                self._ctime[start:end],
+                self._ino[start:end],
+                strict=True,
+            ):
+                yield position, absolute + relative, size, mtime, ctime, ino
+
     def extend(self, other: ScannedFiles) -> None:
         """Add every file of ``other`` at the end."""
         offset = len(self._relative)
@@ -355,7 +383,9 @@ def _walk(folder: Path, match: Callable[[str], bool]) -> tuple[ScannedFiles, lis
     folder to walk, or a link to one, not followed?).
     """
     files = ScannedFiles()
-    add = files.add_relative
+    # One group: the folder's files, by their relative path, appended column
+    # by column (a method call per file is a tenth of the walk).
+    add_relative, add_mode, add_ino, add_size, add_mtime, add_ctime = files.appenders()
     other: list[Path] = []
     shown_root = os.path.join(str(folder), "")  # the folder as given, one separator after
     absolute_root = os.path.join(os.path.abspath(folder), "")
@@ -374,8 +404,14 @@ def _walk(folder: Path, match: Callable[[str], bool]) -> tuple[ScannedFiles, lis
             if match(name):
                 try:
                     info = stat_of(shown)  # follows a symlink to a file
-                    if not is_dir(info.st_mode):
-                        add(relative, info)
+                    mode = info.st_mode
+                    if not is_dir(mode):
+                        add_relative(relative)
+                        add_mode(mode)
+                        add_ino(info.st_ino)
+                        add_size(info.st_size)
+                        add_mtime(info.st_mtime_ns)
+                        add_ctime(info.st_ctime_ns)
                         continue
                     if is_link(lstat_of(shown).st_mode):  # a symlink to a folder: not followed
                         continue
