@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from .errors import FabricError
+from .errors import RenderError
 from .storage import FABRIC_DB_ENV
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ __all__ = [
     "NOTEBOOKS_DIR",
     "NOTEBOOK_PACKAGES",
     "OVERVIEW_NOTEBOOK",
-    "RenderError",
     "find_notebooks_dir",
     "missing_packages",
     "render_notebook",
@@ -88,13 +87,6 @@ _OFFLINE_TEMPLATE: Final = """\
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 """
-
-
-class RenderError(FabricError):
-    """A notebook failed while it was rendered (a cell raised or timed out).
-
-    The message names the notebook and the failing cell's error.
-    """
 
 
 def missing_packages() -> list[str]:
