@@ -412,10 +412,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             code = handler(args)
         except FabricError as exc:
-            code = exit_code_for(exc)
-            if code is None:
+            refused = exit_code_for(exc)
+            if refused is None:
                 raise
-            return _fail(code, f"{PROG} {args.command}: {exc}")
+            return _fail(refused, f"{PROG} {args.command}: {exc}")
         sys.stdout.flush()  # here, so a closed pipe is caught below, not at exit
         return code
     except KeyboardInterrupt:

@@ -460,7 +460,10 @@ def _months(frame: pd.DataFrame, name: str) -> np.ndarray:
     if started.isna().any():
         raise ValueError(f"the {name} frame has rows without started_at")
     utc = started.dt.tz_convert("UTC")
-    return utc.dt.year.to_numpy(dtype=np.int64) * 100 + utc.dt.month.to_numpy(dtype=np.int64)
+    years = np.asarray(utc.dt.year, dtype=np.int64)
+    months = np.asarray(utc.dt.month, dtype=np.int64)
+    month_keys: np.ndarray = years * 100 + months
+    return month_keys
 
 
 def _write_partitions(table: pa.Table, months: np.ndarray, folder: Path) -> None:

@@ -26,7 +26,13 @@ from typing import Any, Final, Literal, NoReturn, overload
 import msgspec
 
 from ._packed import checked_constructor
-from .errors import IngestionError, NotAResultFile, ResultFileVanished
+from .errors import (
+    FileTooLargeError,
+    IngestionError,
+    NotAResultFile,
+    NotRegularFileError,
+    ResultFileVanished,
+)
 from .models import (
     CLIP_STATUSES,
     JOB_STATUSES,
@@ -35,12 +41,7 @@ from .models import (
     is_aware,
     require_aware,
 )
-from .regular_files import (
-    MAX_RESULT_FILE_BYTES,
-    FileTooLargeError,
-    NotRegularFileError,
-    read_regular_file,
-)
+from .regular_files import MAX_RESULT_FILE_BYTES, read_regular_file
 from .safe_text import short_repr
 from .schema import MAX_INTEGER
 

@@ -25,7 +25,7 @@ from .errors import RenderError
 from .storage import FABRIC_DB_ENV
 
 if TYPE_CHECKING:
-    from jupyter_client import AsyncKernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbformat import NotebookNode
 
 __all__ = [
@@ -101,8 +101,8 @@ def _this_python_kernel_manager() -> type[AsyncKernelManager]:
     the same Python and the same installed ``fabric_nb`` as the caller.
     """
     import ipykernel.kernelspec
-    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
     class ThisPythonSpecs(KernelSpecManager):

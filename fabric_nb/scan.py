@@ -45,6 +45,9 @@ FolderScanError = IngestPathError
 DEFAULT_PATTERNS: Final[tuple[str, ...]] = ("*.json",)
 
 
+_AddInt = Callable[[int], None]
+
+
 class FileStat(NamedTuple):
     """The part of a file's ``stat`` that ingest uses, under ``os.stat_result``'s names.
 
@@ -149,7 +152,9 @@ class ScannedFiles(Sequence[ScannedFile]):
         self._mtime.append(info.st_mtime_ns)
         self._ctime.append(info.st_ctime_ns)
 
-    def appenders(self) -> tuple[Callable[[str], None], *tuple[Callable[[int], None], ...]]:
+    def appenders(
+        self,
+    ) -> tuple[Callable[[str], None], _AddInt, _AddInt, _AddInt, _AddInt, _AddInt]:
         """The ``append`` of each column, in the order of :meth:`add_relative`'s
         values: relative path, mode, inode, size, mtime, ctime."""
         return (

@@ -30,12 +30,13 @@ from ._collector import collector_paused
 from .errors import (
     BackupWriteError,
     InterruptedWrite,
+    NotRegularFileError,
     StorageCorruptionError,
     StorageError,
     UnstorableJobError,
 )
 from .models import IngestedJob, job_order_key
-from .regular_files import NotRegularFileError, file_kind, open_regular_file
+from .regular_files import file_kind, open_regular_file
 from .rows import decode_job, decode_job_fields, encode_job, stored_instant
 from .safe_text import short_repr
 from .schema import (
