@@ -60,48 +60,42 @@ if TYPE_CHECKING:
         usage_over_time,
     )
 
-# The analyst toolkit is imported on first use: `import fabric_nb` stays free of
-# pandas and matplotlib, so tools that only ingest start fast.
-_LAZY: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "JOBS_FRAME_DTYPES",
-            "OUTPUTS_FRAME_DTYPES",
-            "jobs",
-            "jobs_frame",
-            "outputs",
-            "outputs_frame",
-            "select_jobs",
-        ),
-        "frames",
+#: The analyst toolkit, by module, imported on first use: ``import fabric_nb``
+#: stays free of pandas and matplotlib, so tools that only ingest start fast.
+#: The ``TYPE_CHECKING`` imports above name the same (type checkers read those),
+#: and ``__all__`` lists them: ``tests/test_package_names.py`` holds the three equal.
+_LAZY_MODULES: dict[str, tuple[str, ...]] = {
+    "filters": ("JobFilters", "OutputFilters", "UnknownValueWarning"),
+    "frames": (
+        "JOBS_FRAME_DTYPES",
+        "OUTPUTS_FRAME_DTYPES",
+        "jobs",
+        "jobs_frame",
+        "outputs",
+        "outputs_frame",
+        "select_jobs",
     ),
-    **dict.fromkeys(("JobFilters", "OutputFilters", "UnknownValueWarning"), "filters"),
-    **dict.fromkeys(
-        (
-            "WEEKS_FROM_MONDAY",
-            "daily_counts",
-            "engine_profile_table",
-            "failure_reasons",
-            "repeated_failures",
-            "slowest_jobs",
-            "status_counts",
-            "usage_over_time",
-        ),
-        "summaries",
+    "history": ("FabricHistory", "open_fabric"),
+    "plots": (
+        "STATUS_COLORS",
+        "plot_durations",
+        "plot_failure_reasons",
+        "plot_jobs_over_time",
+        "plot_output_sizes",
+        "plot_usage_over_time",
     ),
-    **dict.fromkeys(("FabricHistory", "open_fabric"), "history"),
-    **dict.fromkeys(
-        (
-            "STATUS_COLORS",
-            "plot_durations",
-            "plot_failure_reasons",
-            "plot_jobs_over_time",
-            "plot_output_sizes",
-            "plot_usage_over_time",
-        ),
-        "plots",
+    "summaries": (
+        "WEEKS_FROM_MONDAY",
+        "daily_counts",
+        "engine_profile_table",
+        "failure_reasons",
+        "repeated_failures",
+        "slowest_jobs",
+        "status_counts",
+        "usage_over_time",
     ),
 }
+_LAZY: dict[str, str] = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:

@@ -21,32 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from .errors import FabricError, StorageError
+from .errors import BackupExistsError, BackupNameError, BackupWriteError, StorageError
 from .ingest_cache import CACHE_SUFFIX
 from .persistence import create_persistence
-from .storage import SQLITE_SIDE_SUFFIXES, BackupDestinationError, expand_user
+from .storage import SQLITE_SIDE_SUFFIXES, expand_user
 
 __all__ = [
     "SIDE_FILE_SUFFIXES",
-    "BackupExistsError",
-    "BackupNameError",
     "BackupResult",
-    "BackupWriteError",
     "backup_storage",
 ]
-
-
-class BackupExistsError(FabricError):
-    """The backup's destination file exists and ``force`` was not given."""
-
-
-class BackupNameError(FabricError):
-    """The backup's destination is named like a side file of a database, or has
-    side files beside it: the copy would not stay the one verified."""
-
-
-class BackupWriteError(FabricError):
-    """The backup cannot be written where asked (permissions, disk full, no folder)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +85,7 @@ def backup_storage(
         partial = _partial_file(dest)
         try:
             persistence.backup_into(partial)
-        except BackupDestinationError as exc:
+        except BackupWriteError as exc:
             _remove(partial)
             raise BackupWriteError(f"{dest}: {exc}") from None
         except BaseException:

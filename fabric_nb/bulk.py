@@ -62,8 +62,10 @@ from typing import Any, Final, NamedTuple
 
 from ._collector import collector_paused
 from .errors import (
-    FabricError,
+    IngestAborted,
+    IngestInterrupted,
     IngestionError,
+    IngestPathError,
     NotAResultFile,
     PersistenceError,
     ResultFileVanished,
@@ -75,14 +77,11 @@ from .ingest_cache import IngestCache, Record, RunLedger
 from .ingestion import ingest_execution_bytes, read_result_bytes
 from .models import IngestedJob
 from .persistence import FabricPersistence
-from .scan import DEFAULT_PATTERNS, FolderScanError, ScannedFiles, ScanResult, scan_paths
+from .scan import DEFAULT_PATTERNS, ScannedFiles, ScanResult, scan_paths
 from .storage import FabricStorage
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
-    "IngestAborted",
-    "IngestInterrupted",
-    "IngestPathError",
     "IngestReport",
     "ProgressWrapper",
     "RejectedFile",
@@ -92,6 +91,7 @@ __all__ = [
     "ingest_files",
     "ingest_paths",
     "ingest_scan",
+    "ingest_scanned",
 ]
 
 #: Files per transaction unless told otherwise. Each commit costs a few
@@ -109,43 +109,6 @@ ProgressWrapper = Callable[[Sequence[str | Path]], Iterable[str | Path]]
 Warn = Callable[[str], None]
 #: The reason a skipped file that matches no ``--pattern`` carries.
 _NOT_BY_NAME: Final[str] = "not a result file: its name matches no pattern"
-
-
-class IngestPathError(FabricError):
-    """A path given to ingest does not exist, or a folder cannot be listed.
-
-    Raised before any file is read, so nothing has been stored.
-    """
-
-
-class IngestAborted(StorageError):
-    """Storing a batch failed; the run stopped.
-
-    The failed batch rolled back whole. :attr:`report` tells what landed
-    before the failure (those jobs are committed and stay stored).
-    """
-
-    def __init__(self, message: str, report: IngestReport) -> None:
-        super().__init__(message)
-        self.report: IngestReport = report
-
-
-class IngestInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the run; :attr:`report` says exactly what was stored.
-
-    A batch counts as ingested when its transaction committed, even when the
-    interrupt arrived during the commit (Python raises it once the commit has
-    returned). ``report.rolled_back`` counts the files read whose batch did
-    not commit; ``report.not_attempted`` the files never read. It stays a
-    ``KeyboardInterrupt``, so code that does not know it still stops.
-    """
-
-    def __init__(self, report: IngestReport) -> None:
-        super().__init__(
-            f"interrupted: {report.ingested} files stored, {report.rolled_back} read but "
-            f"not stored, {report.not_attempted} not read"
-        )
-        self.report: IngestReport = report
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,10 +201,7 @@ def collect_json_files(
 
 
 def _scan(paths: Iterable[str | os.PathLike[str]], patterns: Sequence[str]) -> ScanResult:
-    try:
-        scan = scan_paths(paths, patterns)
-    except FolderScanError as exc:
-        raise IngestPathError(str(exc)) from None
+    scan = scan_paths(paths, patterns)  # raises IngestPathError for a folder it cannot list
     if scan.missing:
         raise IngestPathError(f"{scan.missing[0]}: no such file or folder")
     return scan
@@ -281,7 +241,34 @@ def ingest_paths(
     # batches are many objects and no cycle (see _collector); resumed in
     # between, the collector would walk the young ones at each step.
     with collector_paused():
-        scan = _scan(paths, patterns)
+        return ingest_scanned(
+            _scan(paths, patterns),
+            target,
+            batch_size=batch_size,
+            fail_fast=fail_fast,
+            progress=progress,
+            full=full,
+            warn=warn,
+        )
+
+
+def ingest_scanned(
+    scan: ScanResult,
+    target: FabricPersistence | FabricIndex,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    fail_fast: bool = False,
+    progress: ProgressWrapper | None = None,
+    full: bool = False,
+    warn: Warn | None = None,
+) -> IngestReport:
+    """:func:`ingest_paths` of a scan already made: with the database's cache, if any.
+
+    What ``fabric-nb ingest`` calls once it has warned about missing paths
+    and empty folders. Raises what :func:`ingest_paths` raises, but for
+    :class:`~fabric_nb.errors.IngestPathError`.
+    """
+    with collector_paused():
         database = _database_of(target)
         if database is None:
             return ingest_scan(

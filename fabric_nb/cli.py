@@ -12,26 +12,32 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, NoReturn
 
 from . import __version__
-from .bulk import (
-    DEFAULT_BATCH_SIZE,
+from .bulk import DEFAULT_BATCH_SIZE, IngestReport, RejectedFile, ingest_scanned
+from .errors import (
+    BackupExistsError,
+    BackupNameError,
+    BackupWriteError,
+    ExportError,
+    FabricError,
     IngestAborted,
     IngestInterrupted,
-    IngestReport,
-    ingest_scan,
+    IngestPathError,
+    OutputExistsError,
+    RenderError,
+    StorageError,
 )
-from .errors import FabricError, StorageError
-from .ingest_cache import IngestCache
 from .persistence import create_persistence, resolve_storage_path
 from .safe_text import cut_text, escape_control, escape_json_text
-from .scan import DEFAULT_PATTERNS, FolderScanError, ScanResult, scan_paths
+from .scan import DEFAULT_PATTERNS, ScanResult, scan_paths
 from .storage import DEFAULT_STORAGE_PATH, FABRIC_DB_ENV
 
 __all__ = [
+    "ERROR_EXIT_CODES",
     "EXIT_DATABASE",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
@@ -40,6 +46,7 @@ __all__ = [
     "EXIT_OUTPUT",
     "EXIT_USAGE",
     "build_parser",
+    "exit_code_for",
     "main",
 ]
 
@@ -62,6 +69,20 @@ EXIT_OUTPUT: Final[int] = 4
 EXIT_NOTHING_FOUND: Final[int] = 5
 #: Interrupted (Ctrl-C); batches already committed stay stored.
 EXIT_INTERRUPTED: Final[int] = 130
+
+#: The exit code of each refusal a command lets through, the most specific
+#: class first: every command answers the same refusal with the same code, and
+#: ``main`` prints it as ``fabric-nb COMMAND: message``.
+ERROR_EXIT_CODES: Final[tuple[tuple[type[FabricError], int], ...]] = (
+    (OutputExistsError, EXIT_USAGE),
+    (BackupExistsError, EXIT_USAGE),
+    (BackupNameError, EXIT_USAGE),
+    (BackupWriteError, EXIT_OUTPUT),
+    (ExportError, EXIT_OUTPUT),
+    (RenderError, EXIT_FAILED),
+    (IngestPathError, EXIT_NOTHING_FOUND),
+    (StorageError, EXIT_DATABASE),
+)
 
 PROG: Final[str] = "fabric-nb"
 #: Help is formatted for this width whatever the terminal, so it is the same
@@ -388,7 +409,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             except StorageError as exc:
                 code = EXIT_FAILED if args.command == "check" else EXIT_DATABASE  # check's own
                 return _fail(code, f"{PROG} {args.command}: {exc}")
-        code = handler(args)
+        try:
+            code = handler(args)
+        except FabricError as exc:
+            refused = exit_code_for(exc)
+            if refused is None:
+                raise
+            return _fail(refused, f"{PROG} {args.command}: {exc}")
         sys.stdout.flush()  # here, so a closed pipe is caught below, not at exit
         return code
     except KeyboardInterrupt:
@@ -400,6 +427,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def exit_code_for(exc: BaseException) -> int | None:
+    """The exit code :data:`ERROR_EXIT_CODES` gives ``exc``, if any."""
+    for kind, code in ERROR_EXIT_CODES:
+        if isinstance(exc, kind):
+            return code
+    return None
+
+
 # -- commands ---------------------------------------------------------------------
 
 
@@ -407,8 +442,6 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     scan, code = _scan_for(args, "ingest")
-    if scan is None:
-        return code
     if not scan.files:
         return _fail(
             EXIT_NOTHING_FOUND,
@@ -423,21 +456,19 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     persistence = create_persistence(resolve_storage_path(args.db))
     report: IngestReport | None = None
     try:
-        with persistence, IngestCache(persistence.path, warn=_warner("ingest")) as cache:
-            report = ingest_scan(
+        with persistence:
+            report = ingest_scanned(
                 scan,
                 persistence,
-                cache=cache,
                 full=args.full,
                 batch_size=args.batch_size,
                 fail_fast=args.fail_fast,
                 progress=bar,
+                warn=_warner("ingest"),
             )
-    except IngestAborted as exc:
+    except IngestAborted as exc:  # what landed before the failure, then the failure
         _print_ingest_report(exc.report, persistence.path, args)
-        return _fail(EXIT_DATABASE, f"{PROG} ingest: {exc}")
-    except StorageError as exc:
-        return _fail(EXIT_DATABASE, f"{PROG} ingest: {exc}")
+        raise
     except IngestInterrupted as exc:
         report = exc.report
         _print_ingest_report(report, persistence.path, args)
@@ -462,16 +493,14 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _scan_for(args: argparse.Namespace, command: str) -> tuple[ScanResult | None, int]:
+def _scan_for(args: argparse.Namespace, command: str) -> tuple[ScanResult, int]:
     """Scan the PATHs, warning on stderr about missing paths and empty folders.
 
-    Returns the scan and the exit code these warnings call for, or ``None``
-    and the code when the folders cannot be listed.
+    Returns the scan and the exit code these warnings call for.
+
+    :raises IngestPathError: a folder cannot be listed.
     """
-    try:
-        scan = scan_paths(args.paths, args.pattern or DEFAULT_PATTERNS)
-    except FolderScanError as exc:
-        return None, _fail(EXIT_NOTHING_FOUND, f"{PROG} {command}: {exc}")
+    scan = scan_paths(args.paths, args.pattern or DEFAULT_PATTERNS)
     patterns = ", ".join(args.pattern or DEFAULT_PATTERNS)
     for path in scan.missing:
         _fail(0, f"{PROG} {command}: warning: {path}: no such file or folder (not mounted?)")
@@ -487,25 +516,22 @@ def _warner(command: str) -> Callable[[str], None]:
     return warn
 
 
-def _print_ingest_report(report: IngestReport, db: Path, args: argparse.Namespace) -> None:
-    for rejected in report.rejected:
+def _print_rejected(files: Iterable[RejectedFile], label: str = "rejected") -> None:
+    """One ``label: path: reason`` line per file, escaped; on stderr unless still rejected."""
+    stream = sys.stdout if label == "still rejected" else sys.stderr
+    for rejected in files:
         print(
-            f"rejected: {escape_control(str(rejected.path))}: {escape_control(rejected.reason)}",
-            file=sys.stderr,
+            f"{label}: {escape_control(str(rejected.path))}: {escape_control(rejected.reason)}",
+            file=stream,
         )
+
+
+def _print_ingest_report(report: IngestReport, db: Path, args: argparse.Namespace) -> None:
+    _print_rejected(report.rejected)
     if args.strict:
-        for rejected in report.still_rejected:
-            print(
-                f"rejected: {escape_control(str(rejected.path))}: "
-                f"{escape_control(rejected.reason)}",
-                file=sys.stderr,
-            )
+        _print_rejected(report.still_rejected)
     elif args.verbose:
-        for rejected in report.still_rejected:
-            print(
-                f"still rejected: {escape_control(str(rejected.path))}: "
-                f"{escape_control(rejected.reason)}"
-            )
+        _print_rejected(report.still_rejected, "still rejected")
     if args.verbose:
         for skipped in report.skipped:
             print(f"skipped: {escape_control(str(skipped.path))}: {escape_control(skipped.reason)}")
@@ -535,9 +561,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
     from .watch import WatchBatch, watch_paths
 
-    scan, code = _scan_for(args, "watch")
-    if scan is None:
-        return code
+    scan, _ = _scan_for(args, "watch")
     if scan.missing:
         return _fail(EXIT_NOTHING_FOUND, f"{PROG} watch: a DIR does not exist; not started")
     stop: list[int] = []
@@ -549,12 +573,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
     def on_batch(batch: WatchBatch) -> None:
         report = batch.report
-        for rejected in report.rejected:
-            print(
-                f"rejected: {escape_control(str(rejected.path))}: "
-                f"{escape_control(rejected.reason)}",
-                file=sys.stderr,
-            )
+        _print_rejected(report.rejected)
         print(
             f"{batch.finished_at.strftime('%Y-%m-%dT%H:%M:%SZ')}  "
             f"{report.ingested + len(report.rejected)} files: {report.new} new, "
@@ -578,12 +597,6 @@ def _cmd_watch(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
                 warn=_warner("watch"),
             )
-    except IngestAborted as exc:
-        return _fail(EXIT_DATABASE, f"{PROG} watch: {exc}")
-    except StorageError as exc:
-        return _fail(EXIT_DATABASE, f"{PROG} watch: {exc}")
-    except FolderScanError as exc:
-        return _fail(EXIT_NOTHING_FOUND, f"{PROG} watch: {exc}")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -597,16 +610,9 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
-    from .backup import BackupExistsError, BackupNameError, BackupWriteError, backup_storage
+    from .backup import backup_storage
 
-    try:
-        result = backup_storage(resolve_storage_path(args.db), args.dest, force=args.force)
-    except (BackupExistsError, BackupNameError) as exc:
-        return _fail(EXIT_USAGE, f"{PROG} backup: {exc}")
-    except BackupWriteError as exc:
-        return _fail(EXIT_OUTPUT, f"{PROG} backup: {exc}")
-    except StorageError as exc:
-        return _fail(EXIT_DATABASE, f"{PROG} backup: {exc}")
+    result = backup_storage(resolve_storage_path(args.db), args.dest, force=args.force)
     print(
         f"backup: {escape_control(str(result.path))}: {result.jobs} jobs, "
         f"{result.size_bytes} bytes, verified (schema version, integrity, every row decodes)"
@@ -619,7 +625,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     try:
         report = inspect_storage(resolve_storage_path(args.db))
-    except (StorageError, OSError) as exc:
+    except OSError as exc:
         return _fail(EXIT_DATABASE, f"{PROG} info: {exc}")
     if args.json:
         print(escape_json_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)))
@@ -664,18 +670,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import ExportError, OutputExistsError, export_history
+    from .export import export_history
 
-    try:
-        result = export_history(
-            resolve_storage_path(args.db), args.outdir, fmt=args.format, raw_csv=args.raw_csv
-        )
-    except OutputExistsError as exc:
-        return _fail(EXIT_USAGE, f"{PROG} export: {exc}")
-    except ExportError as exc:
-        return _fail(EXIT_OUTPUT, f"{PROG} export: {exc}")
-    except StorageError as exc:
-        return _fail(EXIT_DATABASE, f"{PROG} export: {exc}")
+    result = export_history(
+        resolve_storage_path(args.db), args.outdir, fmt=args.format, raw_csv=args.raw_csv
+    )
     _print_fields(
         {
             "database": str(result.database),
@@ -703,7 +702,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from .history import open_fabric
-    from .render import OVERVIEW_NOTEBOOK, RenderError, missing_packages, render_notebook
+    from .render import OVERVIEW_NOTEBOOK, missing_packages, render_notebook
 
     missing = missing_packages()
     if missing:
@@ -720,18 +719,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
             EXIT_USAGE, f"{PROG} report: the overview notebook is missing: {OVERVIEW_NOTEBOOK}"
         )
     db = resolve_storage_path(args.db)
-    try:  # every check, every row decoded, here: a bad database is exit 3 with its reason
-        with open_fabric(db) as fabric:
-            fabric.persistence.storage.check_stored_rows()
-            jobs = len(fabric)
-    except StorageError as exc:
-        return _fail(EXIT_DATABASE, f"{PROG} report: {exc}")
+    # Every check, every row decoded, here: a bad database is exit 3 with its reason.
+    with open_fabric(db) as fabric:
+        fabric.persistence.storage.check_stored_rows()
+        jobs = len(fabric)
     try:
         render_notebook(
             OVERVIEW_NOTEBOOK, out, fabric_db=db, code=args.code, title=f"Fabric history: {db}"
         )
-    except RenderError as exc:
-        return _fail(EXIT_FAILED, f"{PROG} report: {exc}")
     except OSError as exc:
         return _fail(EXIT_OUTPUT, f"{PROG} report: cannot write {out}: {exc}")
     print(f"wrote {escape_control(f'{out}: the overview of {db}')} ({jobs} jobs)")

@@ -28,21 +28,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from .cli import EXIT_DATABASE, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .demo import build_sample_database
-from .errors import StorageError
+from .errors import RenderError, StorageError
 from .persistence import create_persistence
-from .render import NOTEBOOKS_DIR, RenderError, missing_packages, render_notebook
+from .render import NOTEBOOKS_DIR, missing_packages, render_notebook
 from .safe_text import escape_control
 
 __all__ = ["DEFAULT_DEMO_DIR", "main"]
 
 #: Where the demo writes, relative to the working directory.
 DEFAULT_DEMO_DIR: Final[Path] = Path("demo")
-
-_EXIT_OK: Final = 0
-_EXIT_NOTEBOOK: Final = 1
-_EXIT_USAGE: Final = 2
-_EXIT_DATABASE: Final = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"demo: no example notebooks (NN_name.ipynb) in {_shown(args.notebooks)}",
             file=sys.stderr,
         )
-        return _EXIT_USAGE
+        return EXIT_USAGE
     missing = missing_packages()
     if missing:
         print(
@@ -100,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pip install 'fabric-nb[notebooks]' (make demo installs it)",
             file=sys.stderr,
         )
-        return _EXIT_USAGE
+        return EXIT_USAGE
 
     try:
         report = build_sample_database(db_path, results_dir)
@@ -112,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"demo: {_shown(db_path)} was left as it is; delete {_shown(out)}/ to start over",
             file=sys.stderr,
         )
-        return _EXIT_DATABASE
+        return EXIT_DATABASE
     print(f"wrote {report.files} synthetic result files to {_shown(results_dir)}/")
     superseded = (
         f", {report.superseded} superseded by a later re-run of their job"
@@ -132,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             render_notebook(notebook, html, fabric_db=db_path)
         except RenderError as exc:
             print(f"demo: {_shown(exc)}", file=sys.stderr)
-            return _EXIT_NOTEBOOK
+            return EXIT_FAILED
         pages.append(html)
 
     print()
@@ -145,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "open the HTML files in a browser, or explore the notebooks with: "
         f"FABRIC_DB={_shown(db_path.resolve())} make lab"
     )
-    return _EXIT_OK
+    return EXIT_OK
 
 
 if __name__ == "__main__":

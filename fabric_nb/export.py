@@ -52,7 +52,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from .errors import FabricError
+from .errors import ExportError, OutputExistsError
 from .frames import JOBS_FRAME_DTYPES, OUTPUTS_FRAME_DTYPES, jobs_frame, outputs_frame
 from .persistence import create_persistence
 from .storage import FabricStorage
@@ -64,10 +64,8 @@ __all__ = [
     "OUTPUTS_ARROW_SCHEMA",
     "PARTITION_COLUMN",
     "STAGING_PREFIX",
-    "ExportError",
     "ExportFormat",
     "ExportResult",
-    "OutputExistsError",
     "export_history",
     "write_export",
 ]
@@ -90,14 +88,6 @@ _LAYOUT: Final[tuple[str, ...]] = ("jobs", "outputs", "jobs.csv", "outputs.csv")
 # Inside a staging folder: what it moved out into a kept OUTDIR, one
 # "name<TAB>device<TAB>inode" line per entry, written before each move.
 _MOVED_RECORD: Final[str] = ".moved"
-
-
-class ExportError(FabricError):
-    """The export could not be written; ``OUTDIR`` was left as it was."""
-
-
-class OutputExistsError(ExportError):
-    """``OUTDIR`` exists and is not an empty folder; nothing was written."""
 
 
 def _arrow_type(dtype: Any) -> pa.DataType:
@@ -470,7 +460,10 @@ def _months(frame: pd.DataFrame, name: str) -> np.ndarray:
     if started.isna().any():
         raise ValueError(f"the {name} frame has rows without started_at")
     utc = started.dt.tz_convert("UTC")
-    return utc.dt.year.to_numpy(dtype=np.int64) * 100 + utc.dt.month.to_numpy(dtype=np.int64)
+    years = np.asarray(utc.dt.year, dtype=np.int64)
+    months = np.asarray(utc.dt.month, dtype=np.int64)
+    month_keys: np.ndarray = years * 100 + months
+    return month_keys
 
 
 def _write_partitions(table: pa.Table, months: np.ndarray, folder: Path) -> None:

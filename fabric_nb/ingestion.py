@@ -26,7 +26,13 @@ from typing import Any, Final, Literal, NoReturn, overload
 import msgspec
 
 from ._packed import checked_constructor
-from .errors import IngestionError, NotAResultFile, ResultFileVanished
+from .errors import (
+    FileTooLargeError,
+    IngestionError,
+    NotAResultFile,
+    NotRegularFileError,
+    ResultFileVanished,
+)
 from .models import (
     CLIP_STATUSES,
     JOB_STATUSES,
@@ -35,12 +41,7 @@ from .models import (
     is_aware,
     require_aware,
 )
-from .regular_files import (
-    MAX_RESULT_FILE_BYTES,
-    FileTooLargeError,
-    NotRegularFileError,
-    read_regular_file,
-)
+from .regular_files import MAX_RESULT_FILE_BYTES, read_regular_file
 from .safe_text import short_repr
 from .schema import MAX_INTEGER
 
@@ -62,9 +63,12 @@ EARLIEST_TIMESTAMP: Final[datetime] = datetime(1678, 1, 1, tzinfo=UTC)
 #: See :data:`EARLIEST_TIMESTAMP`.
 END_OF_TIMESTAMPS: Final[datetime] = datetime(2262, 1, 1, tzinfo=UTC)
 _RANGE_TEXT = (
-    "a timestamp from 1678-01-01T00:00:00Z to before 2262-01-01T00:00:00Z "
-    "(the instants every tool downstream can hold)"
+    f"a timestamp from {EARLIEST_TIMESTAMP:%Y-%m-%dT%H:%M:%SZ} to before "
+    f"{END_OF_TIMESTAMPS:%Y-%m-%dT%H:%M:%SZ} (the instants every tool downstream can hold)"
 )
+#: Years strictly inside the range: any instant in them is in it, whatever its
+#: offset (less than a day), so only the edge years compare instants.
+_INNER_YEARS: Final[range] = range(EARLIEST_TIMESTAMP.year + 1, END_OF_TIMESTAMPS.year - 1)
 #: A fraction of a second with digits beyond the microsecond (``fromisoformat``
 #: would drop them without a word).
 _SUB_MICROSECOND: Final[re.Pattern[str]] = re.compile(r"[.,]\d{6}(\d+)")
@@ -524,9 +528,7 @@ class _Parser:
                 "a timestamp precise to the microsecond at most (Fabric does not round)",
                 value,
             )
-        # A year strictly inside the range is in it whatever the offset (less
-        # than a day); only the edge years need the comparison of instants.
-        if not (1678 < parsed.year < 2261 or EARLIEST_TIMESTAMP <= parsed < END_OF_TIMESTAMPS):
+        if not (parsed.year in _INNER_YEARS or EARLIEST_TIMESTAMP <= parsed < END_OF_TIMESTAMPS):
             self.fail(where, _RANGE_TEXT, value)
         return parsed
 

@@ -13,13 +13,10 @@ import os
 import stat
 from typing import Final
 
-from .errors import FabricError
+from .errors import FileTooLargeError, NotRegularFileError
 
 __all__ = [
     "MAX_RESULT_FILE_BYTES",
-    "FileRefusedError",
-    "FileTooLargeError",
-    "NotRegularFileError",
     "file_kind",
     "open_regular_file",
     "read_regular_file",
@@ -44,18 +41,6 @@ _KINDS: Final[tuple[tuple[int, str], ...]] = (
 
 #: Open for reading without blocking (a FIFO swapped in is refused, not waited on).
 _OPEN_FLAGS: Final[int] = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-
-
-class FileRefusedError(FabricError):
-    """A path was not read: it is not a regular file, or it is too large."""
-
-
-class NotRegularFileError(FileRefusedError):
-    """The path is a FIFO, a device, a socket or a directory, not a regular file."""
-
-
-class FileTooLargeError(FileRefusedError):
-    """The file is larger than the limit it was read with."""
 
 
 def file_kind(mode: int) -> str:

@@ -21,11 +21,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from .errors import FabricError
+from .errors import RenderError
 from .storage import FABRIC_DB_ENV
 
 if TYPE_CHECKING:
-    from jupyter_client import AsyncKernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbformat import NotebookNode
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "NOTEBOOKS_DIR",
     "NOTEBOOK_PACKAGES",
     "OVERVIEW_NOTEBOOK",
-    "RenderError",
     "find_notebooks_dir",
     "missing_packages",
     "render_notebook",
@@ -90,13 +89,6 @@ _OFFLINE_TEMPLATE: Final = """\
 """
 
 
-class RenderError(FabricError):
-    """A notebook failed while it was rendered (a cell raised or timed out).
-
-    The message names the notebook and the failing cell's error.
-    """
-
-
 def missing_packages() -> list[str]:
     """The packages of the ``notebooks`` extra that are not installed (empty when all are)."""
     return [name for name in NOTEBOOK_PACKAGES if importlib.util.find_spec(name) is None]
@@ -109,8 +101,8 @@ def _this_python_kernel_manager() -> type[AsyncKernelManager]:
     the same Python and the same installed ``fabric_nb`` as the caller.
     """
     import ipykernel.kernelspec
-    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
     class ThisPythonSpecs(KernelSpecManager):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final, NamedTuple, overload
 
 from ._collector import collector_paused
-from .errors import FabricError
+from .errors import IngestPathError
 
 __all__ = [
     "DEFAULT_PATTERNS",
@@ -35,13 +35,17 @@ __all__ = [
     "scan_paths",
 ]
 
+#: A second name of :class:`~fabric_nb.errors.IngestPathError`, what the scan
+#: raises when a folder cannot be listed; code written against this name
+#: still catches it.
+FolderScanError = IngestPathError
+
 #: Which files of a folder are result files unless told otherwise. Patterns
 #: match the file name (not the folder), ignoring case, so ``X.JSON`` counts.
 DEFAULT_PATTERNS: Final[tuple[str, ...]] = ("*.json",)
 
 
-class FolderScanError(FabricError):
-    """A folder given to ingest (or one inside it) cannot be listed."""
+_AddInt = Callable[[int], None]
 
 
 class FileStat(NamedTuple):
@@ -148,7 +152,9 @@ class ScannedFiles(Sequence[ScannedFile]):
         self._mtime.append(info.st_mtime_ns)
         self._ctime.append(info.st_ctime_ns)
 
-    def appenders(self) -> tuple[Callable[[str], None], *tuple[Callable[[int], None], ...]]:
+    def appenders(
+        self,
+    ) -> tuple[Callable[[str], None], _AddInt, _AddInt, _AddInt, _AddInt, _AddInt]:
         """The ``append`` of each column, in the order of :meth:`add_relative`'s
         values: relative path, mode, inode, size, mtime, ctime."""
         return (
@@ -287,7 +293,7 @@ def scan_paths(
     folder, compared folder name by folder name, so the order is the same on
     every machine. Paths are handled in the order given.
 
-    :raises FolderScanError: a folder cannot be listed.
+    :raises IngestPathError: a folder cannot be listed.
     :raises ValueError: ``patterns`` is empty.
     """
     if not patterns:
@@ -306,7 +312,7 @@ def scan_paths(
             missing.append(path)
             continue
         except OSError as exc:
-            raise FolderScanError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise IngestPathError(f"{path}: cannot read: {exc.strerror or exc}") from None
         if not stat.S_ISDIR(info.st_mode):
             one = ScannedFiles()
             one.append(str(path), os.path.abspath(path), info)
@@ -454,7 +460,7 @@ def _sorted_names(directory: str, *, gone_ok: bool = False) -> list[str] | None:
     return names
 
 
-def _cannot_list(directory: str, exc: OSError) -> FolderScanError:
-    return FolderScanError(
+def _cannot_list(directory: str, exc: OSError) -> IngestPathError:
+    return IngestPathError(
         f"{exc.filename or directory}: cannot list folder: {exc.strerror or exc}"
     )

@@ -27,9 +27,16 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from ._collector import collector_paused
-from .errors import StorageCorruptionError, StorageError, UnstorableJobError
+from .errors import (
+    BackupWriteError,
+    InterruptedWrite,
+    NotRegularFileError,
+    StorageCorruptionError,
+    StorageError,
+    UnstorableJobError,
+)
 from .models import IngestedJob, job_order_key
-from .regular_files import NotRegularFileError, file_kind, open_regular_file
+from .regular_files import file_kind, open_regular_file
 from .rows import decode_job, decode_job_fields, encode_job, stored_instant
 from .safe_text import short_repr
 from .schema import (
@@ -52,7 +59,6 @@ __all__ = [
     "STORAGE_SCHEMA_VERSION",
     "BackupDestinationError",
     "FabricStorage",
-    "InterruptedWrite",
     "expand_user",
     "resolve_storage_path",
 ]
@@ -74,6 +80,9 @@ MAX_STORED_VALUE_BYTES: Final[int] = 64 * 1024 * 1024
 #: What SQLite adds to a database's name for the files it keeps beside it: the
 #: rollback journal, and a WAL file and its shared memory.
 SQLITE_SIDE_SUFFIXES: Final[tuple[str, ...]] = ("-journal", "-wal", "-shm")
+#: A second name of :class:`~fabric_nb.errors.BackupWriteError`, for code
+#: written against it.
+BackupDestinationError = BackupWriteError
 
 #: Pages an online backup copies per step (4 MB with SQLite's default 4 KB
 #: pages): each step holds the read lock for a few milliseconds.
@@ -121,27 +130,6 @@ def expand_user(path: str | os.PathLike[str]) -> Path:
             f"Cannot use the path {os.fspath(path)}: {first} names no user with a home "
             "folder on this machine"
         ) from None
-
-
-class InterruptedWrite(KeyboardInterrupt):
-    """Ctrl-C arrived during a write; :attr:`committed` says whether it was stored.
-
-    Python raises the interrupt only once the call in progress returns, so
-    one that arrives while SQLite commits is raised after the commit
-    succeeded: the write is then stored although it was interrupted. It is a
-    ``KeyboardInterrupt``, so code that does not know it still stops.
-    """
-
-    def __init__(self, committed: bool, jobs: int) -> None:
-        state = "committed" if committed else "not stored"
-        super().__init__(f"interrupted during a write of {jobs} job(s): {state}")
-        self.committed: bool = committed
-        self.jobs: int = jobs
-
-
-class BackupDestinationError(StorageError):
-    """A backup could not be written where asked (disk full, file size limit,
-    no permission); the database itself is fine."""
 
 
 class FabricStorage:
@@ -555,7 +543,7 @@ class FabricStorage:
             if getattr(exc, "sqlite_errorcode", None) in _CORRUPTION_CODES:
                 raise _read_error(self.path, exc) from exc
             if _writing_failed(exc):
-                raise BackupDestinationError(
+                raise BackupWriteError(
                     f"Cannot write the backup into {destination}: {exc} (the database "
                     f"{self.path} is fine)"
                 ) from exc

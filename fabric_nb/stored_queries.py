@@ -187,7 +187,8 @@ def status_groups(
 
     :raises StorageCorruptionError: a counted value is not one Fabric writes.
     """
-    assert selection.since is None and selection.until is None, "a window needs decoded rows"
+    assert selection.since is None, "a window needs decoded rows"
+    assert selection.until is None, "a window needs decoded rows"
     assert set(columns) <= GROUPABLE_COLUMNS, "only stored text columns group in SQL"
     if selection.empty and len(columns) == 1 and columns[0] in _INDEXED_GROUPS:
         counted = _counts_from_indexes(storage, columns[0])

@@ -77,7 +77,8 @@ def test_an_existing_file_is_never_replaced_without_force(
     assert refused.stderr == (
         f"fabric-nb backup: {dest}: already exists (use --force to replace it)\n"
     )
-    assert forced.returncode == 0 and job_ids(dest) == job_ids(source)
+    assert forced.returncode == 0
+    assert job_ids(dest) == job_ids(source)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".copy")] == []
 
 

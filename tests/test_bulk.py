@@ -158,7 +158,8 @@ def test_mixed_folder_lands_good_files_and_reports_bad_ones(mixed: Path, db_path
         "Invalid final_status: expected one of COMPLETED, FAILED, PARTIAL"
         in report.rejected[1].reason
     )
-    assert not report.clean and report.new == 4
+    assert not report.clean
+    assert report.new == 4
 
     jobs = stored(db_path)
     assert sorted(jobs) == ["job-1", "job-2", "job-3", "job-4"]
@@ -317,8 +318,8 @@ def test_a_storage_failure_stops_the_run_rolls_back_its_batch_and_says_what_land
         write_result(tmp_path, result(f"job-{i}", i), f"{i}.json")
     write_result(tmp_path, b"{}", "0_bad.json")
 
+    refuse_job(db_path, "job-5")
     with create_persistence(db_path) as persistence, pytest.raises(IngestAborted) as caught:
-        refuse_job(db_path, "job-5")
         ingest_paths([tmp_path], persistence, batch_size=3)
 
     # Batches: [1,2,3] committed; [4,5,6] refused as a whole; 7 and 8 never read.

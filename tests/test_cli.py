@@ -63,7 +63,9 @@ def assert_one_error_line(stderr: str, *needles: str) -> None:
 def assert_no_progress_noise(*streams: str) -> None:
     for text in streams:
         assert "\r" not in text
-        assert "it/s" not in text and "file/s" not in text and "%|" not in text
+        assert "it/s" not in text
+        assert "file/s" not in text
+        assert "%|" not in text
 
 
 @pytest.fixture
@@ -171,7 +173,8 @@ def test_ingest_mixed_folder_lands_good_files_reports_bad_ones_and_exits_1(
     assert "files found: 7" in summary  # 6 *.json and a note
     assert "ingested: 3 (3 new, 0 replaced)" in summary
     assert "superseded: 1 (a later file holds the same job_id)" in summary
-    assert "rejected: 2" in summary and "skipped: 1 (not result files)" in summary
+    assert "rejected: 2" in summary
+    assert "skipped: 1 (not result files)" in summary
     assert_no_progress_noise(done.stdout, done.stderr)
 
 
@@ -202,7 +205,8 @@ def test_ingest_of_good_files_exits_0_and_rerunning_leaves_the_same_jobs(
     # Every file is written once, or superseded by a later file of its job_id in
     # the same batch; a re-run in a later batch is written over the earlier one.
     assert f"({len(distinct)} new," in first_summary["ingested"]
-    assert ingested + superseded == len(files) and superseded > 0
+    assert ingested + superseded == len(files)
+    assert superseded > 0
     second_summary = dict(line.split(":", 1) for line in second.stdout.splitlines())
     assert second_summary["ingested"].split() == ["0", "(0", "new,", "0", "replaced)"]
     assert int(second_summary["unchanged"]) == len(distinct)  # the last file of each job
@@ -286,7 +290,8 @@ def test_a_storage_failure_mid_run_exits_3_with_what_landed(
     )
     summary = " ".join(done.stdout.split())
     assert "ingested: 2 (2 new, 0 replaced)" in summary
-    assert "rolled back: 2" in summary and "not read: 2" in summary
+    assert "rolled back: 2" in summary
+    assert "not read: 2" in summary
     assert stored_ids(db) == ["job-1", "job-2"]
 
 
@@ -321,7 +326,9 @@ def test_progress_bar_only_on_a_terminal_and_not_with_quiet(
 
     code, shown = stderr_on_a_terminal()
     assert code == 0
-    assert "\r" in shown and "0/60" in shown and "file/s" in shown
+    assert "\r" in shown
+    assert "0/60" in shown
+    assert "file/s" in shown
 
     code, quiet = stderr_on_a_terminal("--quiet")
     assert (code, quiet) == (0, "")
@@ -349,7 +356,8 @@ def test_db_comes_from_the_option_then_fabric_db_then_the_default(
     assert from_env.exists()
     assert run_cli("ingest", one, "--db", from_option, env=env).returncode == 0
     assert run_cli("--db", global_option, "ingest", one, env=env).returncode == 0
-    assert from_option.exists() and global_option.exists()
+    assert from_option.exists()
+    assert global_option.exists()
 
     info = json.loads(run_cli("info", "--json", env=env).stdout)
     assert info["path"] == str(from_env)
@@ -371,11 +379,13 @@ def test_info_prints_path_size_version_integrity_counts_and_range(
 
     done = run_cli("info", "--db", filled_db)
 
-    assert done.returncode == 0 and done.stderr == ""
+    assert done.returncode == 0
+    assert done.stderr == ""
     lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
     assert f"path: {filled_db}" in lines
     assert f"size: {filled_db.stat().st_size} bytes" in lines
-    assert "schema version: 1" in lines and "integrity: ok" in lines
+    assert "schema version: 1" in lines
+    assert "integrity: ok" in lines
     assert f"jobs: {len(jobs)}" in lines
     assert f"outputs: {sum(len(j.outputs) for j in jobs)}" in lines
     first, last = min(j.started_at for j in jobs), max(j.started_at for j in jobs)
@@ -399,7 +409,8 @@ def test_info_json_counts_match_the_files(run_cli: RunCli, filled_db: Path, good
     info = json.loads(run_cli("info", "--json", "--db", filled_db).stdout)
 
     assert info["jobs"] == len(latest)
-    assert info["schema_version"] == 1 and info["integrity"] == "ok"
+    assert info["schema_version"] == 1
+    assert info["integrity"] == "ok"
     statuses = [job.final_status for job in latest.values()]
     assert info["by_status"] == {s: statuses.count(s) for s in ("COMPLETED", "FAILED", "PARTIAL")}
     engines = [job.engine_used for job in latest.values()]
@@ -460,7 +471,8 @@ def test_info_on_an_empty_database(run_cli: RunCli, db: Path) -> None:
         pass
     done = run_cli("info", "--db", db)
     assert done.returncode == 0
-    assert "jobs:           0" in done.stdout and "started_at:     -" in done.stdout
+    assert "jobs:           0" in done.stdout
+    assert "started_at:     -" in done.stdout
 
 
 def test_read_only_commands_on_a_missing_database_create_nothing(
@@ -555,7 +567,8 @@ def test_check_passes_on_a_healthy_database_and_never_writes(
     done = run_cli("check", "--db", filled_db)
     quiet = run_cli("check", "-q", "--db", filled_db)
 
-    assert done.returncode == 0 and done.stderr == ""
+    assert done.returncode == 0
+    assert done.stderr == ""
     assert done.stdout == (f"ok: {filled_db}: schema version 1, integrity ok, {n} jobs decoded\n")
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
     assert sha256_of(filled_db) == before

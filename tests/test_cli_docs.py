@@ -47,7 +47,8 @@ def test_docs_quote_the_help_verbatim(run_cli: RunCli, command: str) -> None:
     args = [command] if command else []
     done = run_cli(*args, "--help")
 
-    assert done.returncode == 0 and done.stderr == ""
+    assert done.returncode == 0
+    assert done.stderr == ""
     text = done.stdout.rstrip("\n")
     assert f"```text\n{text}\n```\n" in DOC, (
         f"docs/cli.md does not quote `fabric-nb {command} --help` as printed:\n{text}"

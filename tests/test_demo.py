@@ -220,7 +220,8 @@ def test_paths_and_errors_are_printed_with_control_characters_escaped(tmp_path: 
     empty.mkdir()
     done = run_demo(tmp_path, "--notebooks", empty)
     assert done.returncode == 2
-    assert "empty\\x1b[31m" in done.stderr and "\x1b" not in done.stderr
+    assert "empty\\x1b[31m" in done.stderr
+    assert "\x1b" not in done.stderr
 
     out = tmp_path / "out\x1b]0;pwned\x07"
     out.mkdir()
@@ -228,7 +229,8 @@ def test_paths_and_errors_are_printed_with_control_characters_escaped(tmp_path: 
     done = run_demo(tmp_path, "--output-dir", out)
     assert done.returncode == 3
     assert "out\\x1b]0;pwned\\x07" in done.stderr
-    assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert "\x1b" not in done.stderr
+    assert "\x07" not in done.stderr
 
 
 def test_without_the_notebooks_extra_the_demo_says_what_to_install(tmp_path: Path) -> None:
@@ -258,7 +260,8 @@ def test_build_sample_database_twice_gives_the_same_jobs(tmp_path: Path) -> None
     assert first.files == second.files == 60  # the foreign file was neither read nor rejected
     assert first.rejected == second.rejected == ()
     distinct = len(sample_job_ids(60, seed=7))
-    assert second.new == 0 and second.replaced == second.ingested == distinct
+    assert second.new == 0
+    assert second.replaced == second.ingested == distinct
     assert second.superseded == 60 - distinct  # the earlier file of each re-run job
     assert stored_records(db) == records
     assert {r["job_id"] for r in records} == sample_job_ids(60, seed=7)

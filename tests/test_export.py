@@ -184,7 +184,8 @@ def test_history_covers_the_cases(expected: tuple[pd.DataFrame, pd.DataFrame]) -
     jobs, outputs = expected
     assert set(utc_months(jobs)) == {"2025-12", "2026-09", "2026-10"}
     assert jobs["final_status"].nunique() == 3
-    assert outputs["output_exists"].isna().any() and outputs["output_size_bytes"].isna().any()
+    assert outputs["output_exists"].isna().any()
+    assert outputs["output_size_bytes"].isna().any()
     assert (jobs["validation_error"] == "").any()
 
 
@@ -350,7 +351,8 @@ def test_export_refuses_a_folder_that_is_not_empty(
     done = run_cli("export", out, "--db", history)
 
     assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "is not empty" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "is not empty" in done.stderr
     assert "Traceback" not in done.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "out"]
@@ -374,7 +376,8 @@ def test_export_that_cannot_write_exits_4_and_leaves_nothing(
     blocker.write_text("a file where a folder should be")
     done = run_cli("export", blocker / "out", "--db", history)
     assert done.returncode == 4
-    assert done.stderr.count("\n") == 1 and "cannot create" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "cannot create" in done.stderr
     assert "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "home"]
 
@@ -393,7 +396,8 @@ def test_export_of_an_empty_history(db_path: Path, tmp_path: Path, fmt: str) -> 
         assert sorted(p.name for p in out.iterdir()) == ["jobs", "outputs"]
     else:
         jobs = pa_csv.read_csv(out / "jobs.csv")
-        assert jobs.num_rows == 0 and jobs.column_names == list(JOBS_FRAME_DTYPES)
+        assert jobs.num_rows == 0
+        assert jobs.column_names == list(JOBS_FRAME_DTYPES)
 
 
 def test_write_export_needs_a_start_for_every_row(tmp_path: Path) -> None:

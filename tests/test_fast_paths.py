@@ -442,7 +442,9 @@ def test_parsed_jobs_are_the_jobs_the_constructors_build(tmp_path: Path) -> None
                 for o in job.outputs
             ],
         )
-        assert job == rebuilt and hash(job) == hash(rebuilt) and repr(job) == repr(rebuilt)
+        assert job == rebuilt
+        assert hash(job) == hash(rebuilt)
+        assert repr(job) == repr(rebuilt)
         assert type(job.outputs) is tuple
         assert all(type(o) is IngestedOutput for o in job.outputs)
 
@@ -488,7 +490,8 @@ def test_a_loaded_job_is_the_job_that_was_stored(
         assert type(loaded.outputs) is tuple
         assert all(type(o) is IngestedOutput for o in loaded.outputs)
         assert loaded.outputs == original.outputs
-        assert loaded == original and original == loaded
+        assert loaded == original
+        assert original == loaded
         assert hash(loaded) == hash(original)
         assert repr(loaded) == repr(original)
         assert dataclasses.asdict(loaded) == dataclasses.asdict(original)
@@ -514,7 +517,8 @@ def test_loaded_outputs_are_packed_and_built_on_each_read(
     assert all(type(r) is OutputRecord for r in output_records(loaded))
     assert output_records(original) is original.outputs
     first, second = loaded.outputs, loaded.outputs
-    assert first == second and first is not second  # nothing cached
+    assert first == second
+    assert first is not second
     for record, output in zip(output_records(loaded), original.outputs, strict=True):
         assert msgspec.structs.astuple(record) == dataclasses.astuple(output)[1:]
     assert all(o.job_id is loaded.job_id for o in loaded.outputs)
@@ -524,7 +528,8 @@ def test_a_job_without_outputs_holds_an_empty_tuple(db_path: Path) -> None:
     ((original, loaded),) = _stored_and_loaded(
         db_path, [make_job("job_empty", outputs=(), total_clips=0, completed_clips=0)]
     )
-    assert tuple(output_records(loaded)) == () and loaded.outputs == () == original.outputs
+    assert tuple(output_records(loaded)) == ()
+    assert loaded.outputs == () == original.outputs
 
 
 def test_a_loaded_job_is_frozen(pairs: list[tuple[IngestedJob, IngestedJob]]) -> None:
@@ -536,7 +541,8 @@ def test_a_loaded_job_is_frozen(pairs: list[tuple[IngestedJob, IngestedJob]]) ->
 def test_any_iterable_of_outputs_still_becomes_a_tuple() -> None:
     outs = [make_output("job_list", 0), make_output("job_list", 1)]
     job = make_job("job_list", outputs=outs)
-    assert job.outputs == tuple(outs) and type(job.outputs) is tuple
+    assert job.outputs == tuple(outs)
+    assert type(job.outputs) is tuple
     assert len(output_records(job)) == 2
 
 

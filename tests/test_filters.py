@@ -201,7 +201,8 @@ def test_a_value_no_job_has_warns_even_beside_values_that_match(
     with pytest.warns(UnknownValueWarning, match=message) as caught:
         found = call(counted)  # type: ignore[operator]
     assert len(found) > 0  # the values that exist still select their rows
-    assert len(caught) == 1 and caught[0].filename == __file__
+    assert len(caught) == 1
+    assert caught[0].filename == __file__
 
 
 def test_known_values_and_unseen_fingerprints_do_not_warn(counted: FabricQueries) -> None:

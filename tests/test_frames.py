@@ -78,7 +78,8 @@ def assert_schema(frame: pd.DataFrame, expected: dict[str, str], schema: Any) ->
     assert dict(frame.dtypes) == dict(schema)
     for name, dtype in frame.dtypes.items():
         if expected[name] == "string":
-            assert dtype == pd.StringDtype() and dtype.na_value is pd.NA, name
+            assert dtype == pd.StringDtype(), name
+            assert dtype.na_value is pd.NA, name
 
 
 def assert_job_categories(frame: pd.DataFrame) -> None:
@@ -119,8 +120,10 @@ def test_jobs_frame_dtypes_on_sample(sample_index: FabricIndex) -> None:
     assert_schema(frame, JOB_COLUMNS, JOBS_FRAME_DTYPES)
     assert_job_categories(frame)
     # The sample has every kind of missing value the dtypes must carry.
-    assert frame["completed_at"].isna().any() and frame["duration_seconds"].isna().any()
-    assert frame["fingerprint"].isna().any() and frame["validation_error"].notna().any()
+    assert frame["completed_at"].isna().any()
+    assert frame["duration_seconds"].isna().any()
+    assert frame["fingerprint"].isna().any()
+    assert frame["validation_error"].notna().any()
 
 
 def test_outputs_frame_dtypes_on_sample(sample_index: FabricIndex) -> None:
@@ -129,13 +132,15 @@ def test_outputs_frame_dtypes_on_sample(sample_index: FabricIndex) -> None:
     assert_schema(frame, OUTPUT_COLUMNS, OUTPUTS_FRAME_DTYPES)
     assert list(frame["status"].dtype.categories) == ["COMPLETED", "FAILED"]
     assert frame["status"].dtype.ordered is False
-    assert frame["output_size_bytes"].isna().any() and frame["failure_reason"].notna().any()
+    assert frame["output_size_bytes"].isna().any()
+    assert frame["failure_reason"].notna().any()
 
 
 @pytest.mark.parametrize("empty", [[], (), iter(())], ids=["list", "tuple", "iterator"])
 def test_empty_input_gives_the_same_columns_and_dtypes(empty: Any) -> None:
     frame = jobs_frame(empty)
-    assert frame.empty and frame.shape == (0, len(JOB_COLUMNS))
+    assert frame.empty
+    assert frame.shape == (0, len(JOB_COLUMNS))
     assert_schema(frame, JOB_COLUMNS, JOBS_FRAME_DTYPES)
     assert_job_categories(frame)
     out = outputs_frame([])
@@ -204,7 +209,8 @@ def test_far_dates_do_not_overflow() -> None:
         started_at=datetime(1, 1, 1, tzinfo=UTC), completed_at=datetime(9999, 12, 31, tzinfo=UTC)
     )
     row = jobs_frame([job]).iloc[0]
-    assert row["started_at"].year == 1 and row["completed_at"].year == 9999
+    assert row["started_at"].year == 1
+    assert row["completed_at"].year == 9999
     assert row["duration_seconds"] == job.duration_seconds
 
 
@@ -250,7 +256,7 @@ def test_unknown_clip_status_is_an_error_naming_the_clip() -> None:
 
 def test_a_bad_status_names_a_huge_job_id_and_status_cut_short() -> None:
     huge_id, huge_status = "J" * 1_000_000, "S" * 1_000_000
-    with pytest.raises(ValueError) as jobs_error:
+    with pytest.raises(ValueError, match="expected one of COMPLETED") as jobs_error:
         jobs_frame([make_job(huge_id, final_status=huge_status)])
     message = str(jobs_error.value)
     assert (
@@ -290,7 +296,8 @@ def test_frames_do_not_share_state_with_the_index(counted: FabricQueries) -> Non
     ]
     assert after == before
     again = jobs(counted)
-    assert again.loc[0, "job_id"] == "job_a" and again.loc[0, "total_clips"] == 2
+    assert again.loc[0, "job_id"] == "job_a"
+    assert again.loc[0, "total_clips"] == 2
     assert outputs(counted).loc[0, "output_size_bytes"] == 100_000_000
 
 
@@ -301,7 +308,8 @@ def test_bare_outputs_have_no_clip_index_or_start(counted: FabricQueries) -> Non
     given = counted.get_outputs_for_job("job_b")
     frame = outputs_frame(given)
     assert_schema(frame, OUTPUT_COLUMNS, OUTPUTS_FRAME_DTYPES)
-    assert frame["clip_index"].isna().all() and frame["started_at"].isna().all()
+    assert frame["clip_index"].isna().all()
+    assert frame["started_at"].isna().all()
     assert frame["clip_id"].tolist() == [o.clip_id for o in given]
     assert frame["output_exists"].tolist() == [True, True, False]
     assert frame["output_size_bytes"].tolist()[:2] == [2_000_000_000, 500_000_000]

@@ -82,8 +82,10 @@ def test_a_rerun_with_nothing_new_reads_nothing_and_leaves_the_database_untouche
 
     assert (first.ingested, first.new) == (10, 10)
     assert (second.files, second.ingested, second.unchanged) == (10, 0, 10)
-    assert second.clean and second.transactions == 0
-    assert sha256_of(db_path) == before and db_path.stat().st_mtime_ns == mtime
+    assert second.clean
+    assert second.transactions == 0
+    assert sha256_of(db_path) == before
+    assert db_path.stat().st_mtime_ns == mtime
     assert stamps(db_path) == kept  # every job keeps its ingested_at
     assert cache_path_for(db_path).name == "fabric.db" + CACHE_SUFFIX
     with sqlite3.connect(db_path) as conn:  # the Fabric database holds only the spec's table
@@ -116,7 +118,8 @@ def test_a_rewrite_with_the_same_size_and_mtime_is_still_seen(folder: Path, db_p
     text = path.read_text()
     changed = text.replace('"COMPLETED"', '"PARTIAL__"', 1).replace("PARTIAL__", "PARTIAL")
     changed = changed + " " * (len(text) - len(changed))  # same size
-    assert len(changed) == len(text) and changed != text
+    assert len(changed) == len(text)
+    assert changed != text
     with open(path, "r+", encoding="utf-8") as handle:  # in place: same inode
         handle.write(changed)
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))  # same mtime, to the nanosecond
@@ -169,7 +172,8 @@ def test_a_touched_file_is_read_but_its_job_is_not_written_again(
     report = ingest(folder, db_path)
 
     assert (report.ingested, report.unchanged) == (0, 10)
-    assert sha256_of(db_path) == before and stamps(db_path) == kept
+    assert sha256_of(db_path) == before
+    assert stamps(db_path) == kept
 
 
 # -- the cache: disposable, never trusted -----------------------------------------------------
@@ -183,7 +187,8 @@ def test_deleting_the_cache_costs_a_rescan_and_changes_nothing(folder: Path, db_
     report = ingest(folder, db_path)
 
     assert (report.ingested, report.unchanged) == (0, 10)
-    assert sha256_of(db_path) == before and stamps(db_path) == kept
+    assert sha256_of(db_path) == before
+    assert stamps(db_path) == kept
     assert cache_path_for(db_path).exists()
 
 
@@ -213,7 +218,9 @@ def test_a_damaged_cache_is_rebuilt_with_a_warning(
     assert (report.ingested, report.unchanged) == (0, 10)
     assert stamps(db_path) == kept
     if damage != b"":  # an empty file is simply a new cache
-        assert len(warnings) == 1 and "damaged" in warnings[0] and str(cache) in warnings[0]
+        assert len(warnings) == 1
+        assert "damaged" in warnings[0]
+        assert str(cache) in warnings[0]
     assert ingest(folder, db_path, warn=warnings.append).unchanged == 10  # rebuilt and used
 
 
@@ -263,20 +270,24 @@ def test_a_rejected_file_mails_once_then_is_counted_as_still_rejected(
     verbose = run_cli("ingest", folder, "--db", db, "--verbose")
     strict = run_cli("ingest", folder, "--db", db, "--strict")
 
-    assert first.returncode == 1 and first.stderr.startswith(f"rejected: {bad}: Invalid JSON")
+    assert first.returncode == 1
+    assert first.stderr.startswith(f"rejected: {bad}: Invalid JSON")
     assert (second.returncode, second.stderr) == (0, "")
     assert fields(second.stdout)["still rejected"] == "1"
     assert fields(second.stdout)["rejected"] == "0"
     assert f"still rejected: {bad}: Invalid JSON" in verbose.stdout
-    assert strict.returncode == 1 and f"rejected: {bad}: Invalid JSON" in strict.stderr
+    assert strict.returncode == 1
+    assert f"rejected: {bad}: Invalid JSON" in strict.stderr
 
     bad.write_text('{"job_id": "broken", "final_status": "SKIPPED"}')  # a new problem
     third = run_cli("ingest", folder, "--db", db)
-    assert third.returncode == 1 and third.stderr.startswith(f"rejected: {bad}: Missing required")
+    assert third.returncode == 1
+    assert third.stderr.startswith(f"rejected: {bad}: Missing required")
 
     write_result(folder, result("broken"), "zz_bad.json")  # fixed
     fixed = run_cli("ingest", folder, "--db", db)
-    assert fixed.returncode == 0 and fields(fixed.stdout)["ingested"].startswith("1 (1 new")
+    assert fixed.returncode == 0
+    assert fields(fixed.stdout)["ingested"].startswith("1 (1 new")
 
 
 def test_watch_folder_layout_jobspecs_are_skipped_not_rejected(
@@ -303,9 +314,11 @@ def test_watch_folder_layout_jobspecs_are_skipped_not_rejected(
         "\n".join(line for line in every_json.stdout.splitlines() if ": /" not in line)
     )
     assert summary["ingested"].startswith("3 (3 new")
-    assert summary["skipped"] == "3 (not result files)" and summary["rejected"] == "0"
+    assert summary["skipped"] == "3 (not result files)"
+    assert summary["rejected"] == "0"
     assert f"skipped: {watch / 'completed' / 'bare.json'}: not a result file" in every_json.stdout
-    assert by_pattern.returncode == 0 and fields(by_pattern.stdout)["skipped"].startswith("3 ")
+    assert by_pattern.returncode == 0
+    assert fields(by_pattern.stdout)["skipped"].startswith("3 ")
 
 
 def test_headless_layout_with_a_pattern(run_cli: RunCli, tmp_path: Path) -> None:
@@ -321,7 +334,8 @@ def test_headless_layout_with_a_pattern(run_cli: RunCli, tmp_path: Path) -> None
 
     assert done.returncode == 0, done.stderr
     summary = fields(done.stdout)
-    assert summary["files found"] == "7" and summary["ingested"].startswith("3 (3 new")
+    assert summary["files found"] == "7"
+    assert summary["ingested"].startswith("3 (3 new")
     assert summary["skipped"] == "4 (not result files)"
 
 
@@ -331,7 +345,8 @@ def test_upper_case_json_is_a_result_file(run_cli: RunCli, tmp_path: Path) -> No
     folder.mkdir()
     write_result(folder, result("upper"), "RESULT.JSON")
     done = run_cli("ingest", folder, "--db", db)
-    assert done.returncode == 0 and fields(done.stdout)["ingested"].startswith("1 (1 new")
+    assert done.returncode == 0
+    assert fields(done.stdout)["ingested"].startswith("1 (1 new")
 
 
 def test_empty_and_bom_files_are_rejected_by_name(run_cli: RunCli, tmp_path: Path) -> None:
@@ -518,7 +533,8 @@ def test_recording_a_file_again_keeps_one_record_the_last(tmp_path: Path) -> Non
         entry = cache.get("/r/00042.json")
         assert len(cache) == 15_000
     assert rows == 15_000
-    assert entry is not None and (entry.scanned_ns, entry.ingested_at) == (3, "t3")
+    assert entry is not None
+    assert (entry.scanned_ns, entry.ingested_at) == (3, "t3")
     assert entry == Record.of(info, 3, "stored", job_id="j42", ingested_at="t3")
 
 
@@ -568,5 +584,6 @@ def test_a_fifo_in_place_of_the_cache_is_left_alone_with_a_warning(
     report = ingest(folder, db_path, warn=warnings.append)  # must not block on the FIFO
 
     assert report.ingested == 10
-    assert len(warnings) == 1 and "is a FIFO (named pipe), not a regular file" in warnings[0]
+    assert len(warnings) == 1
+    assert "is a FIFO (named pipe), not a regular file" in warnings[0]
     assert stat.S_ISFIFO(os.stat(cache_path_for(db_path)).st_mode)

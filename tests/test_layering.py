@@ -33,7 +33,8 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "summaries export",
         "plots history",
         "render demo",
-        "demo_cli cli",
+        "cli",
+        "demo_cli",
         "__init__",
         "__main__",
     )
@@ -47,10 +48,28 @@ def layer_of(module: str) -> int:
     return next(i for i, layer in enumerate(LAYERS) if module in layer)
 
 
+def _type_only(tree: ast.Module) -> set[int]:
+    """Ids of the nodes inside ``if TYPE_CHECKING:`` blocks: read by type checkers only.
+
+    ``errors`` names ``IngestReport`` (from ``bulk``) in two signatures; such an
+    import never runs, so it can make no cycle and load nothing early.
+    """
+    hidden: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            hidden.update(id(inner) for stmt in node.body for inner in ast.walk(stmt))
+    return hidden
+
+
 def imports_of(path: Path) -> tuple[set[str], set[str]]:
-    """(modules of the package, top-level outside packages) imported anywhere in ``path``."""
+    """(modules of the package, top-level outside packages) imported anywhere in
+    ``path`` when it runs (not under ``if TYPE_CHECKING:``)."""
     inside, outside = set(), set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    hidden = _type_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in hidden:
+            continue
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             if node.module:
                 inside.add(node.module.split(".")[0])

@@ -238,7 +238,8 @@ def test_index_clear_sends_nothing_to_storage(tmp_path: Path, statements: list[s
         sent = len(statements)
         index.clear()
         assert statements[sent:] == []
-        assert index.count_jobs() == 0 and index.get_all_jobs() == []
+        assert index.count_jobs() == 0
+        assert index.get_all_jobs() == []
         assert persistence.load_all_jobs() == stored
         index.rebuild()
         assert index.get_all_jobs() == stored

@@ -50,7 +50,8 @@ def folder_listing(path: Path) -> list[str]:
 def test_opens_read_only_and_rebuilds_the_index(sample_store: Path) -> None:
     with open_fabric(sample_store) as fabric:
         assert isinstance(fabric, FabricHistory)
-        assert fabric.readonly and fabric.is_open()
+        assert fabric.readonly
+        assert fabric.is_open()
         assert fabric.path == sample_store
         assert fabric.persistence.is_open()
         assert len(fabric) == fabric.queries.count_jobs() == fabric.index.count_jobs() > 350
@@ -68,16 +69,19 @@ def test_opens_read_only_and_rebuilds_the_index(sample_store: Path) -> None:
 def test_is_open_without_a_with_block(counted_store: Path) -> None:
     fabric = open_fabric(counted_store)
     try:
-        assert fabric.is_open() and len(fabric) == 7
+        assert fabric.is_open()
+        assert len(fabric) == 7
     finally:
         fabric.close()
-    assert not fabric.is_open() and not fabric.persistence.is_open()
+    assert not fabric.is_open()
+    assert not fabric.persistence.is_open()
     fabric.close()  # twice is harmless
     assert "closed" in repr(fabric)
 
 
 def test_closing_always_closes_persistence(counted_store: Path) -> None:
-    with pytest.raises(RuntimeError, match="analysis failed"), open_fabric(counted_store) as fabric:
+    # Two statements on purpose: the history is open inside, then the block raises.
+    with pytest.raises(RuntimeError, match="analysis failed"), open_fabric(counted_store) as fabric:  # noqa: PT012
         assert open_fds_to(counted_store)
         raise RuntimeError("analysis failed")
     assert not fabric.persistence.is_open()
@@ -93,7 +97,8 @@ def test_an_in_memory_history_stays_readable_after_closing(counted_store: Path) 
         assert open_fds_to(counted_store)
     assert open_fds_to(counted_store) == []
     assert fabric.jobs()["job_id"].tolist()[:2] == ["job_a", "job_b"]
-    assert len(fabric) == 7 and fabric.job("job_c") is not None
+    assert len(fabric) == 7
+    assert fabric.job("job_c") is not None
 
 
 # -- read-only means read-only ----------------------------------------------------------
@@ -113,7 +118,8 @@ def test_cannot_write(counted_store: Path) -> None:
         with pytest.raises(StorageError, match=r"read-only"):
             fabric.persistence.persist_ingested_job(make_job("job_a"))
         # The failed writes changed nothing in memory either.
-        assert fabric.job("job_new") is None and len(fabric) == 7
+        assert fabric.job("job_new") is None
+        assert len(fabric) == 7
         fabric.jobs(), fabric.outputs(), fabric.failure_reasons(), fabric.daily_counts()
     assert sha256_of(counted_store) == digest
     assert counted_store.stat().st_mtime_ns == mtime
@@ -124,7 +130,8 @@ def test_missing_database_is_an_error_and_is_not_created(tmp_path: Path) -> None
     missing = tmp_path / "nowhere" / "fabric.db"
     with pytest.raises(StorageError, match=rf"Storage file not found: {missing}"):
         open_fabric(missing)
-    assert not missing.exists() and not missing.parent.exists()
+    assert not missing.exists()
+    assert not missing.parent.exists()
     assert list(tmp_path.iterdir()) == []
 
 
@@ -134,7 +141,8 @@ def test_corrupt_file_fails_loudly_and_is_left_alone(tmp_path: Path) -> None:
     digest = sha256_of(bad)
     with pytest.raises(StorageCorruptionError, match=str(bad)):
         open_fabric(bad)
-    assert sha256_of(bad) == digest and folder_listing(bad) == ["fabric.db"]
+    assert sha256_of(bad) == digest
+    assert folder_listing(bad) == ["fabric.db"]
 
 
 def test_other_schema_version_fails_loudly_and_is_left_alone(counted_store: Path) -> None:
@@ -167,7 +175,8 @@ def test_a_row_that_cannot_be_decoded_fails_every_question_that_reads_it(
             with pytest.raises(StorageCorruptionError, match=damaged):
                 question()
         # Answers computed without job_c's outputs read (and check) its other columns only.
-        assert len(fabric.jobs()) == 7 and fabric.job("job_a") is not None
+        assert len(fabric.jobs()) == 7
+        assert fabric.job("job_a") is not None
         assert fabric.outputs(job_id="job_a")["job_id"].tolist() == ["job_a"] * 2
     # The full check at open, as the index always ran it: refused, the store closed.
     with pytest.raises(StorageCorruptionError, match=damaged):
@@ -202,7 +211,8 @@ def test_fabric_db_environment_variable_is_honoured(
 ) -> None:
     monkeypatch.setenv("FABRIC_DB", str(counted_store))
     with open_fabric() as fabric:
-        assert fabric.path == counted_store and len(fabric) == 7
+        assert fabric.path == counted_store
+        assert len(fabric) == 7
     with open_fabric(sample_store) as fabric:  # an explicit path wins
         assert fabric.path == sample_store
 
@@ -245,7 +255,8 @@ def test_default_path_is_used_when_fabric_db_is_unset(tmp_path: Path) -> None:
 def test_readonly_false_creates_and_writes(tmp_path: Path) -> None:
     path = tmp_path / "new" / "fabric.db"
     with open_fabric(path, readonly=False) as fabric:
-        assert not fabric.readonly and len(fabric) == 0
+        assert not fabric.readonly
+        assert len(fabric) == 0
         fabric.index.add_job(make_job("job_1"))
     with open_fabric(path) as fabric:
         assert fabric.jobs()["job_id"].tolist() == ["job_1"]
@@ -275,7 +286,8 @@ def test_a_writer_is_not_blocked_and_each_question_sees_the_file_as_it_is(
         assert len(fabric) == 8
         assert fabric.job("job_later").started_at == datetime(2026, 9, 6, tzinfo=UTC)
         assert fabric.jobs()["job_id"].tolist()[-1] == "job_later"
-        assert len(kept) == 7 and kept.job("job_later") is None
+        assert len(kept) == 7
+        assert kept.job("job_later") is None
 
 
 # -- the helpers ------------------------------------------------------------------------

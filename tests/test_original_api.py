@@ -106,7 +106,8 @@ def test_ingested_output_signature_is_the_original() -> None:
     assert (positional.failure_reason, positional.engine_used) == (None, None)
     assert (positional.proxy_profile_used, positional.resolve_preset_used) == (None, None)
     full = IngestedOutput(*values[:6], "FAILED", "boom", "ffmpeg", "p", "preset")
-    assert full.failure_reason == "boom" and full.resolve_preset_used == "preset"
+    assert full.failure_reason == "boom"
+    assert full.resolve_preset_used == "preset"
     with pytest.raises(dataclasses.FrozenInstanceError):
         full.status = "COMPLETED"  # type: ignore[misc]
 
@@ -116,7 +117,8 @@ def test_ingested_job_signature_is_the_original() -> None:
     assert [f.name for f in job_fields] == [name for name, _ in JOB_SIGNATURE]
     for f, (_, default) in zip(job_fields, JOB_SIGNATURE, strict=True):
         if default is ...:
-            assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            assert f.default is dataclasses.MISSING
+            assert f.default_factory is dataclasses.MISSING
         elif default in ("now", "empty"):
             pass  # checked on a built job below
         else:
@@ -127,12 +129,17 @@ def test_ingested_job_with_only_the_required_fields_has_the_original_defaults() 
     before = datetime.now(UTC)
     job = IngestedJob("job-1", "COMPLETED", STARTED)
     after = datetime.now(UTC)
-    assert job.canonical_proxy_profile is None and job.fingerprint is None
-    assert job.validation_stage is None and job.validation_error is None
-    assert job.engine_used is None and job.resolve_preset_used is None
-    assert job.jobspec_version is None and job.completed_at is None
+    assert job.canonical_proxy_profile is None
+    assert job.fingerprint is None
+    assert job.validation_stage is None
+    assert job.validation_error is None
+    assert job.engine_used is None
+    assert job.resolve_preset_used is None
+    assert job.jobspec_version is None
+    assert job.completed_at is None
     assert (job.total_clips, job.completed_clips, job.failed_clips) == (0, 0, 0)
-    assert job.outputs == () and list(job.outputs) == []
+    assert job.outputs == ()
+    assert list(job.outputs) == []
     assert job.ingested_at.utcoffset() == timedelta(0)  # UTC, as the original
     assert before <= job.ingested_at <= after
     assert IngestedJob(job_id="job-1", final_status="COMPLETED", started_at=STARTED).outputs == ()
@@ -352,7 +359,8 @@ def test_the_spec_usage_flow_then_a_restart_in_a_second_process(
     assert restarted == written
     assert written["count"] == 2
     assert written["by_status"] == {"COMPLETED": 2, "FAILED": 0, "PARTIAL": 0}
-    assert written["profile"]["p1"] == ["job-a"] and written["engine"]["resolve"] == ["job-b"]
+    assert written["profile"]["p1"] == ["job-a"]
+    assert written["engine"]["resolve"] == ["job-b"]
 
     # And it answers as the in-memory index over the same files does.
     memory = FabricIndex()
@@ -418,7 +426,8 @@ def test_a_memory_only_index_as_in_phase_1() -> None:
         index.add_job(make_job("job-1"))
         assert index.get_job("job-1") == make_job("job-1")
         index.clear()
-        assert index.get_job("job-1") is None and index.count_jobs() == 0
+        assert index.get_job("job-1") is None
+        assert index.count_jobs() == 0
         index.rebuild()  # no storage: nothing to restore
         assert index.get_all_jobs() == []
 

@@ -95,7 +95,8 @@ def test_jobs_over_time_stacks_statuses_per_utc_day(job_rows: pd.DataFrame) -> N
     assert legend_texts(ax) == ["COMPLETED", "FAILED", "PARTIAL"]
     assert ax.get_legend().get_title().get_text() == "final status"
     # Five UTC days (1-5 September, the 4th empty), one segment per status per day.
-    assert len(bars(ax)) == 15 and len(ax.containers) == 3
+    assert len(bars(ax)) == 15
+    assert len(ax.containers) == 3
     heights = {
         status: [bar.get_height() for bar in container]
         for status, container in zip(("COMPLETED", "FAILED", "PARTIAL"), ax.containers, strict=True)
@@ -117,7 +118,9 @@ def test_jobs_over_time_stacks_statuses_per_utc_day(job_rows: pd.DataFrame) -> N
 
 def test_jobs_over_time_other_periods(job_rows: pd.DataFrame) -> None:
     ax = plot_jobs_over_time(job_rows, freq="W-MON")
-    assert len(bars(ax)) == 3 and "W-MON" in ax.get_title("left") and "UTC" in ax.get_xlabel()
+    assert len(bars(ax)) == 3
+    assert "W-MON" in ax.get_title("left")
+    assert "UTC" in ax.get_xlabel()
     assert [c[0].get_height() for c in ax.containers] == [2, 4, 1]
 
 
@@ -129,8 +132,11 @@ def test_jobs_over_time_draws_on_the_given_axes(job_rows: pd.DataFrame) -> None:
 
 def test_jobs_over_time_with_no_jobs(job_rows: pd.DataFrame) -> None:
     ax = plot_jobs_over_time(job_rows.iloc[:0])
-    assert bars(ax) == [] and [t.get_text() for t in ax.texts] == ["no jobs to show"]
-    assert ax.get_title("left") and ax.get_xlabel() and ax.get_ylabel()
+    assert bars(ax) == []
+    assert [t.get_text() for t in ax.texts] == ["no jobs to show"]
+    assert ax.get_title("left")
+    assert ax.get_xlabel()
+    assert ax.get_ylabel()
 
 
 # -- failure reasons ------------------------------------------------------------------------
@@ -165,11 +171,13 @@ def test_failure_reasons_top_n_and_long_text(job_rows: pd.DataFrame) -> None:
     reasons = failure_reasons(job_rows)  # job level only: two reasons
     ax = plot_failure_reasons(reasons, top=1)
     assert ax.get_title("left") == "Top 1 failure reasons"
-    assert len(bars(ax)) == 1 and legend_texts(ax) == ["job validation_error (in jobs)"]
+    assert len(bars(ax)) == 1
+    assert legend_texts(ax) == ["job validation_error (in jobs)"]
     long = "x" * 80
     table = reasons.assign(reason=pd.array([long, "short"], dtype="string"))
     labels = tick_labels(plot_failure_reasons(table), "y")
-    assert labels[0] == "x" * 59 + "…" and labels[1] == "short"
+    assert labels[0] == "x" * 59 + "…"
+    assert labels[1] == "short"
     with pytest.raises(ValueError, match="top must be >= 1"):
         plot_failure_reasons(reasons, top=0)
     with pytest.raises(ValueError, match="failure_reasons table"):
@@ -178,9 +186,8 @@ def test_failure_reasons_top_n_and_long_text(job_rows: pd.DataFrame) -> None:
 
 def test_failure_reasons_with_none_recorded(job_rows: pd.DataFrame) -> None:
     ax = plot_failure_reasons(failure_reasons(job_rows.iloc[:0]))
-    assert bars(ax) == [] and [t.get_text() for t in ax.texts] == [
-        "no recorded failure reasons to show"
-    ]
+    assert bars(ax) == []
+    assert [t.get_text() for t in ax.texts] == ["no recorded failure reasons to show"]
 
 
 # -- durations ------------------------------------------------------------------------------
@@ -207,9 +214,8 @@ def test_durations_by_profile_and_by_two_columns(job_rows: pd.DataFrame) -> None
     assert medians(ax) == [16.0, 1200.0, 1800.0]
     assert ax.get_ylabel() == "duration (s, completed_at - started_at)"
     ax = plot_durations(job_rows, by=["engine_used", "canonical_proxy_profile"], unit="h")
-    assert len(boxes(ax)) == 4 and ax.get_title("left").endswith(
-        "engine_used / canonical_proxy_profile"
-    )
+    assert len(boxes(ax)) == 4
+    assert ax.get_title("left").endswith("engine_used / canonical_proxy_profile")
     assert "resolve / (not recorded)" in tick_labels(ax, "x")
 
 
@@ -219,7 +225,8 @@ def test_durations_bad_arguments_and_no_data(job_rows: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="no column 'worker'"):
         plot_durations(job_rows, by="worker")
     ax = plot_durations(job_rows[job_rows["duration_seconds"].isna()])
-    assert boxes(ax) == [] and [t.get_text() for t in ax.texts] == ["no job durations to show"]
+    assert boxes(ax) == []
+    assert [t.get_text() for t in ax.texts] == ["no job durations to show"]
 
 
 # -- output sizes -----------------------------------------------------------------------------
@@ -249,7 +256,8 @@ def test_output_sizes_in_gigabytes(clip_rows: pd.DataFrame) -> None:
 
 def test_output_sizes_with_none_recorded(clip_rows: pd.DataFrame) -> None:
     ax = plot_output_sizes(clip_rows[clip_rows["output_size_bytes"].isna()])
-    assert boxes(ax) == [] and [t.get_text() for t in ax.texts] == ["no output sizes to show"]
+    assert boxes(ax) == []
+    assert [t.get_text() for t in ax.texts] == ["no output sizes to show"]
 
 
 # -- on the sample, and headless ----------------------------------------------------------------
@@ -265,7 +273,10 @@ def test_every_plot_renders_the_sample(tmp_path: Path) -> None:
         plot_output_sizes(outs[outs["status"] == "COMPLETED"]),
     ]
     for i, ax in enumerate(axes):
-        assert ax.get_title("left") and ax.get_xlabel() and ax.get_ylabel() and legend_texts(ax)
+        assert ax.get_title("left")
+        assert ax.get_xlabel()
+        assert ax.get_ylabel()
+        assert legend_texts(ax)
         ax.figure.savefig(tmp_path / f"{i}.png")
         assert (tmp_path / f"{i}.png").stat().st_size > 5_000
     assert len(boxes(axes[2])) == 7  # the sample's seven profiles
@@ -441,7 +452,8 @@ def test_absurd_and_negative_durations_are_counted_outliers(job_rows: pd.DataFra
     ]
     # The axis keeps the scale of the plausible durations (at most 30 min here).
     low, high = ax.get_ylim()
-    assert high < 40 and low > -10
+    assert high < 40
+    assert low > -10
     markers = [line for line in ax.lines if line.get_marker() in ("^", "v")]
     assert sorted(len(line.get_xdata()) for line in markers) == [1, 1]
     assert sorted(t.get_text() for t in ax.texts) == ["1", "2"]  # counted at each group
@@ -476,5 +488,6 @@ def test_importing_the_package_does_not_import_matplotlib(tmp_path: Path) -> Non
 def test_a_single_job_plots(tmp_path: Path) -> None:
     frame = jobs_frame([make_job()])
     ax = plot_jobs_over_time(frame)
-    assert len(bars(ax)) == 1 and legend_texts(ax) == ["COMPLETED"]  # only what is drawn
+    assert len(bars(ax)) == 1
+    assert legend_texts(ax) == ["COMPLETED"]
     assert len(boxes(plot_durations(frame))) == 1

@@ -55,7 +55,8 @@ def test_report_of_the_sample_history(run_cli: RunCli, sample_db: Path, tmp_path
     html = out.read_text(encoding="utf-8")
     assert f"<title>Fabric history: {sample_db}</title>" in html
     assert re.search(r"<img [^>]*src=\"data:image/png;base64,", html)  # the plot, embedded
-    assert "COMPLETED" in html and "engine_used" in html  # the tables
+    assert "COMPLETED" in html
+    assert "engine_used" in html
     assert external_references(html) == []
     assert "open_example_history" not in html  # no code cells without --code
     assert "Traceback" not in html
@@ -84,15 +85,18 @@ def test_report_of_an_empty_history(run_cli: RunCli, tmp_path: Path) -> None:
     assert "(0 jobs)" in done.stdout
     html = out.read_text(encoding="utf-8")
     assert "This history holds no job yet" in html
-    assert "Traceback" not in html and external_references(html) == []
+    assert "Traceback" not in html
+    assert external_references(html) == []
 
 
 def test_a_missing_database_is_exit_3_and_writes_nothing(run_cli: RunCli, tmp_path: Path) -> None:
     out = tmp_path / "out.html"
     done = run_cli("report", "--db", tmp_path / "nope.db", out)
     assert done.returncode == 3
-    assert "nope.db" in done.stderr and len(done.stderr.splitlines()) == 1
-    assert not out.exists() and not (tmp_path / "nope.db").exists()
+    assert "nope.db" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert not out.exists()
+    assert not (tmp_path / "nope.db").exists()
 
 
 def test_a_damaged_database_is_exit_3_and_left_alone(run_cli: RunCli, tmp_path: Path) -> None:
@@ -100,15 +104,19 @@ def test_a_damaged_database_is_exit_3_and_left_alone(run_cli: RunCli, tmp_path: 
     damaged.write_bytes(b"this is not a database" * 100)
     before = sha256_of(damaged)
     done = run_cli("report", "--db", damaged, tmp_path / "out.html")
-    assert done.returncode == 3 and "damaged.db" in done.stderr
-    assert sha256_of(damaged) == before and not (tmp_path / "out.html").exists()
+    assert done.returncode == 3
+    assert "damaged.db" in done.stderr
+    assert sha256_of(damaged) == before
+    assert not (tmp_path / "out.html").exists()
 
 
 def test_an_unwritable_target_is_exit_4(run_cli: RunCli, sample_db: Path, tmp_path: Path) -> None:
     done = run_cli("report", "--db", sample_db, tmp_path / "no" / "such" / "out.html")
-    assert done.returncode == 4 and "does not exist" in done.stderr
+    assert done.returncode == 4
+    assert "does not exist" in done.stderr
     done = run_cli("report", "--db", sample_db, tmp_path)
-    assert done.returncode == 4 and "is a folder" in done.stderr
+    assert done.returncode == 4
+    assert "is a folder" in done.stderr
 
 
 def test_a_failing_notebook_leaves_no_page(sample_db: Path, tmp_path: Path) -> None:
@@ -145,7 +153,8 @@ def test_the_installed_notebooks_come_first_then_the_checkout(tmp_path: Path) ->
         REPO_ROOT / "fabric_nb",
         REPO_ROOT / "notebooks",
     )
-    assert NOTEBOOKS_DIR == CHECKOUT_NOTEBOOKS_DIR and OVERVIEW_NOTEBOOK.is_file()
+    assert NOTEBOOKS_DIR == CHECKOUT_NOTEBOOKS_DIR
+    assert OVERVIEW_NOTEBOOK.is_file()
 
 
 def test_the_wheel_ships_the_notebooks_and_an_installed_copy_renders_the_report(

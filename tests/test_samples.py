@@ -135,11 +135,15 @@ def test_non_ascii_paths_are_raw_utf8_in_files(sample_files: list[Path]) -> None
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"n_jobs": -1}, {"n_jobs": 5, "days": 0}, {"n_jobs": 5, "clips_per_job": 0}],
+    ("kwargs", "named"),
+    [
+        ({"n_jobs": -1}, "n_jobs"),
+        ({"n_jobs": 5, "days": 0}, "days"),
+        ({"n_jobs": 5, "clips_per_job": 0}, "clips_per_job"),
+    ],
 )
-def test_invalid_arguments_are_refused(kwargs: dict[str, int]) -> None:
-    with pytest.raises(ValueError):
+def test_invalid_arguments_are_refused(kwargs: dict[str, int], named: str) -> None:
+    with pytest.raises(ValueError, match=f"^{named} must be"):
         generate_results(**kwargs)
 
 
@@ -188,9 +192,11 @@ def test_clip_statuses_agree_with_final_status(sample: list[dict[str, Any]]) -> 
         clip_statuses = [clip["status"] for clip in result["clips"]]
         assert set(clip_statuses) <= {"COMPLETED", "FAILED"}
         if result["final_status"] == "COMPLETED":
-            assert clip_statuses and "FAILED" not in clip_statuses
+            assert clip_statuses
+            assert "FAILED" not in clip_statuses
         elif result["final_status"] == "PARTIAL":
-            assert "COMPLETED" in clip_statuses and "FAILED" in clip_statuses
+            assert "COMPLETED" in clip_statuses
+            assert "FAILED" in clip_statuses
         else:
             assert "COMPLETED" not in clip_statuses
 
@@ -199,7 +205,8 @@ def test_counts_are_consistent_with_clips(sample: list[dict[str, Any]]) -> None:
     without_counts = 0
     for result in sample:
         if "total_clips" not in result:
-            assert "completed_clips" not in result and "failed_clips" not in result
+            assert "completed_clips" not in result
+            assert "failed_clips" not in result
             without_counts += 1
             continue
         clips = result["clips"]
@@ -208,23 +215,27 @@ def test_counts_are_consistent_with_clips(sample: list[dict[str, Any]]) -> None:
         assert result["failed_clips"] == failed
         assert result["completed_clips"] == len(clips) - failed
         for key in ("total_clips", "completed_clips", "failed_clips"):
-            assert type(result[key]) is int and result[key] >= 0
+            assert type(result[key]) is int
+            assert result[key] >= 0
     assert 0 < without_counts < len(sample) // 10
 
 
 def test_clip_objects_are_complete_and_plausible(sample: list[dict[str, Any]]) -> None:
     reasons = set()
     for clip in (clip for r in sample for clip in r["clips"]):
-        assert clip["source_path"] and clip["resolved_output_path"]
+        assert clip["source_path"]
+        assert clip["resolved_output_path"]
         assert clip["source_path"] != clip["resolved_output_path"]
         assert type(clip["output_exists"]) is bool
         assert type(clip["exit_code"]) is int
         if clip["output_exists"]:
-            assert type(clip["output_size_bytes"]) is int and clip["output_size_bytes"] > 0
+            assert type(clip["output_size_bytes"]) is int
+            assert clip["output_size_bytes"] > 0
         else:
             assert clip["output_size_bytes"] is None
         if clip["status"] == "COMPLETED":
-            assert clip["failure_reason"] is None and clip["output_exists"]
+            assert clip["failure_reason"] is None
+            assert clip["output_exists"]
             assert 20_000_000 <= clip["output_size_bytes"] <= 2_000_000_000
         else:
             assert clip["failure_reason"]
@@ -241,7 +252,8 @@ def test_pre_job_failures_have_no_clips(sample: list[dict[str, Any]]) -> None:
     refused = [r for r in sample if r["_metadata"]["validation_stage"] in ("pre-job", "validation")]
     assert {r["_metadata"]["validation_stage"] for r in refused} == {"pre-job", "validation"}
     for result in refused:
-        assert result["clips"] == [] and result["final_status"] == "FAILED"
+        assert result["clips"] == []
+        assert result["final_status"] == "FAILED"
         assert result["_metadata"]["validation_error"]
         assert "_recovery" not in result
     assert any(r["completed_at"] is None for r in refused)
@@ -255,11 +267,14 @@ def test_crash_recovery_results(sample: list[dict[str, Any]]) -> None:
     recovered = [r for r in sample if "_recovery" in r]
     assert recovered
     for result in recovered:
-        assert result["clips"] == [] and result["final_status"] == "FAILED"
-        assert result["completed_at"] is None and result["duration_seconds"] is None
+        assert result["clips"] == []
+        assert result["final_status"] == "FAILED"
+        assert result["completed_at"] is None
+        assert result["duration_seconds"] is None
         recovery = result["_recovery"]
         assert set(recovery) == {"reason", "recovered_at", "original_path"}
-        assert recovery["reason"] and recovery["original_path"].endswith(".json")
+        assert recovery["reason"]
+        assert recovery["original_path"].endswith(".json")
         assert instant(recovery["recovered_at"]) > instant(result["started_at"])
 
 
@@ -417,7 +432,8 @@ def test_benchmark_shaped_history_is_accepted(tmp_path: Path) -> None:
 
 
 def test_public_api_is_documented() -> None:
-    assert samples.__doc__ and "SYNTHETIC" in samples.__doc__
+    assert samples.__doc__
+    assert "SYNTHETIC" in samples.__doc__
     for name in samples.__all__:
         value = getattr(samples, name)
         if callable(value):

@@ -66,4 +66,5 @@ def test_a_walk_keeps_one_relative_path_per_file(tmp_path: Path, monkeypatch) ->
         (os.path.join("in", "sub", "b.json"), str(tmp_path / "in" / "sub" / "b.json")),
     ]
     assert [f.stat for f in files] == [FileStat.of(os.stat(f.name)) for f in files]
-    assert files.is_regular(0) and files.is_regular(1)
+    assert files.is_regular(0)
+    assert files.is_regular(1)

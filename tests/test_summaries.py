@@ -86,7 +86,8 @@ def test_status_counts_of_jobs(job_rows: pd.DataFrame) -> None:
     assert table["count"].tolist() == [2, 4, 1]
     assert table["total"].tolist() == [7, 7, 7]
     assert table["share"].tolist() == [2 / 7, 4 / 7, 1 / 7]
-    assert str(table["count"].dtype) == "int64" and str(table["share"].dtype) == "Float64"
+    assert str(table["count"].dtype) == "int64"
+    assert str(table["share"].dtype) == "Float64"
 
 
 def test_status_counts_of_clips(clip_rows: pd.DataFrame) -> None:
@@ -196,7 +197,8 @@ def test_failure_reasons_keep_clips_of_the_given_jobs(
 def test_failure_reasons_empty(job_rows: pd.DataFrame, clip_rows: pd.DataFrame) -> None:
     full = failure_reasons(job_rows, clip_rows)
     empty = failure_reasons(job_rows.iloc[:0], clip_rows.iloc[:0])
-    assert empty.empty and list(empty.columns) == list(full.columns)
+    assert empty.empty
+    assert list(empty.columns) == list(full.columns)
     assert dict(empty.dtypes) == dict(full.dtypes)
 
 
@@ -363,11 +365,12 @@ def test_status_counts_by_hand(job_rows: pd.DataFrame) -> None:
 def test_daily_counts_empty_and_bad_freq(job_rows: pd.DataFrame) -> None:
     empty = daily_counts(job_rows.iloc[:0])
     full = daily_counts(job_rows)
-    assert empty.empty and list(empty.columns) == list(full.columns)
+    assert empty.empty
+    assert list(empty.columns) == list(full.columns)
     assert dict(empty.dtypes) == dict(full.dtypes)
     assert str(empty.index.dtype) == "datetime64[us, UTC]"
     for frame in (job_rows, job_rows.iloc[:0]):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="freq='fortnightly' is not a pandas frequency"):
             daily_counts(frame, freq="fortnightly")
 
 
@@ -446,7 +449,8 @@ def test_repeated_failures_hand_counted() -> None:
     ]  # fmt: skip
     assert repeated_failures(clips, min_jobs=1)["source_path"].tolist() == ["/m/A.mov", "/m/B.mov"]
     empty = repeated_failures(clips.iloc[:0])
-    assert empty.empty and dict(empty.dtypes) == dict(table.dtypes)
+    assert empty.empty
+    assert dict(empty.dtypes) == dict(table.dtypes)
     with pytest.raises(ValueError, match="min_jobs must be >= 1"):
         repeated_failures(clips, min_jobs=0)
 

@@ -73,7 +73,8 @@ def test_a_file_being_written_waits_and_is_not_rejected(
     out, err = stop(watch, signal.SIGINT)
 
     assert watch.returncode == 0
-    assert "rejected" not in err and "rejected" not in out.splitlines()[-1].split(",")[0]
+    assert "rejected" not in err
+    assert "rejected" not in out.splitlines()[-1].split(",")[0]
     assert out.splitlines()[-1].startswith("stopped (SIGINT): 1 files stored")
 
 
@@ -136,7 +137,8 @@ def test_two_watches_and_an_ingest_store_every_job_exactly_once(
     for watch in watches:
         _out, err = stop(watch)
         assert watch.returncode == 0, err
-        assert "locked" not in err and "Traceback" not in err
+        assert "locked" not in err
+        assert "Traceback" not in err
     assert stored(db) == sorted(expected)  # one row per job
     assert run_cli("check", "--db", db).returncode == 0
 

@@ -627,7 +627,8 @@ def test_flipped_bytes_inside_a_stored_value_fail_on_load_naming_the_job(
             FabricIndex(persistence)
     match = re.match(rf"{PREFIX} in {re.escape(str(path))}: job '([^']+)' cannot be decoded: ",
                      str(info.value))  # fmt: skip
-    assert match and match.group(1) in ids
+    assert match
+    assert match.group(1) in ids
     assert sha256_of(path) == digest
 
 

@@ -199,7 +199,8 @@ def states_the_log_allows(run: Run, round_no: int) -> Allowed:
         elif kind == "C" and int(rest.split()[0]) == round_no:
             committed.add(tuple(map(int, rest.split())))  # type: ignore[arg-type]
     unlogged = sorted(set(intents) - committed)
-    assert len(unlogged) <= 1 and (not unlogged or unlogged[0] == max(intents))
+    assert len(unlogged) <= 1
+    assert not unlogged or unlogged[0] == max(intents)
     expected = run.state
     for key in sorted(committed):
         expected = _apply(expected, intents[key], key, run.parsed)
@@ -252,7 +253,8 @@ def the_store_is_an_allowed_state(
     if stored == allowed.expected:
         run.state = allowed.expected
         return
-    assert allowed.with_tail is not None and stored == allowed.with_tail, (
+    assert allowed.with_tail is not None, f"round {round_no}: no batch was in flight"
+    assert stored == allowed.with_tail, (
         f"round {round_no}: the store is neither the committed state nor that state "
         f"plus the batch in flight {allowed.in_flight}; stored batches: "
         f"{sorted({_batch_of(job) for job in stored.values()})}"
@@ -329,8 +331,10 @@ def test_a_kill_inside_a_transaction_is_undone_by_the_next_read_write_open(
     # Read-only: refused with the reason, and not a byte changed.
     before = sha256_of(db)
     seen = _read_only_view(db)
-    assert isinstance(seen, str) and "a write to it was interrupted" in seen, seen
-    assert sha256_of(db) == before and _is_hot(journal)
+    assert isinstance(seen, str), seen
+    assert "a write to it was interrupted" in seen, seen
+    assert sha256_of(db) == before
+    assert _is_hot(journal)
 
     # Read-write: SQLite finishes the undo; the committed jobs are all there, unchanged.
     with create_persistence(db) as persistence:

@@ -44,7 +44,9 @@ def test_an_existing_empty_folder_keeps_its_inode_mode_and_group(
         0o2750,
         group,
     )
-    assert result.jobs > 0 and (out / "jobs").is_dir() and (out / "outputs").is_dir()
+    assert result.jobs > 0
+    assert (out / "jobs").is_dir()
+    assert (out / "outputs").is_dir()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     assert (out / "jobs").stat().st_gid == group  # created inside it: the setgid group
 
@@ -96,7 +98,8 @@ def test_a_killed_export_leaves_nothing_mistakable_and_the_next_one_cleans_up(
     if visible:
         # The one window: killed between the moves that publish into a kept
         # folder. The hidden staging folder beside it says it is not an export.
-        assert existing and visible in (["jobs"], ["jobs.csv"])
+        assert existing
+        assert visible in (["jobs"], ["jobs.csv"])
     leftovers = [p for p in watch.iterdir() if p.name.startswith(STAGING_PREFIX)]
     assert len(leftovers) == 1
     if fmt == "parquet":  # a Hive reader of the folder skips the hidden leftover

@@ -156,7 +156,8 @@ def test_rewriting_an_earlier_file_of_a_job_keeps_the_later_file_in_both_paths(
     second = ingest(run_cli, db, folder)
 
     assert status_of(db, "job") == "PARTIAL"  # run2 is still the last file
-    assert first["ingested"].startswith("0 ") and first["superseded"].startswith("1 ")
+    assert first["ingested"].startswith("0 ")
+    assert first["superseded"].startswith("1 ")
     assert second["ingested"].startswith("0 ")
     assert rows(db) == full_copy(run_cli, db, folder, tmp_path)
 
@@ -219,9 +220,11 @@ def test_a_row_rotted_on_disk_is_never_written_over_by_the_fast_path(
     check = run_cli("--db", db, "check")
     done = run_cli("--db", db, "ingest", folder)
 
-    assert check.returncode == 1 and "cannot be decoded" in check.stderr
+    assert check.returncode == 1
+    assert "cannot be decoded" in check.stderr
     assert done.returncode == 3, done.stdout
-    assert "Database corruption detected" in done.stderr and "cannot be decoded" in done.stderr
+    assert "Database corruption detected" in done.stderr
+    assert "cannot be decoded" in done.stderr
     assert sha256_of(db) == before  # nothing written
 
 

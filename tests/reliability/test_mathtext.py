@@ -103,6 +103,7 @@ def test_every_chart_draws_stored_text_literally(tmp_path: Path) -> None:
         over_time = shown_texts(plot_jobs_over_time(fabric.jobs(engine=ENGINE)))
 
     assert any(t.startswith("Cannot open \\\\nas\\media$") for t in reasons)
-    assert ENGINE in durations and ENGINE in usage
+    assert ENGINE in durations
+    assert ENGINE in usage
     assert PROFILE in sizes
     assert any(ENGINE in t for t in over_time)  # the filters in the default title

@@ -69,11 +69,13 @@ def test_ingest_twice_stores_records_and_prints_escaped(
 
     assert first.returncode == 1  # the bad file: newly rejected
     assert b"Traceback" not in first.stderr
-    assert b"rejected: " in first.stderr and b"bad\\udcfd.json" in first.stderr
+    assert b"rejected: " in first.stderr
+    assert b"bad\\udcfd.json" in first.stderr
     assert not any(byte >= 0x80 for byte in first.stdout + first.stderr)  # escaped
     assert second.returncode == 0, second.stderr
     summary = second.stdout.decode()
-    assert "unchanged:      2" in summary and "still rejected: 1" in summary
+    assert "unchanged:      2" in summary
+    assert "still rejected: 1" in summary
     assert job_ids(db) == ["a", "b"]
     with IngestCache(os.fsdecode(db), warn=pytest.fail) as cache:  # the names come back
         assert os.fsdecode(os.path.join(card, b"A001\xff.json")) in cache

@@ -62,7 +62,8 @@ def test_a_home_of_no_user_is_one_line_and_the_documented_code(
     done = run_cli(*args, env=env)
 
     assert done.returncode == code, done.stderr
-    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert "Traceback" not in done.stderr
     assert "~nosuchuser names no user" in done.stderr
 
 
@@ -92,7 +93,8 @@ def test_backup_refuses_a_dest_with_a_journal_beside_it(
 
     done = run_cli("--db", store, "backup", tmp_path / "copy.db")
 
-    assert done.returncode == 2 and "copy.db-journal lies beside it" in done.stderr
+    assert done.returncode == 2
+    assert "copy.db-journal lies beside it" in done.stderr
     assert not (tmp_path / "copy.db").exists()
 
 
@@ -110,7 +112,8 @@ def test_backup_past_the_file_size_limit_blames_the_destination(
     done = run_cli("--db", store, "backup", tmp_path / "copy.db", preexec=small_files)
 
     assert done.returncode == 4, done.stderr
-    assert "Cannot write the backup into" in done.stderr and "is fine" in done.stderr
+    assert "Cannot write the backup into" in done.stderr
+    assert "is fine" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db", "home"]  # nothing left
     assert sha256_of(store) == before
 

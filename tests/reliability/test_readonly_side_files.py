@@ -44,7 +44,8 @@ def test_ingest_into_a_read_only_history_creates_no_cache(store: Path, tmp_path:
         ingest_paths([folder], persistence)
 
     assert not cache_path_for(store).exists()
-    assert listing(store.parent) == files and sha256_of(store) == before
+    assert listing(store.parent) == files
+    assert sha256_of(store) == before
 
 
 @pytest.mark.parametrize("command", [["info"], ["info", "--json"], ["check"]])
@@ -56,4 +57,5 @@ def test_read_only_commands_create_no_file(
     done = run_cli("--db", store, *command)
 
     assert done.returncode == 0, done.stderr
-    assert listing(store.parent) == files and sha256_of(store) == before
+    assert listing(store.parent) == files
+    assert sha256_of(store) == before

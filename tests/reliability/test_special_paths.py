@@ -33,7 +33,8 @@ def test_names_sqlite_treats_specially_are_plain_files(
     ingest = run_cli("--db", name, "ingest", results, cwd=tmp_path)
     assert ingest.returncode == 0, ingest.stderr
     stored = tmp_path / name
-    assert stored.is_file() and stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert stored.is_file()
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert stored.stat().st_size > 0
 
     check = run_cli("--db", name, "check", cwd=tmp_path)
@@ -94,7 +95,8 @@ def test_a_dangling_symlink_creates_its_target_private(
 
     assert done.returncode == 0, done.stderr
     target = tmp_path / "real" / "history.db"
-    assert link.is_symlink() and target.is_file()
+    assert link.is_symlink()
+    assert target.is_file()
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
     check = run_cli("--db", link, "check", cwd=tmp_path)

@@ -74,7 +74,8 @@ def test_the_library_refuses_the_store_and_touches_nothing(restored: Path, reado
         create_persistence(restored, readonly=readonly).open()
 
     message = str(caught.value)
-    assert f"{restored}-wal lies beside it" in message and "\n" not in message
+    assert f"{restored}-wal lies beside it" in message
+    assert "\n" not in message
     assert "Move" in message
     assert snapshot(restored) == before  # no -shm created, no byte changed
 
@@ -109,9 +110,11 @@ def test_every_command_refuses_it_with_one_line_and_exit_3(
 
     expected = 1 if command == ["check"] else 3  # check's own "FAILED" code
     assert done.returncode == expected, done.stderr
-    assert len(done.stderr.splitlines()) == 1 and "-wal lies beside it" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert "-wal lies beside it" in done.stderr
     assert snapshot(restored) == before
-    assert not (tmp_path / "copy.db").exists() and not (tmp_path / "out").exists()
+    assert not (tmp_path / "copy.db").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_stray_shm_alone_is_refused_as_well(tmp_path: Path) -> None:
@@ -140,4 +143,5 @@ def test_the_restore_steps_in_the_docs_move_the_wal_and_shm_aside() -> None:
     text = (REPO_ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     steps = text[text.index("### Backup and restore, for operators") :]
     steps = steps[: steps.index("\n## ")]
-    assert "fabric.db-wal" in steps and "fabric.db-shm" in steps
+    assert "fabric.db-wal" in steps
+    assert "fabric.db-shm" in steps

@@ -65,7 +65,8 @@ def test_info_prints_stored_names_escaped_one_line_each(
     out = done.stdout
     assert "  \\x1b[2J\\x1b]0;owned\\x07  1" in out
     assert "  resolve\\nrejected: 0\\nby status:  1" in out
-    assert "csi\\x9b31m" in out and "gpj.\\u202eexe" in out
+    assert "csi\\x9b31m" in out
+    assert "gpj.\\u202eexe" in out
     lines = out.splitlines()
     assert [line for line in lines if line.startswith(("by status:", "rejected:"))] == [
         "by status:"

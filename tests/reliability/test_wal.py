@@ -93,7 +93,8 @@ def test_a_wal_store_without_side_files_gets_none_from_check(
         done = run_cli("--db", db, command, *extra, timeout=60)
         assert done.returncode in (1, 3)
         assert "WAL journal mode" in done.stderr
-        assert side_files(db) == [] and sha256_of(db) == before
+        assert side_files(db) == []
+        assert sha256_of(db) == before
 
 
 def test_after_switching_back_every_job_of_the_wal_is_there(wal_store: Path) -> None:
