@@ -221,36 +221,13 @@ def write_incremental(
     docs: Path, env: dict[str, str], results: dict[int, dict[str, Measurement]], args: Any
 ) -> Path:
     """Replace the figure-8 section of ``performance.md`` (written by a full run and by ``--only``)."""
-    figure = FIGURE_BY_KEY["incremental"]
-    rows = [
-        "| N | incremental re-run | floor (integrity_check + stat of every file) | ratio | "
-        "target | | |",
-        "|---:|---:|---:|---:|---:|---|---|",
-    ]
-    for n, by_key in results.items():
-        m = by_key.get("incremental")
-        if m is None:
-            continue
-        state = "ok" if m.ratio <= figure.target else "**missed**"
-        rows.append(
-            f"| {short(n)} | {_duration(m.fabric_median)} | {_duration(m.raw_median)} | "
-            f"{m.ratio:.2f}x | <= {figure.target:g}x | {state} | {m.note} |"
-        )
-    memory_figure = FIGURE_BY_KEY["incremental_memory"]
-    memory_rows = [
-        f"| N | {memory_figure.title} | budget ({memory_figure.baseline}) | ratio | target | | |",
-        "|---:|---:|---:|---:|---:|---|---|",
-    ]
-    for n, by_key in results.items():
-        m = by_key.get("incremental_memory")
-        if m is None:
-            continue
-        state = "ok" if m.ratio <= memory_figure.target else "**missed**"
-        memory_rows.append(
-            f"| {short(n)} | {_unit_value(m.fabric_median, 'MB')} | "
-            f"{_unit_value(m.raw_median, 'MB')} | {m.ratio:.2f}x | "
-            f"<= {memory_figure.target:g}x | {state} | {m.note} |"
-        )
+    rows = _figure_rows(
+        results, "incremental", "incremental re-run", "floor (integrity_check + stat of every file)"
+    )
+    memory = FIGURE_BY_KEY["incremental_memory"]
+    memory_rows = _figure_rows(
+        results, "incremental_memory", memory.title, f"budget ({memory.baseline})"
+    )
     section = "\n".join(
         [
             INCREMENTAL_BEGIN,
@@ -269,6 +246,28 @@ def write_incremental(
     md = docs / "performance.md"
     _replace_section(md, INCREMENTAL_BEGIN, INCREMENTAL_END, section)
     return md
+
+
+def _figure_rows(
+    results: dict[int, dict[str, Measurement]], key: str, fabric: str, baseline: str
+) -> list[str]:
+    """A table of one figure: a row per size, Fabric, its baseline, the ratio, the verdict."""
+    figure = FIGURE_BY_KEY[key]
+    rows = [
+        f"| N | {fabric} | {baseline} | ratio | target | | |",
+        "|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for n, by_key in results.items():
+        m = by_key.get(key)
+        if m is None:
+            continue
+        state = "ok" if m.ratio <= figure.target else "**missed**"
+        rows.append(
+            f"| {short(n)} | {_unit_value(m.fabric_median, figure.unit)} | "
+            f"{_unit_value(m.raw_median, figure.unit)} | {m.ratio:.2f}x | "
+            f"<= {figure.target:g}x | {state} | {m.note} |"
+        )
+    return rows
 
 
 def _replace_section(md: Path, begin: str, end: str, section: str) -> None:

@@ -318,9 +318,10 @@ def test_a_storage_failure_stops_the_run_rolls_back_its_batch_and_says_what_land
         write_result(tmp_path, result(f"job-{i}", i), f"{i}.json")
     write_result(tmp_path, b"{}", "0_bad.json")
 
-    refuse_job(db_path, "job-5")
-    with create_persistence(db_path) as persistence, pytest.raises(IngestAborted) as caught:
-        ingest_paths([tmp_path], persistence, batch_size=3)
+    with create_persistence(db_path) as persistence:
+        refuse_job(db_path, "job-5")  # while open: see refuse_job
+        with pytest.raises(IngestAborted) as caught:
+            ingest_paths([tmp_path], persistence, batch_size=3)
 
     # Batches: [1,2,3] committed; [4,5,6] refused as a whole; 7 and 8 never read.
     assert isinstance(caught.value, StorageError)

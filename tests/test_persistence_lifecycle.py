@@ -161,8 +161,13 @@ def test_all_project_exceptions_share_one_base() -> None:
     assert set(classes) >= {
         IngestionError, StorageError, StorageCorruptionError, PersistenceError, FabricError,
     }  # fmt: skip
+    interrupts = {fabric_nb.errors.InterruptedWrite, fabric_nb.errors.IngestInterrupted}
     for cls in classes:
-        assert issubclass(cls, FabricError)
+        if cls in interrupts:  # Ctrl-C stays a KeyboardInterrupt: code that knows neither stops
+            assert issubclass(cls, KeyboardInterrupt)
+            assert not issubclass(cls, Exception)
+        else:
+            assert issubclass(cls, FabricError)
     assert issubclass(StorageCorruptionError, StorageError)
     assert not issubclass(PersistenceError, StorageError)
     assert not issubclass(FabricError, (ValueError, OSError))
