@@ -202,21 +202,24 @@ _COLUMNS: Final[str] = (
     "path, size, mtime_ns, ctime_ns, inode, scanned_ns, state, job_id, ingested_at, digest, reason"
 )
 #: One row per file. A path is text, or the bytes of its name when the name
-#: is not UTF-8 (a camera card's ``Cam\xe9ra``). The checks keep a row another
-#: tool wrote from being read as something it is not.
+#: is not UTF-8 (a camera card's ``Cam\xe9ra``). No ``CHECK`` constraints: they
+#: would cost a first ingest a third of the cache's writes. What another tool
+#: could write wrong is refused where it is read instead: a record whose state
+#: or ``job_id`` is not one Fabric writes is never trusted (:data:`_TRUSTED`),
+#: a stamp that is not text claims no row, and :meth:`IngestCache.get` gives
+#: no record for a row of the wrong types.
 _FILES_SCHEMA: Final[str] = """CREATE TABLE files (
-    path PRIMARY KEY NOT NULL CHECK (typeof(path) IN ('text', 'blob')),
-    size INTEGER NOT NULL CHECK (typeof(size) = 'integer'),
-    mtime_ns INTEGER NOT NULL CHECK (typeof(mtime_ns) = 'integer'),
-    ctime_ns INTEGER NOT NULL CHECK (typeof(ctime_ns) = 'integer'),
-    inode INTEGER NOT NULL CHECK (typeof(inode) = 'integer'),
-    scanned_ns INTEGER NOT NULL CHECK (typeof(scanned_ns) = 'integer'),
-    state TEXT NOT NULL CHECK (state IN ('stored', 'rejected', 'skipped')),
-    job_id TEXT CHECK (typeof(job_id) IN ('text', 'null')),
-    ingested_at TEXT CHECK (typeof(ingested_at) IN ('text', 'null')),
-    digest BLOB NOT NULL CHECK (typeof(digest) = 'blob'),
-    reason TEXT CHECK (typeof(reason) IN ('text', 'null')),
-    CHECK (state != 'stored' OR job_id IS NOT NULL)
+    path PRIMARY KEY NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    scanned_ns INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    job_id TEXT,
+    ingested_at TEXT,
+    digest BLOB NOT NULL,
+    reason TEXT
 ) WITHOUT ROWID"""
 _META_SCHEMA: Final[str] = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _SET_PROOF: Final[str] = "INSERT OR REPLACE INTO meta (key, value) VALUES ('database', ?)"
@@ -239,7 +242,9 @@ _STAMPS_SCHEMA: Final[tuple[str, ...]] = (
 #: record is not racy (see :func:`is_racy`).
 _TRUSTED: Final[str] = (
     f"(f.size = s.size AND f.mtime_ns = s.mtime_ns AND f.ctime_ns = s.ctime_ns "
-    f"AND f.inode = s.inode AND max(f.mtime_ns, f.ctime_ns) < f.scanned_ns - {RACY_WINDOW_NS})"
+    f"AND f.inode = s.inode AND max(f.mtime_ns, f.ctime_ns) < f.scanned_ns - {RACY_WINDOW_NS} "
+    "AND f.state IN ('stored', 'rejected', 'skipped') "
+    "AND (f.state != 'stored' OR typeof(f.job_id) = 'text'))"
 )
 #: Scanned files to read (no record, or one not trusted) and unchanged files
 #: that are not stored jobs, in scan order.
@@ -258,9 +263,10 @@ _LAST: Final[str] = f"""
     GROUP BY f.job_id"""
 #: The last unchanged file of a job is read when the job's row is not its
 #: content: no stamp, or (when the stamps were compared) another stamp.
-_STALE_LAST: Final[str] = "stamp IS NULL"
+_STALE_LAST: Final[str] = "typeof(stamp) != 'text'"
 _STALE_LAST_BY_STAMPS: Final[str] = (
-    "stamp IS NULL OR stamp IS NOT (SELECT t.stamp FROM temp.stamps t WHERE t.job_id = last.job_id)"
+    "typeof(stamp) != 'text' "
+    "OR stamp IS NOT (SELECT t.stamp FROM temp.stamps t WHERE t.job_id = last.job_id)"
 )
 
 
@@ -294,6 +300,9 @@ class IngestCache:
         self._conn: sqlite3.Connection | None = None
         self._proof: str | None = None
         self._stamps = False  # whether temp.stamps holds the database's stamps
+        # Whether the last plan found no record: then no record but this run's
+        # own can claim a row, and the run's notes already say which lost.
+        self._fresh = False
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -411,12 +420,14 @@ class IngestCache:
         """
         everything = Plan(range(len(files)), bytes(len(files)), [], [], 0, 0, False, {})
         conn = self._conn
+        self._fresh = False
         if conn is None:
             return everything
         try:
             for statement in _TEMP_SCHEMA:
                 conn.execute(statement)
             if conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None:
+                self._fresh = True
                 return everything  # a first run: nothing to compare
             plan = self._plan(conn, files)
         except sqlite3.Error as exc:
@@ -450,9 +461,9 @@ class IngestCache:
                     read.append(pos)
                     recorded[pos] = has_record
                 elif state == "rejected":
-                    rejected.append((pos, reason or "rejected"))
+                    rejected.append((pos, _text_or(reason, "rejected")))
                 else:
-                    skipped.append((pos, reason or "not a result file"))
+                    skipped.append((pos, _text_or(reason, "not a result file")))
         conn.execute(_LAST)
         jobs, stored = conn.execute("SELECT count(*), total(files) FROM temp.last").fetchone()
         stale = _STALE_LAST_BY_STAMPS if self._stamps else _STALE_LAST
@@ -498,7 +509,22 @@ class IngestCache:
             included, holds (see :meth:`proof`); without it the cache no
             longer claims one.
         """
-        rows = [_row(key, record) for key, record in entries]
+        self.record_rows(
+            [_row(key, record) for key, record in entries],
+            winners=winners,
+            written=written,
+            proof=proof,
+        )
+
+    def record_rows(
+        self,
+        rows: list[tuple[object, ...]],
+        *,
+        winners: Mapping[str, str] | None = None,
+        written: Mapping[str, str] | None = None,
+        proof: str | None = None,
+    ) -> None:
+        """:meth:`record` of rows in the stored column order (what :class:`RunLedger` notes)."""
         value = proof or ""
         if self._conn is None or (not rows and not winners and value == (self._proof or "")):
             return
@@ -516,7 +542,7 @@ class IngestCache:
                     "ingested_at IS NOT (SELECT t.stamp FROM temp.stamps t "
                     "WHERE t.job_id = files.job_id)"
                 )
-            if winners:
+            if winners and not self._fresh:
                 _clear_losers(conn, winners)
             conn.executemany(_PUT, rows)
 
@@ -700,10 +726,15 @@ def _path_text(stored: str | bytes) -> str:
     return stored if isinstance(stored, str) else os.fsdecode(stored)
 
 
+def _storable_text(text: str) -> str:
+    """``text`` with anything that is not UTF-8 escaped (a reason naming such a path)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _row(key: str, record: Record) -> tuple[object, ...]:
     reason = record.reason
-    if reason is not None and not reason.isascii():  # a reason naming a path that is not UTF-8
-        reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
+    if reason is not None and not reason.isascii():
+        reason = _storable_text(reason)
     return (
         _storable_path(key),
         record.size,
@@ -719,8 +750,23 @@ def _row(key: str, record: Record) -> tuple[object, ...]:
     )
 
 
-def _record(row: Sequence[Any]) -> Record:
+def _text_or(value: object, default: str) -> str:
+    return value if isinstance(value, str) and value else default
+
+
+def _record(row: Sequence[Any]) -> Record | None:
+    """The record a row holds; ``None`` when a value is not of the type Fabric writes."""
     inode = row[4]
+    if not (
+        all(type(value) is int for value in row[1:6])
+        and row[6] in ("stored", "rejected", "skipped")
+        and (row[7] is None or type(row[7]) is str)
+        and (row[6] != "stored" or type(row[7]) is str)
+        and (row[8] is None or type(row[8]) is str)
+        and type(row[9]) is bytes
+        and (row[10] is None or type(row[10]) is str)
+    ):
+        return None
     return Record(
         row[1],
         row[2],
@@ -762,7 +808,10 @@ class RunLedger:
         self.positions = positions
         self.recorded = recorded
         self.trust = trust
-        self._entries: list[tuple[str, Record]] = []
+        #: A file changed at or after this is racy (see :func:`is_racy`).
+        self.racy_from = scanned_ns - RACY_WINDOW_NS
+        # (absolute path, row in the stored column order) of each file noted.
+        self._entries: list[tuple[str, tuple[object, ...]]] = []
         #: ``job_id`` -> the absolute path of the file whose content its row now
         #: is, for every row the run wrote or found to be a file's content.
         self.winners: dict[str, str] = {}
@@ -777,8 +826,7 @@ class RunLedger:
         position = self.positions.get(str(path))
         if position is None:
             return b""
-        info = self.files.stat(position)
-        if self.recorded[position] or is_racy(info.st_mtime_ns, info.st_ctime_ns, self.scanned_ns):
+        if self.recorded[position] or self.files.changed_ns(position) >= self.racy_from:
             return content_digest(raw)
         return b""
 
@@ -809,16 +857,21 @@ class RunLedger:
         if position is None:
             return
         key = self.files.key(position)
-        record = Record.of(
-            self.files.stat(position),
+        size, mtime_ns, ctime_ns, inode = self.files.identity(position)
+        row = (
+            key if key.isascii() else _storable_path(key),
+            size,
+            mtime_ns,
+            ctime_ns,
+            inode if inode <= _SIGNED_MAX else inode - _WRAP,
             self.scanned_ns,
             state,
-            job_id=job_id,
-            ingested_at=ingested_at,
-            digest=digest,
-            reason=reason,
+            job_id,
+            ingested_at,
+            digest,
+            reason if reason is None or reason.isascii() else _storable_text(reason),
         )
-        self._entries.append((key, record))
+        self._entries.append((key, row))
         if wins and job_id is not None:
             self.winners[job_id] = key
 
@@ -840,16 +893,17 @@ class RunLedger:
         winners = self.winners
         # A file noted as its job's row and then beaten by a later file of the
         # same job_id in this run: its record must not claim the row.
-        entries = [
-            (key, record.with_stamp(None))
-            if record.ingested_at is not None and winners.get(record.job_id or "", key) != key
-            else (key, record)
-            for key, record in entries
+        rows = [
+            (*row[:8], None, *row[9:])
+            if row[8] is not None
+            and winners.get(row[7] if isinstance(row[7], str) else "", key) != key
+            else row
+            for key, row in entries
         ]
         if final:
-            self.cache.record(entries, winners=winners, written=written, proof=proof)
+            self.cache.record_rows(rows, winners=winners, written=written, proof=proof)
         else:
-            self.cache.record(entries)
+            self.cache.record_rows(rows)
 
 
 def _in_transaction(

@@ -243,6 +243,21 @@ class ScannedFiles(Sequence[ScannedFile]):
             self._ctime[position],
         )
 
+    def identity(self, position: int) -> tuple[int, int, int, int]:
+        """``(size, mtime_ns, ctime_ns, inode)`` of the file at ``position``: what the
+        ingest cache records, in its order."""
+        return (
+            self._size[position],
+            self._mtime[position],
+            self._ctime[position],
+            self._ino[position],
+        )
+
+    def changed_ns(self, position: int) -> int:
+        """The later of the file's mtime and ctime, in nanoseconds."""
+        mtime, ctime = self._mtime[position], self._ctime[position]
+        return mtime if mtime > ctime else ctime
+
     def name(self, position: int) -> str:
         """The path of the file at ``position`` as the caller wrote it."""
         return self._shown[self._group(position)] + self._relative[position]

@@ -224,6 +224,49 @@ def test_a_damaged_cache_is_rebuilt_with_a_warning(
     assert ingest(folder, db_path, warn=warnings.append).unchanged == 10  # rebuilt and used
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param("state = 'ignored'", id="unknown-state"),
+        pytest.param("job_id = NULL", id="stored-without-job-id"),
+        pytest.param("job_id = x'37'", id="job-id-not-text"),
+        pytest.param("ingested_at = x'35'", id="stamp-not-text"),
+        pytest.param("state = 'rejected', reason = x'00ff'", id="reason-not-text"),
+    ],
+)
+def test_records_another_tool_altered_are_read_again_never_trusted(
+    folder: Path, db_path: Path, change: str
+) -> None:
+    """The cache's table has no CHECK constraints; what it holds is checked where it is read."""
+    ingest(folder, db_path)
+    write_result(folder, result("job-3", 3, final_status="FAILED"), "03.json")
+    age(folder / "03.json")
+    cache = cache_path_for(db_path)
+    with sqlite3.connect(cache) as conn:  # the stat the changed file has, and the bad value
+        info = (folder / "03.json").stat()
+        conn.execute(
+            f"UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ?, {change} "
+            "WHERE path = ?",
+            (
+                info.st_size,
+                info.st_mtime_ns,
+                info.st_ctime_ns,
+                info.st_ino,
+                str(folder / "03.json"),
+            ),
+        )
+    with IngestCache(db_path, warn=pytest.fail) as opened:
+        assert opened.get(str(folder / "03.json")) is None  # not a record Fabric wrote
+
+    report = ingest(folder, db_path)
+
+    assert (report.ingested, report.replaced) == (1, 1)  # read again, and its new content stored
+    assert report.still_rejected == ()
+    with create_persistence(db_path, readonly=True) as persistence:
+        (job3,) = [j for j in persistence.load_all_jobs() if j.job_id == "job-3"]
+    assert job3.final_status == "FAILED"
+
+
 def test_a_restored_older_database_gets_the_newer_files_again(
     folder: Path, db_path: Path, tmp_path: Path
 ) -> None:
