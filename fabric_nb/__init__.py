@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .summaries import (
         WEEKS_FROM_MONDAY,
         daily_counts,
+        duration_stats,
         engine_profile_table,
         failure_reasons,
         repeated_failures,
@@ -87,6 +88,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "summaries": (
         "WEEKS_FROM_MONDAY",
         "daily_counts",
+        "duration_stats",
         "engine_profile_table",
         "failure_reasons",
         "repeated_failures",
@@ -138,6 +140,7 @@ __all__ = [
     "UnknownValueWarning",
     "create_persistence",
     "daily_counts",
+    "duration_stats",
     "engine_profile_table",
     "failure_reasons",
     "ingest_execution_result",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
@@ -268,6 +268,26 @@ class FabricHistory:
         :raises ValueError: ``min_jobs`` < 1, unknown status, or a bad bound.
         """
         return summaries.repeated_failures(self.outputs(**filters), min_jobs=min_jobs)
+
+    @_question
+    def duration_stats(
+        self,
+        by: By = None,
+        freq: str | None = None,
+        q: Sequence[float] = (0.5, 0.95),
+        *,
+        per_clip: bool = False,
+        **filters: Unpack[JobFilters],
+    ) -> pd.DataFrame:
+        """Median and other quantiles of job duration per group and period.
+
+        See :func:`fabric_nb.summaries.duration_stats`; the filters select jobs.
+
+        :raises ValueError: bad ``by``, ``freq`` or ``q``, unknown status, or a bad bound.
+        """
+        return summaries.duration_stats(
+            self.jobs(**filters), by=by, freq=freq, q=q, per_clip=per_clip
+        )
 
     @_question
     def slowest_jobs(

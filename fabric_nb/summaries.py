@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ __all__ = [
     "WEEKS_FROM_MONDAY",
     "By",
     "daily_counts",
+    "duration_stats",
     "engine_profile_table",
     "failure_reasons",
     "repeated_failures",
@@ -550,6 +551,109 @@ def slowest_jobs(jobs: pd.DataFrame, top: int = 10, *, per_clip: bool = False) -
     table = table[table[key].notna()]
     table = table.sort_values(key, ascending=False, kind="stable")
     return table.head(top).reset_index(drop=True)
+
+
+def duration_stats(
+    jobs: pd.DataFrame,
+    by: By = None,
+    freq: str | None = None,
+    q: Sequence[float] = (0.5, 0.95),
+    *,
+    per_clip: bool = False,
+) -> pd.DataFrame:
+    """Quantiles of job duration (or of seconds per clip), per group and period.
+
+    One row per group of ``by`` (a column or a list of columns) and, with
+    ``freq``, per period of ``started_at`` in UTC, with pandas' resample
+    meaning of the alias and its labels (as :func:`daily_counts`:
+    ``"MS"`` months labelled by their first day, ``"W-MON"`` weeks ending on
+    Monday, :data:`WEEKS_FROM_MONDAY` weeks starting on Monday). Only groups
+    and periods that have a job with a duration are rows. Groups are sorted
+    by value, missing last; periods ascending.
+
+    Columns: ``jobs`` (``int64``, the jobs each figure is computed from), then
+    one ``Float64`` column per quantile, ``p50_seconds``, ``p95_seconds`` ...
+    (``p50_seconds_per_clip`` ... with ``per_clip``), computed as pandas'
+    ``quantile`` does (linear interpolation between the two nearest jobs).
+    Jobs without a duration (no ``completed_at``) are left out, and with
+    ``per_clip`` also jobs without clips. Seconds per clip is the job's
+    duration divided by its ``total_clips``: an average over the job, since
+    Fabric keeps no per-clip times. The index is (``by``..., ``period``),
+    or a one-row ``RangeIndex`` without either.
+
+    :raises ValueError: ``jobs`` is not a jobs frame, ``by`` names no column,
+        ``freq`` is not a pandas frequency, or a quantile is not in [0, 1].
+    """
+    _require(jobs, ("started_at", "duration_seconds", "total_clips"), "jobs_frame")
+    quantiles = _quantiles(q)
+    if freq is not None:
+        _check_freq(freq)
+    columns = _by(jobs, by, forbidden=("started_at", "duration_seconds"))
+    seconds = jobs["duration_seconds"].astype("Float64")
+    if per_clip:
+        clips = jobs["total_clips"].astype("Int64")
+        seconds = seconds / clips.where(clips > 0).astype("Float64")
+    known = seconds.notna().to_numpy(dtype=bool)
+    values = seconds[known].to_numpy(dtype=float)
+    keys = [key for key, kept in zip(_group_keys(jobs, columns), known, strict=True) if kept]
+    if freq is not None:
+        started = pd.DatetimeIndex(jobs["started_at"][known]).tz_convert("UTC").as_unit("us")
+        keys = [(*key, period) for key, period in zip(keys, _periods(started, freq), strict=True)]
+    rows: dict[tuple[Any, ...], list[int]] = {}
+    for position, key in enumerate(keys):
+        rows.setdefault(key, []).append(position)
+    ordered = sorted(rows, key=_key_order)
+    unit = "seconds_per_clip" if per_clip else "seconds"
+    table: dict[str, Any] = {
+        "jobs": np.fromiter((len(rows[key]) for key in ordered), dtype=np.int64, count=len(ordered))
+    }
+    for name, quantile in quantiles:
+        figures = [float(np.quantile(values[rows[key]], quantile)) for key in ordered]
+        table[f"{name}_{unit}"] = pd.array(figures, dtype="Float64")
+    if not columns and freq is None:
+        return pd.DataFrame(table, index=pd.RangeIndex(len(ordered)))
+    levels = _group_index(
+        [key[: len(columns)] for key in ordered], [jobs[c].dtype for c in columns]
+    )
+    names = list(columns)
+    if freq is not None:
+        levels.append(pd.DatetimeIndex([key[-1] for key in ordered], tz="UTC").as_unit("us"))
+        names.append("period")
+    if len(levels) == 1:
+        return pd.DataFrame(table, index=pd.Index(levels[0], name=names[0]))
+    return pd.DataFrame(table, index=pd.MultiIndex.from_arrays(levels, names=names))
+
+
+def _quantiles(q: Sequence[float]) -> list[tuple[str, float]]:
+    """``(column prefix, quantile)`` pairs, e.g. ``("p95", 0.95)``; each checked."""
+    if isinstance(q, str | bytes) or not isinstance(q, Sequence) or not q:
+        raise ValueError(f"q must be a non-empty sequence of quantiles in [0, 1], got {q!r}")
+    pairs = []
+    for quantile in q:
+        if isinstance(quantile, bool) or not isinstance(quantile, int | float):
+            raise ValueError(f"a quantile must be a number in [0, 1], got {quantile!r}")
+        if not 0 <= quantile <= 1:
+            raise ValueError(f"a quantile must be in [0, 1], got {quantile!r}")
+        pairs.append((f"p{quantile * 100:g}", float(quantile)))
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise ValueError(f"q lists a quantile twice: {q!r}")
+    return pairs
+
+
+def _periods(started: pd.DatetimeIndex, freq: str) -> list[pd.Timestamp]:
+    """The resample period (its label) each instant falls in, as :func:`daily_counts` bins."""
+    labels: list[Any] = [None] * len(started)
+    if not len(started):
+        return labels
+    positions = pd.Series(np.arange(len(started)), index=started)
+    if freq == WEEKS_FROM_MONDAY:
+        bins = positions.resample("W-MON", closed="left", label="left")
+    else:
+        bins = positions.resample(freq)
+    for label, chunk in bins:
+        for position in chunk.to_numpy():
+            labels[position] = pd.Timestamp(cast(Any, label)).tz_convert("UTC")
+    return labels
 
 
 def usage_over_time(
