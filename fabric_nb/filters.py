@@ -13,7 +13,10 @@ function it is given to:
 - ``since`` / ``until`` take an aware ``datetime``, a ``pd.Timestamp`` with a
   time zone, a ``date`` or ISO 8601 text (``"2026-09-10"``,
   ``"2026-09-10T12:00Z"``); text or a date without an offset means UTC. A
-  naive ``datetime`` is an error: Fabric does not guess the zone of a clock;
+  naive ``datetime`` is an error: Fabric does not guess the zone of a clock.
+  A span back from now (UTC) is a bound too: text such as ``"7d"``, ``"4w"``,
+  ``"12h"``, ``"30min"``, ``"90s"``, a ``timedelta`` / ``pd.Timedelta``, or a
+  ``pd.DateOffset`` (``pd.DateOffset(months=3)``), read when the filter is;
 - a status outside the known set is a ``ValueError`` listing the valid ones;
   each engine or profile value that no job in the history has selects
   nothing and gives an :class:`UnknownValueWarning` naming it and the values
@@ -22,14 +25,18 @@ function it is given to:
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Final, TypeAlias, TypedDict
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Final, TypeAlias, TypedDict
 
 from .models import is_aware
+
+if TYPE_CHECKING:
+    from pandas import DateOffset
 
 __all__ = [
     "FILTER_COLUMNS",
@@ -48,8 +55,31 @@ __all__ = [
 
 #: One value, or several (a list, tuple or set) of them.
 OneOrMany: TypeAlias = str | Iterable[str]
-#: A time bound: aware datetime or Timestamp, date (UTC midnight), or ISO 8601 text.
-Bound: TypeAlias = datetime | date | str
+#: A time bound: aware datetime or Timestamp, date (UTC midnight), ISO 8601 text,
+#: or a span back from now: ``"7d"``-style text, a timedelta, a ``pd.DateOffset``.
+Bound: TypeAlias = "datetime | date | str | timedelta | DateOffset"
+
+#: A span back from now written as text: a whole number and a unit.
+_SPAN: Final[re.Pattern[str]] = re.compile(r"\s*(\d+)\s*(s|min|h|d|w)\s*", re.ASCII)
+_SPAN_UNITS: Final[dict[str, str]] = {
+    "s": "seconds",
+    "min": "minutes",
+    "h": "hours",
+    "d": "days",
+    "w": "weeks",
+}
+_BOUND_EXAMPLES: Final[str] = (
+    "write e.g. '2026-09-10', '2026-09-10T12:00Z', or '7d' for 7 days back"
+)
+
+
+def _utc_now() -> datetime:
+    """Now, in UTC: what a span such as ``since="7d"`` is measured back from."""
+    return datetime.now(UTC)
+
+
+#: The clock spans are measured from (a test sets a fixed one).
+now: Callable[[], datetime] = _utc_now
 
 
 class JobFilters(TypedDict, total=False):
@@ -145,12 +175,19 @@ def _bound(name: str, value: Bound) -> datetime:
     """A query bound as an aware datetime; text and dates without an offset are UTC."""
     given = value
     if isinstance(value, str):
+        text = value
+        span = _SPAN.fullmatch(text)
+        if span is not None:
+            unit = _SPAN_UNITS[span.group(2)]
+            return now() - timedelta(**{unit: int(span.group(1))})
         try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
+            value = datetime.fromisoformat(text.strip())
+        except ValueError as exc:
+            if re.match(r"\s*\d{4}-\d", text):  # a date with a part out of range: say which
+                raise ValueError(f"{name}={given!r} is not a valid date: {exc}") from None
             raise ValueError(
-                f"{name}={given!r} is not an ISO 8601 date or date-time "
-                "(write e.g. '2026-09-10' or '2026-09-10T12:00Z')"
+                f"{name}={given!r} is neither an ISO 8601 date or date-time nor a span "
+                f"back from now ({_BOUND_EXAMPLES})"
             ) from None
         return value if is_aware(value) else value.replace(tzinfo=UTC)
     if isinstance(value, datetime):
@@ -163,8 +200,16 @@ def _bound(name: str, value: Bound) -> datetime:
         return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, timedelta):  # pd.Timedelta is one too
+        if value < timedelta(0):
+            raise ValueError(f"{name}={value!r} is a span into the future; give how far back")
+        return now() - value
+    if type(value).__module__.startswith("pandas") and "Offset" in type(value).__name__:
+        moved: datetime = now() - value  # pd.DateOffset(months=3): months back, a Timestamp
+        return datetime.fromisoformat(moved.isoformat(timespec="microseconds"))
     raise TypeError(
-        f"{name} must be a datetime, a date or ISO 8601 text, got {type(value).__name__}"
+        f"{name} must be a datetime, a date, ISO 8601 text or a span back from now "
+        f"(a timedelta, a pd.DateOffset, text such as '7d'), got {type(value).__name__}"
     )
 
 
