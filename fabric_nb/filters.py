@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Final, TypeAlias, TypedDict
@@ -215,13 +215,19 @@ def _bound(name: str, value: Bound) -> datetime:
 
 def _values(name: str, value: OneOrMany) -> frozenset[str]:
     """One value or several, as a set; an iterable of something else is a TypeError."""
-    items = (value,) if isinstance(value, str) else tuple(value)
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"{name} takes text or a list of text, got {type(item).__name__}")
-    if not items:
+    if isinstance(value, str):
+        items: tuple[object, ...] = (value,)
+    elif isinstance(value, Iterable) and not isinstance(value, bytes | Mapping):
+        items = tuple(value)
+    else:
+        raise TypeError(f"{name} takes text or a list of text, got {type(value).__name__}")
+    texts = [item for item in items if isinstance(item, str)]
+    if len(texts) != len(items):
+        odd = next(item for item in items if not isinstance(item, str))
+        raise TypeError(f"{name} takes text or a list of text, got {type(odd).__name__}")
+    if not texts:
         raise ValueError(f"{name}=[] selects nothing; pass None to leave {name} unfiltered")
-    return frozenset(items)
+    return frozenset(texts)
 
 
 def parse_filters(

@@ -19,6 +19,7 @@ recorded facts, nothing more.
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, TypeAlias, cast
@@ -62,6 +63,11 @@ _CLIP_COLUMN: Final = {
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Refuse, by name, anything but a frame with ``columns`` (made by ``what``)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            f"expected a DataFrame from {what}() (or fabric.jobs()), got {type(frame).__name__}"
+        )
     missing = [name for name in columns if name not in frame.columns]
     if missing:
         raise ValueError(f"{what} needs column(s) {', '.join(missing)}; pass a frame from {what}")
@@ -81,9 +87,15 @@ def _by(frame: pd.DataFrame, by: By, *, forbidden: Sequence[str] = ()) -> list[s
     if not columns:
         raise ValueError("by=[] groups by nothing; pass None for no grouping")
     for column in columns:
+        if not isinstance(column, str):
+            raise TypeError(f"by takes column names, got {type(column).__name__}")
         if column not in frame.columns or column in forbidden:
-            choices = ", ".join(c for c in frame.columns if c not in forbidden)
-            raise ValueError(f"cannot group by {column!r}: the columns are {choices}")
+            allowed = [str(c) for c in frame.columns if c not in forbidden]
+            near = difflib.get_close_matches(column, allowed, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ValueError(
+                f"cannot group by {column!r}{hint}: the columns are {', '.join(allowed)}"
+            )
     return columns
 
 
@@ -137,6 +149,11 @@ def status_counts(frame: pd.DataFrame, by: By = None) -> pd.DataFrame:
     :raises ValueError: the frame has neither ``final_status`` nor ``status``,
         or ``by`` names no column of it.
     """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            "status_counts needs a jobs frame or an outputs frame (fabric.jobs(), "
+            f"fabric.outputs()), got {type(frame).__name__}"
+        )
     if "final_status" in frame.columns:
         column, statuses = "final_status", JOB_STATUSES
     elif "status" in frame.columns:
@@ -354,10 +371,17 @@ def _resample(one_hot: pd.DataFrame, freq: str) -> pd.DataFrame:
 def _check_freq(freq: str) -> None:
     if freq == WEEKS_FROM_MONDAY:
         return
+    if not isinstance(freq, str):
+        raise TypeError(
+            f"freq takes a pandas frequency alias such as 'D', got {type(freq).__name__}"
+        )
     try:
         pd.tseries.frequencies.to_offset(freq)
-    except ValueError as exc:
-        raise ValueError(f"freq={freq!r} is not a pandas frequency: {exc}") from None
+    except ValueError:
+        raise ValueError(
+            f"freq={freq!r} is not a pandas frequency: write e.g. 'D' (days), 'h' (hours), "
+            "'W-MON' (weeks ending on Monday), WEEKS_FROM_MONDAY, or 'MS' (months)"
+        ) from None
 
 
 def daily_counts(jobs: pd.DataFrame, freq: str = "D", by: By = None) -> pd.DataFrame:
