@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         failure_reasons,
         repeated_failures,
         slowest_jobs,
+        slowest_profiles,
         status_counts,
         usage_over_time,
     )
@@ -93,6 +94,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "failure_reasons",
         "repeated_failures",
         "slowest_jobs",
+        "slowest_profiles",
         "status_counts",
         "usage_over_time",
     ),
@@ -158,6 +160,7 @@ __all__ = [
     "resolve_storage_path",
     "select_jobs",
     "slowest_jobs",
+    "slowest_profiles",
     "status_counts",
     "usage_over_time",
 ]

@@ -270,6 +270,18 @@ class FabricHistory:
         return summaries.repeated_failures(self.outputs(**filters), min_jobs=min_jobs)
 
     @_question
+    def slowest_profiles(
+        self, by: str = "canonical_proxy_profile", **filters: Unpack[JobFilters]
+    ) -> pd.DataFrame:
+        """Profiles ranked by time per clip, slowest first.
+
+        See :func:`fabric_nb.summaries.slowest_profiles`; the filters select jobs.
+
+        :raises ValueError: bad ``by``, unknown status, or a bad bound.
+        """
+        return summaries.slowest_profiles(self.jobs(**filters), by=by)
+
+    @_question
     def duration_stats(
         self,
         by: By = None,

@@ -40,6 +40,7 @@ __all__ = [
     "failure_reasons",
     "repeated_failures",
     "slowest_jobs",
+    "slowest_profiles",
     "status_counts",
     "status_table",
     "usage_over_time",
@@ -575,6 +576,49 @@ def slowest_jobs(jobs: pd.DataFrame, top: int = 10, *, per_clip: bool = False) -
     table = table[table[key].notna()]
     table = table.sort_values(key, ascending=False, kind="stable")
     return table.head(top).reset_index(drop=True)
+
+
+def slowest_profiles(jobs: pd.DataFrame, by: str = "canonical_proxy_profile") -> pd.DataFrame:
+    """Profiles (or another column's values) ranked by time per clip, slowest first.
+
+    One row per value of ``by`` (missing last among equals), from the jobs
+    with a duration and at least one clip: ``jobs`` and ``clips``
+    (``int64``), ``total_seconds`` (``Float64``, their durations summed),
+    ``seconds_per_clip`` (``total_seconds / clips``: the profile's time per
+    clip over all its jobs, what sorts the rows) and
+    ``median_seconds_per_clip`` (the median over its jobs of each job's
+    duration divided by its clips, which one long job moves less). Both are
+    averages over jobs, since Fabric keeps no per-clip times.
+
+    :raises ValueError: ``jobs`` is not a jobs frame or ``by`` names no column.
+    """
+    _require(jobs, ("duration_seconds", "total_clips"), "jobs_frame")
+    (column,) = _by(jobs, by, forbidden=("duration_seconds", "total_clips"))
+    seconds = jobs["duration_seconds"].astype("Float64")
+    clips = jobs["total_clips"].astype("Int64")
+    kept = (seconds.notna() & clips.gt(0).fillna(False)).to_numpy(dtype=bool)
+    durations = seconds[kept].to_numpy(dtype=float)
+    counts = clips[kept].to_numpy(dtype=np.int64)
+    keys = [key for key, keep in zip(_group_keys(jobs, [column]), kept, strict=True) if keep]
+    rows: dict[tuple[Any, ...], list[int]] = {}
+    for position, key in enumerate(keys):
+        rows.setdefault(key, []).append(position)
+    groups = sorted(rows, key=_key_order)
+    n_jobs = np.array([len(rows[g]) for g in groups], dtype=np.int64)
+    n_clips = np.array([int(counts[rows[g]].sum()) for g in groups], dtype=np.int64)
+    totals = np.array([float(durations[rows[g]].sum()) for g in groups], dtype=float)
+    medians = [float(np.median(durations[rows[g]] / counts[rows[g]])) for g in groups]
+    table = pd.DataFrame(
+        {
+            "jobs": n_jobs,
+            "clips": n_clips,
+            "total_seconds": pd.array(totals, dtype="Float64"),
+            "seconds_per_clip": pd.array(totals / np.maximum(n_clips, 1), dtype="Float64"),
+            "median_seconds_per_clip": pd.array(medians, dtype="Float64"),
+        },
+        index=pd.Index(_group_index(groups, [jobs[column].dtype])[0], name=column),
+    )
+    return table.sort_values("seconds_per_clip", ascending=False, kind="stable")
 
 
 def duration_stats(
