@@ -270,6 +270,16 @@ class FabricHistory:
         return summaries.repeated_failures(self.outputs(**filters), min_jobs=min_jobs)
 
     @_question
+    def retries(self, **filters: Unpack[OutputFilters]) -> pd.DataFrame:
+        """Per source file that failed: did a later run get it, when, after how many runs?
+
+        See :func:`fabric_nb.summaries.retries`; the filters select clips.
+
+        :raises ValueError: unknown status, or a bad bound.
+        """
+        return summaries.retries(self.outputs(**filters))
+
+    @_question
     def slowest_profiles(
         self, by: str = "canonical_proxy_profile", **filters: Unpack[JobFilters]
     ) -> pd.DataFrame:

@@ -39,6 +39,7 @@ __all__ = [
     "engine_profile_table",
     "failure_reasons",
     "repeated_failures",
+    "retries",
     "slowest_jobs",
     "slowest_profiles",
     "status_counts",
@@ -528,6 +529,84 @@ def repeated_failures(outputs: pd.DataFrame, *, min_jobs: int = 2) -> pd.DataFra
             "first_seen": _instants_of(table["first_seen"]),
             "last_seen": _instants_of(table["last_seen"]),
             "reasons": pd.array([reasons.get(s) for s in sources], dtype=TEXT_DTYPE),
+        }
+    )
+
+
+def retries(outputs: pd.DataFrame) -> pd.DataFrame:
+    """What happened to each source file after it first failed: did a later run get it?
+
+    A source's *runs* are its clips in every job of ``outputs``, in the
+    order their jobs started (then ``job_id``, then clip index). One row per
+    ``source_path`` (as recorded) that failed at least once. Columns:
+    ``source_path`` (``string``); ``runs``, ``failed_runs``,
+    ``completed_runs`` (``int64``); ``first_failed_at`` (``started_at`` of
+    the job of its first failed run); ``recovered`` (``boolean``: a
+    COMPLETED run started after that one) and ``recovered_at`` (the start of
+    the first such run, ``NaT`` when none); ``runs_to_recover`` (``Int64``:
+    the runs from the first failure to that success, both counted, ``<NA>``
+    when none); ``completed_before`` (``boolean``: a COMPLETED run came
+    BEFORE the first failure, which a count of completed clips does not
+    tell apart). Sorted by ``first_failed_at``, then ``source_path``.
+
+    A re-run of one ``job_id`` replaces its earlier result, so runs of one
+    job that were replaced are not here (see "What the history does not hold").
+
+    :raises ValueError: ``outputs`` is not an outputs frame.
+    """
+    _require(
+        outputs, ("job_id", "source_path", "status", "clip_index", "started_at"), "outputs_frame"
+    )
+    known = outputs["source_path"].notna().to_numpy(dtype=bool)
+    sources = outputs["source_path"].to_numpy(dtype=object)[known]
+    statuses = outputs["status"].astype(object).to_numpy()[known]
+    started = pd.DatetimeIndex(outputs["started_at"].array[known]).tz_convert("UTC")
+    order = np.lexsort(
+        (
+            outputs["clip_index"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)[known],
+            outputs["job_id"].to_numpy(dtype=object)[known].astype(str),
+            started.asi8,
+        )
+    )
+    runs: dict[str, list[int]] = defaultdict(list)
+    for position in order:
+        runs[sources[position]].append(int(position))
+    rows = []
+    for source, positions in runs.items():
+        failed_at = [p for p in positions if statuses[p] == "FAILED"]
+        if not failed_at:
+            continue
+        first = positions.index(failed_at[0])
+        later = [
+            i for i in range(first + 1, len(positions)) if statuses[positions[i]] == "COMPLETED"
+        ]
+        completed = sum(statuses[p] == "COMPLETED" for p in positions)
+        rows.append(
+            (
+                source,
+                len(positions),
+                len(failed_at),
+                completed,
+                started[failed_at[0]],
+                started[positions[later[0]]] if later else pd.NaT,
+                later[0] - first + 1 if later else None,
+                any(statuses[positions[i]] == "COMPLETED" for i in range(first)),
+            )
+        )
+    rows.sort(key=lambda row: (row[4], row[0]))
+    column: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 8
+    recovered_at = pd.DatetimeIndex(list(column[5]), tz="UTC").as_unit("us")
+    return pd.DataFrame(
+        {
+            "source_path": pd.array(list(column[0]), dtype=TEXT_DTYPE),
+            "runs": np.array(column[1], dtype=np.int64),
+            "failed_runs": np.array(column[2], dtype=np.int64),
+            "completed_runs": np.array(column[3], dtype=np.int64),
+            "first_failed_at": pd.DatetimeIndex(list(column[4]), tz="UTC").as_unit("us"),
+            "recovered": pd.array(np.asarray(recovered_at.notna(), dtype=bool), dtype="boolean"),
+            "recovered_at": recovered_at,
+            "runs_to_recover": pd.array(list(column[6]), dtype="Int64"),
+            "completed_before": pd.array(list(column[7]), dtype="boolean"),
         }
     )
 

@@ -194,6 +194,7 @@ def questions(ids: list[str]) -> st.SearchStrategy[tuple[str, Callable[[FabricHi
         ask("engine_profile_table", jf),
         ask("daily_counts", FREQS, st.sampled_from([None, "engine_used"]), jf),
         ask("repeated_failures", st.integers(1, 3), of),
+        ask("retries", of),
         ask("slowest_jobs", st.integers(1, 4), jf),
         ask("duration_stats", BY, st.one_of(st.none(), FREQS), jf),
         ask("slowest_profiles", st.sampled_from(["canonical_proxy_profile", "engine_used"]), jf),
