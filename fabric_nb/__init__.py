@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .plots import (
         STATUS_COLORS,
         plot_durations,
+        plot_failure_rate,
         plot_failure_reasons,
         plot_jobs_over_time,
         plot_output_sizes,
@@ -82,6 +83,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "plots": (
         "STATUS_COLORS",
         "plot_durations",
+        "plot_failure_rate",
         "plot_failure_reasons",
         "plot_jobs_over_time",
         "plot_output_sizes",
@@ -154,6 +156,7 @@ __all__ = [
     "outputs",
     "outputs_frame",
     "plot_durations",
+    "plot_failure_rate",
     "plot_failure_reasons",
     "plot_jobs_over_time",
     "plot_output_sizes",

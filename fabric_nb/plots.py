@@ -31,7 +31,7 @@ from matplotlib.axis import Axis
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from .filters import describe_filters
 from .frames import DocumentedMapping
@@ -41,6 +41,7 @@ from .summaries import NOT_RECORDED, WEEKS_FROM_MONDAY, daily_counts, usage_over
 __all__ = [
     "STATUS_COLORS",
     "plot_durations",
+    "plot_failure_rate",
     "plot_failure_reasons",
     "plot_jobs_over_time",
     "plot_output_sizes",
@@ -299,6 +300,82 @@ def plot_usage_over_time(
         for i, value in enumerate(values)
     }
     _stacked_periods(ax, table[values], freq, colors, by, title)
+    return ax
+
+
+#: Colours of the lines of :func:`plot_failure_rate`, one per group, in order.
+_LINE_COLORS: Final = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+
+
+def plot_failure_rate(
+    jobs: pd.DataFrame,
+    *,
+    freq: str = "W-MON",
+    by: str | None = "engine_used",
+    min_jobs: int = 5,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """The share of jobs that FAILED per period, one line per value of ``by``.
+
+    Draws the ``FAILED_share`` of :func:`fabric_nb.summaries.daily_counts`
+    (periods as it makes them) as a percentage. A period in which a group
+    started fewer than ``min_jobs`` jobs is drawn as a hollow point, so 2 of
+    4 does not read like 50 of 100; a period with no job is a gap in the
+    line. ``by=None`` draws one line for all jobs.
+
+    :raises ValueError: ``jobs`` is not a jobs frame, ``by`` names no
+        column, ``freq`` is invalid, or ``min_jobs`` < 1.
+    """
+    if min_jobs < 1:
+        raise ValueError(f"min_jobs must be >= 1, got {min_jobs}")
+    ax = _axes(ax)
+    table = daily_counts(jobs, freq=freq, by=by)
+    per, xlabel = _period_words(freq)
+    grouped = f", by {by}" if by else ""
+    title = title or _default_title(f"Share of jobs that FAILED per {per}{grouped}", jobs)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("jobs that FAILED (% of the period's jobs)")
+    ax.yaxis.set_major_formatter(PercentFormatter(100))
+    if table.empty:
+        _nothing_to_draw(ax, "jobs")
+        _legend_and_title(ax, title)
+        return ax
+    if by is None:
+        lines = {"all jobs": table}
+    else:
+        keys = table.index.get_level_values(0)
+        lines = {
+            NOT_RECORDED if pd.isna(key) else str(key): table[keys == key]
+            for key in dict.fromkeys(keys)
+        }
+    handles: list[Any] = []
+    for position, (name, rows) in enumerate(lines.items()):
+        color = (
+            _NOT_RECORDED_COLOR
+            if name == NOT_RECORDED
+            else _LINE_COLORS[position % len(_LINE_COLORS)]
+        )
+        periods = pd.DatetimeIndex(rows.index.get_level_values(-1)).to_pydatetime()
+        totals = rows["total"].to_numpy(dtype=np.int64)
+        shares = rows["FAILED_share"].to_numpy(dtype=float, na_value=np.nan) * 100
+        ax.plot(periods, shares, color=color, linewidth=1.5, label=_literal(name))
+        enough = totals >= min_jobs
+        few = (totals > 0) & ~enough
+        ax.plot(periods[enough], shares[enough], "o", color=color, markersize=5)
+        ax.plot(periods[few], shares[few], "o", color=color, markerfacecolor="none", markersize=5)
+        handles.append(Line2D([], [], color=color, marker="o", label=_literal(name)))
+    handles.append(
+        Line2D(
+            [], [], color="0.4", marker="o", linestyle="none", markerfacecolor="none",
+            label=f"hollow: fewer than {min_jobs} jobs in the period",
+        )
+    )  # fmt: skip
+    ax.set_ylim(-2, 102)
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _legend_and_title(ax, title, handles, by)
     return ax
 
 
