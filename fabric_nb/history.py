@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -161,6 +162,40 @@ class FabricHistory:
             return f"<FabricHistory {self.path} ({mode}, closed)>"
         state = "open" if self.is_open() else "closed"
         return f"<FabricHistory {self.path} ({mode}, {state}): {len(self)} jobs>"
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter's view: the file, its mode, how many jobs, the period they
+        cover and each status with its share. Every value is escaped. A closed
+        history that answers by SQL has none (Jupyter shows its repr)."""
+        if self._stored is not None and not self.is_open():
+            return None
+        return self._overview_html()
+
+    @_question
+    def _overview_html(self) -> str:
+        counts = self.status_counts()
+        if self._stored is not None:
+            first, last = self._stored.storage.started_span()
+        else:
+            every = self._queries.get_all_jobs()
+            first = min((job.started_at for job in every), default=None)
+            last = max((job.started_at for job in every), default=None)
+        span = (
+            "-" if first is None or last is None else f"{first.isoformat()} .. {last.isoformat()}"
+        )
+        mode = "read-only" if self.readonly else "read-write"
+        path = "in memory" if self._stored is None else "answers by SQL"
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(status))}</th>"
+            f"<td>{int(row['count'])}</td><td>{_percent(row['share'])}</td></tr>"
+            for status, row in counts.iterrows()
+        )
+        return (
+            f"<p><b>Fabric history</b> {html.escape(str(self.path))} ({mode}, {path})<br>"
+            f"{len(self)} jobs, started {html.escape(span)}</p>"
+            "<table><thead><tr><th>status</th><th>jobs</th><th>share</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
 
     # -- jobs and outputs ------------------------------------------------------------
 
@@ -337,6 +372,11 @@ class FabricHistory:
         :raises ValueError: bad ``by`` or ``freq``, unknown status, or a bad bound.
         """
         return summaries.usage_over_time(self.jobs(**filters), by=by, freq=freq)
+
+
+def _percent(share: Any) -> str:
+    """A share as a percentage with one decimal; missing (no job) as "-"."""
+    return "-" if share is None or share is pd.NA else f"{float(share) * 100:.1f} %"
 
 
 def open_fabric(

@@ -13,6 +13,7 @@ job loaded from storage holds them meanwhile is the row codec's business
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -120,6 +121,71 @@ class IngestedJob:
     def success(self) -> bool:
         """True when the job COMPLETED with no failed clip."""
         return self.final_status == "COMPLETED" and self.failed_clips == 0
+
+    def __repr__(self) -> str:
+        """One line: the job, its status, when it started, its clips (not every field)."""
+        return (
+            f"<IngestedJob {_shown(self.job_id)}: {self.final_status}, started "
+            f"{self.started_at.isoformat()}, {self.total_clips} clips "
+            f"({self.completed_clips} completed, {self.failed_clips} failed)>"
+        )
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the job's fields as a small table, then its outputs as a table.
+
+        Every value is escaped, so a job id or a path holding markup shows as text.
+        """
+        fields = [
+            (name, getattr(self, name))
+            for name in (
+                "job_id", "final_status", "started_at", "completed_at", "engine_used",
+                "canonical_proxy_profile", "resolve_preset_used", "fingerprint",
+                "validation_stage", "validation_error", "jobspec_version", "total_clips",
+                "completed_clips", "failed_clips", "ingested_at",
+            )
+        ]  # fmt: skip
+        head = "".join(
+            f"<tr><th style='text-align:left'>{name}</th><td>{_cell(value)}</td></tr>"
+            for name, value in fields
+        )
+        outputs = tuple(self.outputs)
+        columns = ("status", "source_path", "output_path", "output_size_bytes", "failure_reason")
+        rows = "".join(
+            f"<tr><td>{index}</td>"
+            + "".join(f"<td>{_cell(getattr(output, name))}</td>" for name in columns)
+            + "</tr>"
+            for index, output in enumerate(outputs[:_HTML_OUTPUTS])
+        )
+        more = len(outputs) - _HTML_OUTPUTS
+        tail = f"<p>... and {more} more outputs (job.outputs has them all)</p>" if more > 0 else ""
+        titles = "".join(f"<th>{name}</th>" for name in ("clip", *columns))
+        return (
+            f"<table>{head}</table>"
+            f"<p>{len(outputs)} outputs</p>"
+            f"<table><thead><tr>{titles}</tr></thead><tbody>{rows}</tbody></table>{tail}"
+        )
+
+
+#: Outputs a job's HTML view lists before it says how many more there are.
+_HTML_OUTPUTS: Final[int] = 50
+#: Characters of a value a job's repr or HTML view shows before it cuts it.
+_SHOWN_CHARS: Final[int] = 200
+
+
+def _shown(value: str) -> str:
+    """``repr`` of a text, cut when longer than :data:`_SHOWN_CHARS` (a job id may be huge)."""
+    shown = repr(value)
+    return shown if len(shown) <= _SHOWN_CHARS else shown[: _SHOWN_CHARS - 3] + "..."
+
+
+def _cell(value: object) -> str:
+    """A value as escaped HTML text: datetimes in ISO 8601, missing as an empty cell."""
+    if value is None:
+        return ""
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    if len(text) > _SHOWN_CHARS:
+        text = text[: _SHOWN_CHARS - 3] + "..."
+    return html.escape(text)
 
 
 def job_order_key(job: IngestedJob) -> tuple[datetime, str]:

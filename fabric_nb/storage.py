@@ -21,7 +21,7 @@ import re
 import sqlite3
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -758,6 +758,33 @@ class FabricStorage:
         except RecursionError:  # JSON nested deeper than the decoder can follow
             problem = "outputs_json is nested too deeply to be outputs"
         raise self.undecodable(row[0], problem)
+
+    def started_span(self) -> tuple[datetime | None, datetime | None]:
+        """The earliest and the latest ``started_at`` stored, as instants.
+
+        Two passes over one column, no row decoded: what an opened history
+        shows as the period it covers. Offsets are compared as instants.
+
+        :raises StorageCorruptionError: one of the two values does not decode.
+        """
+        conn = self._connection()
+        ends = []
+        for order in ("ASC", "DESC"):
+            query = (
+                "SELECT job_id, started_at FROM jobs "
+                f"ORDER BY julianday(started_at) {order}, started_at {order} LIMIT 1"
+            )
+            try:
+                row = conn.execute(query).fetchone()
+            except sqlite3.Error as exc:
+                raise _read_error(self.path, exc) from exc
+            if row is None:
+                return None, None
+            try:
+                ends.append(stored_instant(row[1], "started_at"))
+            except (ValueError, TypeError) as exc:
+                raise self.undecodable(row[0], str(exc)) from None
+        return ends[0], ends[1]
 
     def undecodable(self, job_id: Any, problem: str) -> StorageCorruptionError:
         """The error for stored job ``job_id`` whose row does not decode, ``problem`` saying why."""
