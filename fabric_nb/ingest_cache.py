@@ -56,7 +56,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
@@ -134,10 +134,6 @@ class Record(msgspec.Struct, array_like=True, frozen=True, gc=False):
             state,
             **fields,  # type: ignore[arg-type]
         )
-
-    def with_stamp(self, ingested_at: str | None) -> Record:
-        """This record, saying the database row is (a stamp) or is not (``None``) this file's."""
-        return msgspec.structs.replace(self, ingested_at=ingested_at)
 
 
 def is_racy(mtime_ns: int, ctime_ns: int, scanned_ns: int) -> bool:
@@ -429,23 +425,26 @@ class IngestCache:
             if conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None:
                 self._fresh = True
                 return everything  # a first run: nothing to compare
-            plan = self._plan(conn, files)
+            # One transaction: the scan's rows, and one view of the records.
+            work = self._recorded if full else self._compare
+            return _in_transaction(conn, lambda conn: work(conn, files), lock=False)
         except sqlite3.Error as exc:
             if _is_damage(exc):
                 self._rebuild(exc)
             else:
                 self._off(f"cannot read it: {exc}")
             return everything
-        if not full:
-            return plan
+
+    def _recorded(self, conn: sqlite3.Connection, files: ScannedFiles) -> Plan:
+        """The plan of a ``--full`` run: every file read, and which have a record."""
+        conn.executemany("INSERT INTO temp.scan VALUES (?, ?, ?, ?, ?, ?)", _scan_rows(files))
         recorded = bytearray(len(files))
+        hits = 0
         for (pos,) in conn.execute("SELECT s.pos FROM temp.scan s JOIN files f ON f.path = s.path"):
             recorded[pos] = 1
-        return replace(everything, recorded=recorded, unseen=plan.unseen)
-
-    def _plan(self, conn: sqlite3.Connection, files: ScannedFiles) -> Plan:
-        # One transaction: the scan's rows, and one view of the records.
-        return _in_transaction(conn, lambda conn: self._compare(conn, files), lock=False)
+            hits += 1
+        total = int(conn.execute("SELECT count(*) FROM files").fetchone()[0])
+        return Plan(range(len(files)), recorded, [], [], 0, 0, hits < total, {})
 
     def _compare(self, conn: sqlite3.Connection, files: ScannedFiles) -> Plan:
         conn.executemany("INSERT INTO temp.scan VALUES (?, ?, ?, ?, ?, ?)", _scan_rows(files))
@@ -808,8 +807,6 @@ class RunLedger:
         self.positions = positions
         self.recorded = recorded
         self.trust = trust
-        #: A file changed at or after this is racy (see :func:`is_racy`).
-        self.racy_from = scanned_ns - RACY_WINDOW_NS
         # (absolute path, row in the stored column order) of each file noted.
         self._entries: list[tuple[str, tuple[object, ...]]] = []
         #: ``job_id`` -> the absolute path of the file whose content its row now
@@ -826,7 +823,8 @@ class RunLedger:
         position = self.positions.get(str(path))
         if position is None:
             return b""
-        if self.recorded[position] or self.files.changed_ns(position) >= self.racy_from:
+        _, mtime_ns, ctime_ns, _ = self.files.identity(position)
+        if self.recorded[position] or is_racy(mtime_ns, ctime_ns, self.scanned_ns):
             return content_digest(raw)
         return b""
 

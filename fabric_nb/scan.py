@@ -11,6 +11,7 @@ are reported rather than raised, so the caller decides how loud to be.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import os
 import re
 import stat
@@ -253,11 +254,6 @@ class ScannedFiles(Sequence[ScannedFile]):
             self._ino[position],
         )
 
-    def changed_ns(self, position: int) -> int:
-        """The later of the file's mtime and ctime, in nanoseconds."""
-        mtime, ctime = self._mtime[position], self._ctime[position]
-        return mtime if mtime > ctime else ctime
-
     def name(self, position: int) -> str:
         """The path of the file at ``position`` as the caller wrote it."""
         return self._shown[self._group(position)] + self._relative[position]
@@ -360,9 +356,11 @@ def _joined(groups: Sequence[tuple[str, ScannedFiles]]) -> ScannedFiles:
         return ScannedFiles()
     if len(groups) == 1:  # one file, or one walk: each key is there once already
         return groups[0][1]
-    roots = [root for root, _ in groups]
+    # A root inside another (or given twice) is the prefix of its successor in
+    # sorted order: every text between a prefix and a longer text starts with it.
+    roots = sorted(root for root, _ in groups)
     joined = ScannedFiles()
-    if not any(a.startswith(b) for i, a in enumerate(roots) for j, b in enumerate(roots) if i != j):
+    if not any(later.startswith(root) for root, later in itertools.pairwise(roots)):
         for _, group in groups:
             joined.extend(group)
         return joined

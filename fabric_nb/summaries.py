@@ -113,6 +113,16 @@ def _group_keys(frame: pd.DataFrame, columns: list[str]) -> list[tuple[Any, ...]
     return list(zip(*(_values(frame[c]) for c in columns), strict=True))
 
 
+def _rows_by_group(
+    keys: Sequence[tuple[Any, ...]],
+) -> tuple[list[tuple[Any, ...]], dict[tuple[Any, ...], list[int]]]:
+    """The groups in their sorted order, and the positions of each group's rows."""
+    rows: dict[tuple[Any, ...], list[int]] = {}
+    for position, key in enumerate(keys):
+        rows.setdefault(key, []).append(position)
+    return sorted(rows, key=_key_order), rows
+
+
 def _group_index(keys: list[tuple[Any, ...]], dtypes: Sequence[Any]) -> Any:
     """An index of group keys with the dtypes of the grouped columns (text stays ``string``)."""
     arrays: list[Any] = []
@@ -679,10 +689,7 @@ def slowest_profiles(jobs: pd.DataFrame, by: str = "canonical_proxy_profile") ->
     durations = seconds[kept].to_numpy(dtype=float)
     counts = clips[kept].to_numpy(dtype=np.int64)
     keys = [key for key, keep in zip(_group_keys(jobs, [column]), kept, strict=True) if keep]
-    rows: dict[tuple[Any, ...], list[int]] = {}
-    for position, key in enumerate(keys):
-        rows.setdefault(key, []).append(position)
-    groups = sorted(rows, key=_key_order)
+    groups, rows = _rows_by_group(keys)
     n_jobs = np.array([len(rows[g]) for g in groups], dtype=np.int64)
     n_clips = np.array([int(counts[rows[g]].sum()) for g in groups], dtype=np.int64)
     totals = np.array([float(durations[rows[g]].sum()) for g in groups], dtype=float)
@@ -746,10 +753,7 @@ def duration_stats(
     if freq is not None:
         started = pd.DatetimeIndex(jobs["started_at"][known]).tz_convert("UTC").as_unit("us")
         keys = [(*key, period) for key, period in zip(keys, _periods(started, freq), strict=True)]
-    rows: dict[tuple[Any, ...], list[int]] = {}
-    for position, key in enumerate(keys):
-        rows.setdefault(key, []).append(position)
-    ordered = sorted(rows, key=_key_order)
+    ordered, rows = _rows_by_group(keys)
     unit = "seconds_per_clip" if per_clip else "seconds"
     table: dict[str, Any] = {
         "jobs": np.fromiter((len(rows[key]) for key in ordered), dtype=np.int64, count=len(ordered))

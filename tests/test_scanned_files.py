@@ -68,3 +68,37 @@ def test_a_walk_keeps_one_relative_path_per_file(tmp_path: Path, monkeypatch) ->
     assert [f.stat for f in files] == [FileStat.of(os.stat(f.name)) for f in files]
     assert files.is_regular(0)
     assert files.is_regular(1)
+
+
+@st.composite
+def groups(draw: st.DrawFn) -> list[tuple[str, ScannedFiles]]:
+    """Groups as scan_paths makes them: a folder root ending in a separator, or a file."""
+    made = []
+    for _ in range(draw(st.integers(1, 6))):
+        root = "/" + "/".join(draw(st.lists(st.sampled_from("ab"), min_size=1, max_size=3)))
+        files = ScannedFiles()
+        if draw(st.booleans()):  # a file given by name
+            files.append(root, root, FileStat(0o100644, 1, 2, 3, 4))
+            made.append((root, files))
+            continue
+        folder = root + "/"
+        files.start_group(folder, folder)
+        for name in draw(
+            st.lists(st.sampled_from(["a", "b", "a/b", "b/a", "x.json"]), unique=True)
+        ):
+            files.add_relative(name, FileStat(0o100644, 1, 2, 3, 4))
+        made.append((folder, files))
+    return made
+
+
+@given(groups())
+def test_joined_groups_keep_each_file_once_at_its_first_place(
+    made: list[tuple[str, ScannedFiles]],
+) -> None:
+    from fabric_nb.scan import _joined
+
+    first: dict[str, ScannedFile] = {}
+    for _, files in made:
+        for file in files:
+            first.setdefault(file.key, file)
+    assert list(_joined(made)) == list(first.values())
