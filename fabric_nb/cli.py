@@ -9,12 +9,14 @@ stderr and exit with a documented code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 from . import __version__
 from .bulk import DEFAULT_BATCH_SIZE, IngestReport, RejectedFile, ingest_scanned
@@ -53,8 +55,7 @@ __all__ = [
 #: Everything asked for was done.
 EXIT_OK: Final[int] = 0
 #: ``ingest``: a file was newly rejected (any rejected file with ``--strict``),
-#: or not read after ``--fail-fast``; ``check``: the database failed a check;
-#: ``report``: a notebook cell failed.
+#: or not read after ``--fail-fast``; ``check``: the database failed a check.
 EXIT_FAILED: Final[int] = 1
 #: Bad arguments: unknown option, bad number, an OUTDIR that is not empty, a
 #: backup DEST that exists.
@@ -102,8 +103,7 @@ database:
 
 exit codes:
   {EXIT_OK}    all well
-  {EXIT_FAILED}    ingest: files newly rejected or not read; check: the check failed;
-       report: a notebook cell failed
+  {EXIT_FAILED}    ingest: files newly rejected or not read; check: the check failed
   {EXIT_USAGE}    bad arguments (unknown option, OUTDIR not empty, DEST exists)
   {EXIT_DATABASE}    database missing, unreadable, corrupt, of another schema version,
        or a write failed
@@ -378,17 +378,22 @@ machine. Does not touch the database.""",
         "report",
         parents=[with_db],
         formatter_class=_Formatter,
-        help="the overview notebook of the history as one HTML file (read-only)",
+        help="the history's report as one HTML page (read-only)",
         description="""\
-Run the overview notebook (01_quickstart) against the database, opened
-read-only, and write it as one self-contained HTML file: tables and plots
-embedded, nothing loaded from the web, so it can be mailed to someone who does
-not use Jupyter. Code cells are left out unless --code is given. OUT.html is
-replaced if it exists; on failure nothing is written. Needs the notebooks
-extra: pip install 'fabric-nb[notebooks]'.""",
+Write a report of the history, opened read-only, as one self-contained HTML
+page for someone who never opens Jupyter: when it was made, the period its
+jobs cover and its scope; jobs and failure shares; failures by engine and by
+profile; the top failure reasons; the weekly failure rate per engine as a
+chart; the slowest profiles per clip; and what the history does not hold.
+Nothing is loaded from the web, so it can be mailed. The page reads on a
+phone and prints whole. OUT.html is replaced if it exists; on failure nothing
+is written.""",
     )
     report.add_argument("out", metavar="OUT.html", help="the HTML file to write")
-    report.add_argument("--code", action="store_true", help="show the code cells as well")
+    report.add_argument(
+        "--title", help="the page's title (default: 'Fabric history: ' and the file name)"
+    )
+    _add_scope_options(report)
     report.set_defaults(handler=_cmd_report)
     return parser
 
@@ -702,38 +707,66 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from .history import open_fabric
-    from .render import OVERVIEW_NOTEBOOK, missing_packages, render_notebook
+    from .report import write_report
 
-    missing = missing_packages()
-    if missing:
-        return _fail(
-            EXIT_USAGE,
-            f"{PROG} report: needs {', '.join(missing)}: pip install 'fabric-nb[notebooks]'",
-        )
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         why = "is a folder" if out.is_dir() else f"folder {out.parent} does not exist"
         return _fail(EXIT_OUTPUT, f"{PROG} report: cannot write {out}: {why}")
-    if not OVERVIEW_NOTEBOOK.is_file():
-        return _fail(
-            EXIT_USAGE, f"{PROG} report: the overview notebook is missing: {OVERVIEW_NOTEBOOK}"
-        )
     db = resolve_storage_path(args.db)
     # Every check, every row decoded, here: a bad database is exit 3 with its reason.
     with open_fabric(db) as fabric:
         fabric.persistence.storage.check_stored_rows()
-        jobs = len(fabric)
-    try:
-        render_notebook(
-            OVERVIEW_NOTEBOOK, out, fabric_db=db, code=args.code, title=f"Fabric history: {db}"
-        )
-    except OSError as exc:
-        return _fail(EXIT_OUTPUT, f"{PROG} report: cannot write {out}: {exc}")
-    print(f"wrote {escape_control(f'{out}: the overview of {db}')} ({jobs} jobs)")
+        scope = _scope(args)
+        try:
+            with _warnings_as_lines("report"):
+                written = write_report(fabric, out, title=args.title, **scope)
+        except (TypeError, ValueError) as exc:
+            return _fail(EXIT_USAGE, f"{PROG} report: {exc}")
+        except OSError as exc:
+            return _fail(EXIT_OUTPUT, f"{PROG} report: cannot write {out}: {exc}")
+    print(f"wrote {escape_control(f'{out}: the report of {db}')} ({written.jobs} jobs)")
     return EXIT_OK
 
 
 # -- helpers ----------------------------------------------------------------------
+
+
+def _add_scope_options(parser: argparse.ArgumentParser, *, status: bool = False) -> None:
+    """The job filters of ``fabric.jobs()`` as options (repeat one to give several values)."""
+    scope = parser.add_argument_group(
+        "scope", "which jobs (as fabric.jobs() selects them; repeat an option for several values)"
+    )
+    scope.add_argument(
+        "--since", metavar="WHEN", help="jobs started at or after WHEN: 2026-09-01, "
+        "2026-09-01T12:00Z, or a span back from now such as 7d, 4w, 12h"
+    )  # fmt: skip
+    scope.add_argument("--until", metavar="WHEN", help="jobs started before WHEN (as --since)")
+    if status:
+        scope.add_argument(
+            "--status", action="append", metavar="STATUS",
+            help="final status: COMPLETED, FAILED or PARTIAL",
+        )  # fmt: skip
+    scope.add_argument("--engine", action="append", metavar="NAME", help="engine_used")
+    scope.add_argument("--profile", action="append", metavar="NAME", help="canonical_proxy_profile")
+
+
+def _scope(args: argparse.Namespace) -> dict[str, Any]:
+    """The filters given by :func:`_add_scope_options`' options, unset ones left out."""
+    names = ("since", "until", "status", "engine", "profile")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(command: str) -> Iterator[None]:
+    """Warnings raised inside, each printed as one ``fabric-nb COMMAND: warning:`` line."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                _fail(EXIT_OK, f"{PROG} {command}: warning: {warning.message}")
 
 
 def _fail(code: int, message: str) -> int:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
@@ -111,6 +112,30 @@ _LEGEND_GAP: Final = 0.4
 _SMALLER_FONTS: Final = (8.0, 7.0, 6.0)
 
 
+#: The fewest characters a legend label is cut to, its "…" included.
+_SHORTEST_LABEL: Final = 12
+
+
+def _shorten_labels(legend: Legend, renderer: Any, room: float) -> None:
+    """Cut the legend's longest labels (ending in "…") until the legend is ``room`` wide.
+
+    For the one case where even one column at the smallest font is too wide:
+    a stored engine or profile name of a hundred characters. The data keep
+    the whole name; the chart would otherwise squeeze its plot to nothing.
+    """
+    texts = legend.get_texts()
+    for _ in range(8):
+        width = legend.get_window_extent(renderer).width
+        longest = max(len(text.get_text()) for text in texts)
+        if width <= room or longest <= _SHORTEST_LABEL:
+            return
+        keep = max(_SHORTEST_LABEL, int(longest * room / width) - 1)
+        for text in texts:
+            label = text.get_text()
+            if len(label) > keep:
+                text.set_text(label[: keep - 1] + "…")
+
+
 def _legend_and_title(
     ax: Axes, title: str, handles: Sequence[Any] = (), legend_title: str | None = None
 ) -> None:
@@ -142,6 +167,8 @@ def _legend_and_title(
         )
         if legend.get_window_extent(renderer).width <= room:
             break
+    else:
+        _shorten_labels(legend, renderer, room)
     extent = legend.get_window_extent(renderer)
     points = ax.figure.dpi / 72.0
     gap = _LEGEND_GAP * legend.prop.get_size_in_points()
@@ -151,6 +178,22 @@ def _legend_and_title(
     below = text.get_window_extent(renderer).y0 - extent.y1
     if below < 2.0 * points:
         ax.set_title(text.get_text(), loc="left", pad=pad + (2.0 * points - below) / points)
+
+
+#: Date ticks per inch of plot width: ConciseDateFormatter's labels need about this much room.
+_DATE_TICKS_PER_INCH: Final = 1.2
+
+
+def _date_axis(ax: Axes) -> None:
+    """Concise date ticks on the x axis, as many as the axes' width has room for."""
+    inches = ax.get_window_extent().width / ax.figure.dpi
+    most = max(5, round(inches * _DATE_TICKS_PER_INCH))  # below 5 it finds no interval
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=most)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    # The formatter's offset (the year, the month) is drawn at the right end of
+    # the axis: the axis label goes left, so the two never meet on a narrow chart.
+    ax.set_xlabel(ax.get_xlabel(), loc="left")
 
 
 def _nothing_to_draw(ax: Axes, what: str) -> None:
@@ -214,9 +257,7 @@ def _stacked_periods(
         bottom = bottom + heights
     # Stacked bars pin the axis to their bottoms; leave headroom above the tallest.
     ax.set_ylim(0, max(int(bottom.max()), 1) * 1.06)
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _date_axis(ax)
     _integer_ticks(ax.yaxis)
     _legend_and_title(ax, title, handles, legend_title)
 
@@ -372,9 +413,7 @@ def plot_failure_rate(
         )
     )  # fmt: skip
     ax.set_ylim(-2, 102)
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _date_axis(ax)
     _legend_and_title(ax, title, handles, by)
     return ax
 

@@ -37,6 +37,7 @@ __all__ = [
     "find_notebooks_dir",
     "missing_packages",
     "render_notebook",
+    "write_atomically",
 ]
 
 _PACKAGE_DIR: Final[Path] = Path(__file__).resolve().parent
@@ -120,7 +121,7 @@ def _this_python_kernel_manager() -> type[AsyncKernelManager]:
     return ThisPythonKernelManager
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
     # Owner-only (0600) whatever the umask, as the database it shows.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
@@ -194,4 +195,4 @@ def render_notebook(
     if title is not None:
         nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": source.stem}})
-    _write_atomically(Path(html_path), body)
+    write_atomically(Path(html_path), body)

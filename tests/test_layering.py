@@ -33,6 +33,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "summaries export",
         "plots history",
         "render demo",
+        "report",
         "cli",
         "demo_cli",
         "__init__",

@@ -1,8 +1,10 @@
-"""``fabric-nb report``: the overview notebook of a history as one self-contained HTML page.
+"""``fabric-nb report``: a history's report as one self-contained HTML page.
 
-Run as a user runs it (a fresh process, real kernels, real SQLite files):
-on the sample history and on an empty one, read-only, with nothing fetched
-from the web, and with clear exits when the database or the target is wrong.
+Run as a user runs it (a fresh process, real SQLite files): on the sample
+history, scoped, on an empty one, read-only, with nothing fetched from the
+web, and with clear exits when the database, the scope or the target is
+wrong. What the page says is checked against the history's own answers;
+how it looks in a browser is ``test_report_browser.py``.
 """
 
 from __future__ import annotations
@@ -11,12 +13,22 @@ import re
 import subprocess
 import sys
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import REPO_ROOT, RunCli, build_store, cli_env, sample_jobs, sha256_of
+from support import (
+    REPO_ROOT,
+    RunCli,
+    build_store,
+    cli_env,
+    make_job,
+    make_output,
+    sample_jobs,
+    sha256_of,
+)
 
-from fabric_nb import create_persistence
+from fabric_nb import create_persistence, open_fabric
 from fabric_nb.render import (
     CHECKOUT_NOTEBOOKS_DIR,
     INSTALLED_NOTEBOOKS_DIR,
@@ -25,15 +37,32 @@ from fabric_nb.render import (
     find_notebooks_dir,
     render_notebook,
 )
+from fabric_nb.report import build_report, write_report
 
-pytestmark = pytest.mark.slow  # runs notebooks or whole commands end to end
-
-REPORT_TIMEOUT = 300  # seconds; a report takes about 7 s
+REPORT_TIMEOUT = 300  # seconds; a report takes about 2 s
+GENERATED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+SECTIONS = (
+    "Headline",
+    "Failures by engine",
+    "Failures by profile",
+    "Top failure reasons",
+    "Weekly failure rate per engine",
+    "Slowest profiles per clip",
+    "What this history does not hold",
+)
 
 
 def external_references(html: str) -> list[str]:
     """``src`` / ``href`` attributes of tags that would load something from the web."""
-    return re.findall(r"<(?:script|link|img|iframe)\b[^>]*(?:src|href)=\"(https?:[^\"]*)\"", html)
+    return re.findall(
+        r"<(?:script|link|img|iframe|source)\b[^>]*(?:src|href|srcset)=[\"']"
+        r"(https?:[^\"']*)",
+        html,
+    )
+
+
+def cell_texts(html: str) -> list[str]:
+    return re.findall(r"<td class='[^']*'>(.*?)</td>", html)
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +70,7 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_store(tmp_path_factory.mktemp("report") / "fabric.db", sample_jobs(120))
 
 
+@pytest.mark.slow
 def test_report_of_the_sample_history(run_cli: RunCli, sample_db: Path, tmp_path: Path) -> None:
     before = sha256_of(sample_db)
     side_files = sorted(p.name for p in sample_db.parent.iterdir())
@@ -51,28 +81,161 @@ def test_report_of_the_sample_history(run_cli: RunCli, sample_db: Path, tmp_path
     done = run_cli("report", "--db", sample_db, out, timeout=REPORT_TIMEOUT)
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"wrote {out}: the overview of {sample_db} (")
+    assert (
+        done.stdout == f"wrote {out}: the report of {sample_db} (118 jobs)\n"
+    )  # 120 results, 2 job_ids repeated
+    assert done.stderr == ""
     html = out.read_text(encoding="utf-8")
-    assert f"<title>Fabric history: {sample_db}</title>" in html
-    assert re.search(r"<img [^>]*src=\"data:image/png;base64,", html)  # the plot, embedded
-    assert "COMPLETED" in html
-    assert "engine_used" in html
+    assert "<title>Fabric history: fabric.db</title>" in html
+    assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in html
+    assert [h for h in re.findall(r"<h2>(.*?)</h2>", html)] == list(SECTIONS)
+    assert "Scope: every job in the history." in html
+    # The chart twice, as SVG: wide, and narrow for phones.
+    assert len(re.findall(r"data:image/svg\+xml;base64,", html)) == 2
     assert external_references(html) == []
-    assert "open_example_history" not in html  # no code cells without --code
-    assert "Traceback" not in html
+    assert "<script" not in html
+    assert "@media print" in html
     # Read-only: the database and its folder are exactly as they were.
     assert sha256_of(sample_db) == before
     assert sorted(p.name for p in sample_db.parent.iterdir()) == side_files
     assert [p.name for p in pages.iterdir()] == ["history.html"]  # no temporary left
+    assert out.stat().st_mode & 0o777 == 0o600
 
 
-def test_report_with_code_shows_the_code(run_cli: RunCli, sample_db: Path, tmp_path: Path) -> None:
-    out = tmp_path / "with-code.html"
-    done = run_cli("--db", sample_db, "report", "--code", out, timeout=REPORT_TIMEOUT)
+def test_the_page_says_what_the_history_answers(sample_db: Path) -> None:
+    with open_fabric(sample_db) as fabric:
+        page, jobs = build_report(fabric, generated_at=GENERATED)
+        frame = fabric.jobs()
+        by_engine = fabric.status_counts(by="engine_used")
+        reasons = fabric.failure_reasons()
+    assert jobs == len(frame) == 118
+    assert "Generated 2026-12-01 09:30 UTC from fabric.db." in page
+    first, last = frame["started_at"].min(), frame["started_at"].max()
+    assert f"Jobs started from {first:%Y-%m-%d %H:%M} UTC to {last:%Y-%m-%d %H:%M} UTC." in page
+    failed = int((frame["final_status"] == "FAILED").sum())
+    assert f"<dt>failed</dt><dd>{100 * failed / 118:.1f}% ({failed})</dd>" in page
+    engines = re.search(r"<section id='engines'>.*?</section>", page, re.S)
+    assert engines is not None
+    for engine in ("ffmpeg", "resolve"):
+        count = by_engine.xs(engine, level="engine_used")["count"]
+        total, lost = int(count.sum()), int(count["FAILED"])
+        assert (
+            f"<td class='text'>{engine}</td><td class='n'>{total}</td>"
+            f"<td class='n'>{100 * lost / total:.1f}% ({lost})</td>"
+        ) in engines.group(0)
+    top = reasons.iloc[0]
+    assert f"{100 * top['share']:.1f}% ({top['count']})" in page
+    assert top["reason"] in page
+
+
+def test_the_same_history_gives_the_same_page(sample_db: Path) -> None:
+    with open_fabric(sample_db) as fabric:
+        first, _ = build_report(fabric, generated_at=GENERATED)
+        second, _ = build_report(fabric, generated_at=GENERATED)
+    assert first == second
+
+
+def _timed(job_id: str, profile: str, seconds: float, clips: int = 1) -> object:
+    start = datetime(2026, 9, 7, 10, tzinfo=UTC)
+    outputs = tuple(make_output(job_id, i) for i in range(clips))
+    return make_job(
+        job_id,
+        canonical_proxy_profile=profile,
+        started_at=start,
+        completed_at=start + timedelta(seconds=seconds),
+        outputs=outputs,
+        total_clips=clips,
+        completed_clips=clips,
+    )
+
+
+def test_a_column_of_durations_is_in_one_unit(tmp_path: Path) -> None:
+    quick = build_store(tmp_path / "quick.db", [_timed("a", "p1", 12.34), _timed("b", "p2", 3.5)])
+    with open_fabric(quick) as fabric:
+        page, _ = build_report(fabric, generated_at=GENERATED)
+    slowest = re.search(r"<section id='slowest'>.*?</section>", page, re.S)
+    assert slowest is not None
+    assert "<td class='n'>12.3 s</td>" in slowest.group(0)
+    assert "<td class='n'>3.5 s</td>" in slowest.group(0)
+    # One job over a minute: the whole column turns to h:mm:ss, none left in seconds.
+    mixed = build_store(tmp_path / "mixed.db", [_timed("a", "p1", 3725, 1), _timed("b", "p2", 7.6)])
+    with open_fabric(mixed) as fabric:
+        page, _ = build_report(fabric, generated_at=GENERATED)
+    slowest = re.search(r"<section id='slowest'>.*?</section>", page, re.S)
+    assert slowest is not None
+    cells = cell_texts(slowest.group(0))
+    assert "1:02:05" in cells
+    assert "0:00:08" in cells
+    assert not [c for c in cells if c.endswith(" s")]
+
+
+def test_sizes_read_in_decimal_units(tmp_path: Path) -> None:
+    size = 1_234_567_890_123  # 1.23 TB over two clips
+    job = make_job(
+        "big",
+        outputs=(
+            make_output("big", 0, output_size_bytes=size - 10**9),
+            make_output("big", 1, output_size_bytes=10**9),
+        ),
+    )
+    with open_fabric(build_store(tmp_path / "big.db", [job])) as fabric:
+        page, _ = build_report(fabric, generated_at=GENERATED)
+    assert "<dt>proxies written</dt><dd>1.23 TB</dd>" in page
+
+
+@pytest.mark.slow
+def test_a_scoped_report_says_its_scope_and_counts_only_it(
+    run_cli: RunCli, sample_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "scoped.html"
+    done = run_cli(
+        "report", "--db", sample_db, out, "--since", "2026-09-15", "--until", "2026-10-01",
+        "--engine", "resolve", "--title", "Resolve, late September",
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    with open_fabric(sample_db) as fabric:
+        expected = len(fabric.jobs(since="2026-09-15", until="2026-10-01", engine=["resolve"]))
+    assert 0 < expected < 118
+    assert done.stdout.endswith(f"({expected} jobs)\n")
     html = out.read_text(encoding="utf-8")
-    assert "open_example_history" in html
-    assert external_references(html) == []
+    assert "<title>Resolve, late September</title>" in html
+    assert "Scope: jobs selected by since 2026-09-15; until 2026-10-01; engine resolve." in html
+    assert f"<dt>jobs</dt><dd>{expected}</dd>" in html
+    engines = re.search(r"<section id='engines'>.*?</section>", html, re.S)
+    assert engines is not None
+    assert "ffmpeg" not in engines.group(0)
+
+
+def test_a_bad_scope_is_the_frames_own_error_and_writes_nothing(
+    run_cli: RunCli, sample_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.html"
+    with open_fabric(sample_db) as fabric, pytest.raises(ValueError, match="month") as raised:
+        fabric.jobs(since="2026-13-01")
+    done = run_cli("report", "--db", sample_db, out, "--since", "2026-13-01")
+    assert done.returncode == 2
+    assert done.stderr == f"fabric-nb report: {raised.value}\n"
+    assert "month" in done.stderr
+    assert not out.exists()
+
+
+def test_an_engine_no_job_has_is_a_warning_and_an_empty_scope(
+    run_cli: RunCli, sample_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.html"
+    done = run_cli("report", "--db", sample_db, out, "--engine", "nuke")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("fabric-nb report: warning: ")
+    assert "nuke" in done.stderr
+    assert done.stdout.endswith("(0 jobs)\n")
+    html = out.read_text(encoding="utf-8")
+    assert "No job in this scope." in html
+
+
+def test_a_report_takes_only_its_filters(sample_db: Path, tmp_path: Path) -> None:
+    with open_fabric(sample_db) as fabric, pytest.raises(TypeError, match="not by status"):
+        write_report(fabric, tmp_path / "x.html", status="FAILED")  # type: ignore[call-arg]
+    assert not (tmp_path / "x.html").exists()
 
 
 def test_report_of_an_empty_history(run_cli: RunCli, tmp_path: Path) -> None:
@@ -84,9 +247,26 @@ def test_report_of_an_empty_history(run_cli: RunCli, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "(0 jobs)" in done.stdout
     html = out.read_text(encoding="utf-8")
-    assert "This history holds no job yet" in html
-    assert "Traceback" not in html
+    assert "This history holds no job yet." in html
+    assert "What this history does not hold" in html
     assert external_references(html) == []
+
+
+def test_values_from_the_data_are_escaped(tmp_path: Path) -> None:
+    job = make_job(
+        "j",
+        final_status="FAILED",
+        engine_used="<img src=x onerror=alert(1)>",
+        validation_error="bad \x1b[2J\u202e reason",
+    )
+    with open_fabric(build_store(tmp_path / "odd.db", [job])) as fabric:
+        page, _ = build_report(fabric, generated_at=GENERATED, title="<b>t</b>")
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "\x1b" not in page
+    assert "\u202e" not in page
+    assert r"bad \x1b[2J\u202e reason" in page
+    assert "<title>&lt;b&gt;t&lt;/b&gt;</title>" in page
 
 
 def test_a_missing_database_is_exit_3_and_writes_nothing(run_cli: RunCli, tmp_path: Path) -> None:
@@ -119,6 +299,10 @@ def test_an_unwritable_target_is_exit_4(run_cli: RunCli, sample_db: Path, tmp_pa
     assert "is a folder" in done.stderr
 
 
+# -- the notebooks ``make demo`` renders --------------------------------------------
+
+
+@pytest.mark.slow
 def test_a_failing_notebook_leaves_no_page(sample_db: Path, tmp_path: Path) -> None:
     import nbformat
 
@@ -157,7 +341,8 @@ def test_the_installed_notebooks_come_first_then_the_checkout(tmp_path: Path) ->
     assert OVERVIEW_NOTEBOOK.is_file()
 
 
-def test_the_wheel_ships_the_notebooks_and_an_installed_copy_renders_the_report(
+@pytest.mark.slow
+def test_the_wheel_ships_the_notebooks_and_an_installed_copy_writes_the_report(
     run_cli: RunCli, sample_db: Path, tmp_path: Path
 ) -> None:
     built = subprocess.run(
@@ -214,4 +399,4 @@ def test_the_wheel_ships_the_notebooks_and_an_installed_copy_renders_the_report(
     ]
     done = run_cli("report", "--db", sample_db, out, env=env, cwd=where, timeout=REPORT_TIMEOUT)
     assert done.returncode == 0, done.stderr
-    assert f"<title>Fabric history: {sample_db}</title>" in out.read_text(encoding="utf-8")
+    assert "<title>Fabric history: fabric.db</title>" in out.read_text(encoding="utf-8")
