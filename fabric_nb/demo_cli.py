@@ -5,8 +5,9 @@ fabric_nb.demo`` runs it too) writes the sample results to
 ``./demo/results/``, ingests them into ``./demo/fabric.db`` with
 :func:`fabric_nb.demo.build_sample_database`, and renders the example
 notebooks against that database as HTML into ``./demo/`` with
-:func:`fabric_nb.render.render_notebook`, the rendering ``fabric-nb report``
-uses. The notebooks themselves are never modified.
+:func:`fabric_nb.render.render_notebook`; then it writes the history's report
+(``demo/report.html``, what ``fabric-nb report`` writes). The notebooks
+themselves are never modified.
 
 Re-running the demo does not start from scratch: it rewrites the same result
 files and ingests them again into the same database. Ingestion is idempotent
@@ -131,12 +132,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_FAILED
         pages.append(html)
 
+    from .history import open_fabric
+    from .report import write_report
+
+    with open_fabric(db_path) as fabric:
+        report_page = write_report(fabric, out / "report.html").path
+
     print()
     print("done:")
     print(f"  result files   {_shown(results_dir)}/")
     print(f"  database       {_shown(db_path)}")
     for html in pages:
         print(f"  notebook       {_shown(html)}")
+    print(f"  report         {_shown(report_page)}")
     print(
         "open the HTML files in a browser, or explore the notebooks with: "
         f"FABRIC_DB={_shown(db_path.resolve())} make lab"

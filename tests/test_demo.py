@@ -133,8 +133,8 @@ def test_demo_renders_every_notebook_against_its_database(demo_run: DemoRun) -> 
         html = (demo / f"{notebook.stem}.html").read_text(encoding="utf-8")
         # The setup cell ran with FABRIC_DB set to the demo's database ...
         assert f"Exploring {db}: {len(sample_job_ids())} jobs" in html
-        # ... and the plots were drawn and embedded in the page, which, rendered
-        # as fabric-nb report renders, loads nothing from the web.
+        # ... and the plots were drawn and embedded in the page, which loads
+        # nothing from the web.
         assert "data:image/png;base64," in html
         assert not re.search(r"<(?:script|link)\b[^>]*(?:src|href)=\"https?:", html)
 
@@ -151,6 +151,13 @@ def test_demo_prints_where_everything_is(demo_run: DemoRun) -> None:
     for name in ("01_quickstart", "02_failures", "03_history_over_time"):
         assert f"notebook       demo/{name}.html" in out
     assert "database       demo/fabric.db" in out
+    assert "report         demo/report.html" in out
+
+
+def test_demo_writes_the_report_of_its_history(demo_run: DemoRun) -> None:
+    page = (demo_run.cwd / "demo" / "report.html").read_text(encoding="utf-8")
+    assert "<title>Fabric history: fabric.db</title>" in page
+    assert f"<dt>jobs</dt><dd>{len(sample_job_ids())}</dd>" in page
 
 
 def test_demo_does_not_modify_the_notebooks(demo_run: DemoRun) -> None:
