@@ -30,6 +30,7 @@ from .queries import FabricQueries
 from .storage import DEFAULT_STORAGE_PATH, STORAGE_SCHEMA_VERSION, FabricStorage
 
 if TYPE_CHECKING:
+    from .excel import write_excel
     from .filters import JobFilters, OutputFilters, UnknownValueWarning
     from .frames import (
         JOBS_FRAME_DTYPES,
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
 #: The ``TYPE_CHECKING`` imports above name the same (type checkers read those),
 #: and ``__all__`` lists them: ``tests/test_package_names.py`` holds the three equal.
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
+    "excel": ("write_excel",),
     "filters": ("JobFilters", "OutputFilters", "UnknownValueWarning"),
     "frames": (
         "JOBS_FRAME_DTYPES",
@@ -169,6 +171,7 @@ __all__ = [
     "slowest_profiles",
     "status_counts",
     "usage_over_time",
+    "write_excel",
 ]
 
 #: The package version: the one place it is written (pyproject.toml reads it from here).

@@ -29,10 +29,12 @@ from .errors import (
     IngestAborted,
     IngestInterrupted,
     IngestPathError,
+    MissingExtraError,
     OutputExistsError,
     RenderError,
     StorageError,
 )
+from .export_formats import EXPORT_FORMATS
 from .persistence import create_persistence, resolve_storage_path
 from .safe_text import cut_text, escape_control, escape_json_text
 from .scan import DEFAULT_PATTERNS, ScanResult, scan_paths
@@ -81,6 +83,7 @@ ERROR_EXIT_CODES: Final[tuple[tuple[type[FabricError], int], ...]] = (
     (BackupWriteError, EXIT_OUTPUT),
     (ExportError, EXIT_OUTPUT),
     (RenderError, EXIT_FAILED),
+    (MissingExtraError, EXIT_USAGE),
     (IngestPathError, EXIT_NOTHING_FOUND),
     (StorageError, EXIT_DATABASE),
 )
@@ -325,27 +328,30 @@ Never writes anything.""",
         "export",
         parents=[with_db],
         formatter_class=_Formatter,
-        help="write the jobs and outputs tables as Parquet or CSV (read-only)",
+        help="write the jobs and outputs tables as Parquet, CSV or Excel (read-only)",
         description="""\
 Write the jobs table and the outputs table into OUTDIR, which must not exist
 or be empty. Parquet is partitioned Hive-style by the UTC month of
 started_at (jobs/started_month=YYYY-MM/part-0.parquet, same for outputs);
-CSV is one file per table (jobs.csv, outputs.csv). The database is opened
-read-only.""",
+CSV is one file per table (jobs.csv, outputs.csv); Excel is one workbook
+(history.xlsx) with a jobs and an outputs sheet, timestamps in UTC without
+offset. The scope options select jobs as fabric.jobs() does; the outputs
+written are those of the selected jobs. The database is opened read-only.""",
     )
     export.add_argument("outdir", metavar="OUTDIR", help="folder to create")
     export.add_argument(
         "--format",
-        choices=("parquet", "csv"),
-        default="parquet",
-        help="file format (default: parquet)",
+        choices=EXPORT_FORMATS,
+        default=EXPORT_FORMATS[0],
+        help=f"file format (default: {EXPORT_FORMATS[0]}; xlsx needs the excel extra)",
     )
     export.add_argument(
         "--raw-csv",
         action="store_true",
-        help="CSV: write text exactly as stored, even cells a spreadsheet would run as a "
-        "formula (by default those get a ' in front)",
+        help="CSV and Excel: write text exactly as stored, even cells a spreadsheet would "
+        "run as a formula (by default those get a ' in front)",
     )
+    _add_scope_options(export, status=True)
     export.set_defaults(handler=_cmd_export)
 
     sample = commands.add_parser(
@@ -677,9 +683,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export_history
 
-    result = export_history(
-        resolve_storage_path(args.db), args.outdir, fmt=args.format, raw_csv=args.raw_csv
-    )
+    try:
+        with _warnings_as_lines("export"):
+            result = export_history(
+                resolve_storage_path(args.db),
+                args.outdir,
+                fmt=args.format,
+                raw_csv=args.raw_csv,
+                **_scope(args),
+            )
+    except (TypeError, ValueError) as exc:
+        return _fail(EXIT_USAGE, f"{PROG} export: {exc}")
     _print_fields(
         {
             "database": str(result.database),

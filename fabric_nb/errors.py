@@ -20,7 +20,8 @@ The whole tree::
     ├── BackupNameError           a backup's destination is named like a side file
     ├── ExportError               an export cannot be written
     │   └── OutputExistsError     OUTDIR exists and is not empty
-    └── RenderError               a notebook failed while rendered
+    ├── RenderError               a notebook failed while rendered
+    └── MissingExtraError         an optional dependency (an extra) is not installed
 
     KeyboardInterrupt
     ├── InterruptedWrite          Ctrl-C during one write: was it committed?
@@ -57,6 +58,7 @@ __all__ = [
     "IngestPathError",
     "IngestionError",
     "InterruptedWrite",
+    "MissingExtraError",
     "NotAResultFile",
     "NotRegularFileError",
     "OutputExistsError",
@@ -194,6 +196,15 @@ class RenderError(FabricError):
     """A notebook failed while it was rendered (a cell raised or timed out).
 
     The message names the notebook and the failing cell's error.
+    """
+
+
+class MissingExtraError(FabricError, ImportError):
+    """What was asked needs an optional dependency that is not installed.
+
+    The message names the package and the extra that installs it
+    (``pip install 'fabric-nb[excel]'``). An :class:`ImportError` too, so code
+    that guards an optional import the usual way still catches it.
     """
 
 

@@ -1,4 +1,4 @@
-"""Export the history as Parquet (Hive-partitioned by month) or CSV, for other engines.
+"""Export the history as Parquet (Hive-partitioned by month), CSV or Excel, for other tools.
 
 The jobs table and the outputs table are the frames of
 :func:`fabric_nb.frames.jobs_frame` and :func:`fabric_nb.frames.outputs_frame`,
@@ -15,6 +15,13 @@ Spark or Dask read the whole history or prune by month::
 
 ``started_month`` lives in the folder name only, as Hive does it; readers
 add it back as a column. CSV: ``OUTDIR/jobs.csv`` and ``OUTDIR/outputs.csv``.
+Excel: ``OUTDIR/history.xlsx`` with a ``jobs`` and an ``outputs`` sheet
+(:mod:`fabric_nb.excel` says what Excel changes: UTC without offset,
+formula escaping, its row and cell limits).
+
+An export takes the filters of ``fabric.jobs()`` (``since``, ``until``,
+``status``, ``engine``, ``profile``, ``fingerprint``, ``job_id``): only the
+selected jobs and their outputs are written, selected in SQL month by month.
 
 An export is all or nothing: it is written into a hidden staging folder
 (``.fabric-export-partial-*``) and moved into place at the end. A new
@@ -30,7 +37,8 @@ folders and, inside a kept ``OUTDIR``, the tables a staging folder records
 
 CSV cells that a spreadsheet would run as a formula (text starting with
 ``=``, ``+``, ``-``, ``@``, a tab or a line break) get a ``'`` in front, as
-OWASP advises, unless ``raw_csv=True``; Parquet keeps every value exact.
+OWASP advises, unless ``raw_csv=True`` (which applies to Excel too);
+Parquet keeps every value exact.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Unpack
 
 import numpy as np
 import pandas as pd
@@ -53,11 +61,17 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from .errors import ExportError, OutputExistsError
+from .excel import ExcelBook, require_openpyxl
+from .export_formats import EXPORT_FORMATS, ExportFormat
+from .filters import JOB_FILTERS, FilterSelection, JobFilters, parse_filters
 from .frames import JOBS_FRAME_DTYPES, OUTPUTS_FRAME_DTYPES, jobs_frame, outputs_frame
+from .models import JOB_STATUSES
 from .persistence import create_persistence
 from .storage import FabricStorage
+from .stored_queries import warn_unknown_values, where_of
 
 __all__ = [
+    "EXCEL_FILE",
     "EXPORT_FORMATS",
     "FORMULA_STARTS",
     "JOBS_ARROW_SCHEMA",
@@ -70,10 +84,8 @@ __all__ = [
     "write_export",
 ]
 
-#: The export formats, as a type: ``"parquet"`` or ``"csv"``.
-ExportFormat = Literal["parquet", "csv"]
-#: The formats :func:`export_history` writes.
-EXPORT_FORMATS: Final[tuple[ExportFormat, ...]] = ("parquet", "csv")
+#: The workbook of an Excel export, inside OUTDIR.
+EXCEL_FILE: Final[str] = "history.xlsx"
 #: The Hive partition key of a Parquet export: the UTC month of ``started_at``, ``YYYY-MM``.
 PARTITION_COLUMN: Final[str] = "started_month"
 #: First characters that make a spreadsheet read a CSV cell as a formula
@@ -84,7 +96,7 @@ _FORMULA: Final[str] = "^([" + FORMULA_STARTS.replace("-", "\\-") + "])"
 #: place; one left by a killed export is removed by the next export.
 STAGING_PREFIX: Final[str] = ".fabric-export-partial-"
 #: What an export puts in OUTDIR, whatever the format.
-_LAYOUT: Final[tuple[str, ...]] = ("jobs", "outputs", "jobs.csv", "outputs.csv")
+_LAYOUT: Final[tuple[str, ...]] = ("jobs", "outputs", "jobs.csv", "outputs.csv", EXCEL_FILE)
 # Inside a staging folder: what it moved out into a kept OUTDIR, one
 # "name<TAB>device<TAB>inode" line per entry, written before each move.
 _MOVED_RECORD: Final[str] = ".moved"
@@ -135,8 +147,13 @@ def export_history(
     *,
     fmt: ExportFormat = "parquet",
     raw_csv: bool = False,
+    **filters: Unpack[JobFilters],
 ) -> ExportResult:
     """Write the jobs and outputs tables of ``database`` into ``outdir``.
+
+    ``filters`` select the jobs as ``fabric.jobs()`` does (same names, same
+    checks, an :class:`~fabric_nb.filters.UnknownValueWarning` for an engine
+    or profile no job has); the outputs written are those of the selected jobs.
 
     Opens the database read-only (schema-version and integrity checks
     included) and writes it one UTC month at a time: only that month's rows
@@ -153,18 +170,23 @@ def export_history(
     :raises StorageCorruptionError: the database is corrupt (a row that does
         not decode is named).
     :raises OutputExistsError: ``outdir`` exists and is not an empty folder.
-    :raises ExportError: the files could not be written.
-    :raises ValueError: ``fmt`` is not ``"parquet"`` or ``"csv"``.
+    :raises ExportError: the files could not be written, or (Excel) a sheet
+        or a cell passes Excel's limits.
+    :raises MissingExtraError: ``fmt="xlsx"`` without openpyxl installed.
+    :raises ValueError: ``fmt`` is not one of :data:`EXPORT_FORMATS`; a bad filter value.
+    :raises TypeError: an unknown filter name, or a value of the wrong type.
     """
     target = Path(outdir)
     _check_format(fmt)
+    selection = parse_filters(dict(filters), JOB_FILTERS, JOB_STATUSES)
     _check_outdir(target)
     counts: list[int] = []
     with create_persistence(database, readonly=True) as persistence:
         storage = persistence.storage
+        warn_unknown_values(storage, selection)
 
         def write(staging: Path) -> None:
-            counts[:] = _one_state(storage, staging, fmt, raw_csv)
+            counts[:] = _one_state(storage, staging, fmt, raw_csv, selection)
 
         files = _staged(target, write)
         path = persistence.path
@@ -175,7 +197,11 @@ def export_history(
 
 
 def _one_state(
-    storage: FabricStorage, staging: Path, fmt: ExportFormat, raw_csv: bool
+    storage: FabricStorage,
+    staging: Path,
+    fmt: ExportFormat,
+    raw_csv: bool,
+    selection: FilterSelection,
 ) -> list[int]:
     """Stream the database into ``staging`` as one committed state; (jobs, outputs) written.
 
@@ -183,7 +209,7 @@ def _one_state(
     meanwhile (the change marker moved), again under the read lock.
     """
     before = storage.change_marker()
-    counts = _stream(storage, staging, fmt, raw_csv)
+    counts = _stream(storage, staging, fmt, raw_csv, selection)
     if before is not None and storage.change_marker() == before:
         return counts
     for entry in staging.iterdir():
@@ -192,22 +218,33 @@ def _one_state(
         else:
             entry.unlink()
     with storage.read_transaction():
-        return _stream(storage, staging, fmt, raw_csv)
+        return _stream(storage, staging, fmt, raw_csv, selection)
 
 
-def _stream(storage: FabricStorage, staging: Path, fmt: ExportFormat, raw_csv: bool) -> list[int]:
-    """Write the tables month by month; (jobs, outputs) written."""
-    months = storage.rowids_by_start_month()
+def _stream(
+    storage: FabricStorage,
+    staging: Path,
+    fmt: ExportFormat,
+    raw_csv: bool,
+    selection: FilterSelection,
+) -> list[int]:
+    """Write the selected jobs and their outputs month by month; (jobs, outputs) written."""
+    where, params = where_of(selection, storage)
+    window = None if selection.since is None and selection.until is None else selection.in_window
+    months = storage.rowids_by_start_month(where, params, keep=window)
     schemas = {"jobs": JOBS_ARROW_SCHEMA, "outputs": OUTPUTS_ARROW_SCHEMA}
     counts = {"jobs": 0, "outputs": 0}
     with contextlib.ExitStack() as stack:
         csv_writers = {}
+        book = None
         if fmt == "csv":
             for name, schema in schemas.items():
                 shown = schema if raw_csv else _defused_schema(schema)
                 csv_writers[name] = stack.enter_context(
                     pa_csv.CSVWriter(staging / f"{name}.csv", shown)
                 )
+        elif fmt == "xlsx":
+            book = stack.enter_context(ExcelBook(staging / EXCEL_FILE, raw=raw_csv))
         else:
             for name in schemas:
                 (staging / name).mkdir()
@@ -216,15 +253,27 @@ def _stream(storage: FabricStorage, staging: Path, fmt: ExportFormat, raw_csv: b
             frames = {"jobs": jobs_frame(jobs), "outputs": outputs_frame(jobs)}
             del jobs
             for name, frame in frames.items():
+                counts[name] += len(frame)
+                if book is not None:
+                    book.append(name, frame)
+                    continue
                 table = _to_arrow(frame, schemas[name], name)
-                counts[name] += table.num_rows
                 if fmt == "csv":
                     csv_writers[name].write_table(table if raw_csv else _defuse_formulas(table))
                 elif table.num_rows:
                     part = staging / name / _partition(month)
                     part.mkdir()
                     pq.write_table(table, part / "part-0.parquet")
+        if book is not None:
+            for name in schemas:  # an empty selection still has both sheets, headers only
+                book.append(name, _empty_frame(name))
+            book.save()
     return [counts["jobs"], counts["outputs"]]
+
+
+def _empty_frame(name: str) -> pd.DataFrame:
+    """An empty frame with the columns of table ``name`` (``jobs`` or ``outputs``)."""
+    return jobs_frame([]) if name == "jobs" else outputs_frame([])
 
 
 def _partition(month: int) -> str:
@@ -271,6 +320,12 @@ def write_export(
     months = {name: _months(frame, name) for name, frame in (("jobs", jobs), ("outputs", outputs))}
 
     def write(staging: Path) -> None:
+        if fmt == "xlsx":
+            with ExcelBook(staging / EXCEL_FILE, raw=raw_csv) as book:
+                book.append("jobs", jobs)
+                book.append("outputs", outputs)
+                book.save()
+            return
         for name, table in tables.items():
             if fmt == "csv":
                 pa_csv.write_csv(
@@ -322,7 +377,11 @@ def _owner_only(staging: Path) -> None:
 
 def _check_format(fmt: str) -> None:
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}: expected one of parquet, csv")
+        raise ValueError(
+            f"unknown export format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}"
+        )
+    if fmt == "xlsx":
+        require_openpyxl()
 
 
 def _check_outdir(target: Path) -> None:

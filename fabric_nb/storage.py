@@ -411,23 +411,35 @@ class FabricStorage:
         finally:
             _rollback(conn)  # a read transaction: ending it changes nothing
 
-    def rowids_by_start_month(self) -> dict[int, list[int]]:
+    def rowids_by_start_month(
+        self,
+        where: str = "",
+        params: Sequence[Any] = (),
+        *,
+        keep: Callable[[datetime], bool] | None = None,
+    ) -> dict[int, list[int]]:
         """The rowid of every job by the UTC month it started (``year * 100 + month``),
         months ascending; read without decoding the rows (``started_at`` only).
+
+        ``where`` (an SQL condition on ``jobs``, with ``params``) and ``keep``
+        (a test of the decoded ``started_at``) leave out the jobs they reject.
 
         :raises StorageCorruptionError: a ``started_at`` is not a timestamp
             Fabric writes (the job is named, as a full decode names it).
         """
         conn = self._connection()
         months: dict[int, list[int]] = {}
+        query = "SELECT rowid, job_id, started_at FROM jobs" + (f" WHERE {where}" if where else "")
         try:
             with collector_paused():
-                query = "SELECT rowid, job_id, started_at FROM jobs"
-                for rowid, job_id, started_at in conn.execute(query):
+                for rowid, job_id, started_at in conn.execute(query, list(params)):
                     try:
-                        utc = stored_instant(started_at, "started_at").astimezone(UTC)
+                        started = stored_instant(started_at, "started_at")
+                        utc = started.astimezone(UTC)
                     except (TypeError, ValueError, OverflowError) as exc:
                         raise self.undecodable(job_id, str(exc)) from None
+                    if keep is not None and not keep(started):
+                        continue
                     months.setdefault(utc.year * 100 + utc.month, []).append(rowid)
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc

@@ -121,7 +121,7 @@ def test_no_command_is_a_usage_error_on_one_line(run_cli: RunCli) -> None:
         (["ingest", ".", "--batch-size", "0"], "at least 1"),
         (["ingest", ".", "--batch-size", "ten"], "whole number"),
         (["info", "--no-such-option"], "unrecognized arguments"),
-        (["export", "out", "--format", "xlsx"], "invalid choice"),
+        (["export", "out", "--format", "json"], "invalid choice"),
         (["sample", "out", "--jobs", "-1"], "at least 0"),
     ],
 )

@@ -22,14 +22,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fabric_nb"
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "errors _collector safe_text models",
+        "errors _collector safe_text models export_formats",
         "_packed schema regular_files filters samples scan",
         "schema_shape rows ingestion",
         "storage",
         "persistence ingest_cache",
         "index storage_report backup",
         "queries bulk",
-        "frames watch stored_queries",
+        "frames watch stored_queries excel",
         "summaries export",
         "plots history",
         "render demo",
