@@ -437,7 +437,9 @@ def plot_failure_reasons(
         raise ValueError(f"plot_failure_reasons needs a failure_reasons table (no {missing[0]})")
     if top < 1:
         raise ValueError(f"top must be >= 1, got {top}")
-    ax = _axes(ax)
+    # A chart of its own is tall enough for two lines of reason per bar.
+    bars_shown = min(top, len(reasons))
+    ax = _axes(ax, (9.0, max(4.5, 1.8 + 0.45 * bars_shown)))
     totals: dict[tuple[str, str], int] = {}
     for level, reason, count in zip(
         reasons["level"].astype(object),
@@ -462,15 +464,71 @@ def plot_failure_reasons(
         [count for _, count in shown],
         color=[_LEVEL_COLORS[level] for (level, _), _ in shown],
     )
-    ax.bar_label(bars, padding=3)
+    counts = ax.bar_label(bars, padding=3)
     ax.set_yticks(positions, [_short(reason) for (_, reason), _ in shown])
     _integer_ticks(ax.xaxis)
     ax.set_ylim(len(shown) - 0.5, -0.5)  # largest on top
     ax.set_xlim(0, max(count for _, count in shown) * 1.12)  # room for the counts
     levels = [level for level in _LEVEL_COLORS if any(lv == level for (lv, _), _ in shown)]
     handles = [Patch(color=_LEVEL_COLORS[lv], label=_LEVEL_LABELS[lv]) for lv in levels]
+    _fit_reason_labels(ax, [reason for (_, reason), _ in shown])
     _legend_and_title(ax, title, handles)
+    _room_for_labels(ax, counts)
     return ax
+
+
+#: Share of the figure's width the reason labels of :func:`plot_failure_reasons` may take.
+_LABELS_SHARE: Final = 0.36
+#: Characters per line tried, in order, for those labels (at most three lines each).
+_LABEL_WIDTHS: Final = (_MAX_LABEL, 44, 34, 28, 22, 18, 14)
+
+
+def _wrapped(text: str, width: int, lines: int = 3) -> str:
+    """``text`` on at most ``lines`` lines of ``width`` characters; "…" ends a cut one."""
+    parts = textwrap.wrap(text, width, break_long_words=True) or [""]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1] + "…"
+    return _literal("\n".join(parts))
+
+
+def _fit_reason_labels(ax: Axes, reasons: Sequence[str]) -> None:
+    """Wrap the reasons so that their labels leave the plot most of the figure's width.
+
+    A reason is wrapped onto up to three lines (as many as a bar's height
+    holds), narrower until the widest
+    label takes at most :data:`_LABELS_SHARE` of the figure: the bars keep
+    at least half of it. The table has the full text.
+    """
+    renderer = _renderer(ax)
+    room = ax.figure.bbox.width * _LABELS_SHARE
+    # As many lines as one bar's slot has height for, so labels never run into each other.
+    size = ax.get_yticklabels()[0].get_fontsize() if reasons else 10.0
+    line = size * 1.2 * ax.figure.dpi / 72.0  # matplotlib's line spacing
+    slot = ax.get_window_extent(renderer).height / max(len(reasons), 1)
+    lines = max(1, min(3, int(slot // line)))
+    for width in _LABEL_WIDTHS:
+        ax.set_yticks(ax.get_yticks(), [_wrapped(reason, width, lines) for reason in reasons])
+        widest = max(
+            (label.get_window_extent(renderer).width for label in ax.get_yticklabels()),
+            default=0.0,
+        )
+        if widest <= room:
+            return
+
+
+def _room_for_labels(ax: Axes, labels: Sequence[Text]) -> None:
+    """Widen the x range until each value label ends inside the plot area, clear of its frame."""
+    renderer = _renderer(ax)
+    for _ in range(4):
+        ax.figure.draw_without_rendering()
+        frame = ax.get_window_extent(renderer)
+        right = max((label.get_window_extent(renderer).x1 for label in labels), default=0.0)
+        gap = 4.0 * ax.figure.dpi / 72.0  # points, in pixels
+        if right + gap <= frame.x1:
+            return
+        low, high = ax.get_xlim()
+        ax.set_xlim(low, high * (right + gap - frame.x0) / max(frame.x1 - frame.x0, 1.0))
 
 
 def _groups(frame: pd.DataFrame, by: str | Sequence[str], values: pd.Series) -> dict[str, Any]:

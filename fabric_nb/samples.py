@@ -9,10 +9,14 @@ What a generated history contains (approximate rates, per result file):
 
 - both engines (``ffmpeg`` ~55 %, ``resolve`` ~45 %), seven proxy profiles,
   Resolve presets only on Resolve jobs;
-- final statuses COMPLETED (~77 %), PARTIAL (~7 %), FAILED (~15 %); clip
+- final statuses COMPLETED (~74 %), PARTIAL (~12 %), FAILED (~14 %); clip
   statuses always agree with the final status; never SKIPPED;
 - pre-job / validation failures (~5 %) and crash-recovery results (~2 %),
   both with ``clips: []``;
+- damaged media (about 1 source file in 64, chosen by a hash of its path):
+  it fails in every job that reads it, with the same decode error, so some
+  sources fail repeatedly; new jobs that transcode earlier media again
+  (~6 %), fingerprinted media or media whose job failed;
 - watch-folder metadata (~35 %); fingerprints (~33 %), some shared by several
   jobs that transcoded the same media again; re-runs of a ``job_id`` (about
   2 % of jobs run 2-3 times); timestamps written with a non-UTC offset
@@ -72,7 +76,7 @@ _DAY: Final = 24 * _HOUR
 
 # -- rates (per result unless stated) ----------------------------------------------
 _P_RERUN: Final = 0.05  # the slot re-runs a recent job_id instead of starting a new job
-_P_RETRANSCODE: Final = 0.04  # a new job transcodes the media of an earlier job again
+_P_RETRANSCODE: Final = 0.06  # a new job transcodes the media of an earlier job again
 _P_FINGERPRINT: Final = 0.30  # a new job carries _metadata.fingerprint
 _P_WATCH: Final = 0.35  # the job came from a watch folder
 _P_WORKER_ID: Final = 0.6  # a watch-folder job names its worker
@@ -186,6 +190,27 @@ _RESOLVE_FAILURES: Final = _table(
     (("Resolve render job failed: Render queue stopped by Resolve", 1, "partial"), 6),
     (("Resolve render job failed: Could not create project (Resolve not responding)", 1, "early"), 6),
 )  # fmt: skip
+
+#: What a damaged source file fails with, per engine: the same reason every time.
+_DAMAGED_MEDIA: Final = {
+    "ffmpeg": (
+        "ffmpeg exited with code 1: Error while decoding stream #0:0: corrupt frame",
+        1,
+        "partial",
+    ),
+    "resolve": ("Resolve render job failed: Unable to decode frame from source clip", 1, "partial"),
+}
+
+
+def _is_damaged(source: str) -> bool:
+    """Whether the media at ``source`` is damaged (about 1 file in 64), by its path alone.
+
+    A damaged file fails in every job that reads it, with the same reason:
+    what makes a source fail repeatedly. Decided by a hash, not a draw, so
+    the random stream is the same whether or not a file is damaged.
+    """
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()[0] < 4
+
 
 # (validation_stage, engine it applies to or None, message template)
 _VALIDATION_ERRORS: Final = (
@@ -417,7 +442,12 @@ class _Generator:
         r = self.r
         origin = None
         if r.chance(_P_RETRANSCODE):
-            candidates = [job for job in self.recent if job.fingerprint]
+            # Media seen before: fingerprinted, or queued again after it failed.
+            candidates = [
+                job
+                for job in self.recent
+                if job.fingerprint or job.last_status in ("FAILED", "PARTIAL")
+            ]
             origin = r.pick(candidates) if candidates else None
         if origin is not None:  # same media again, maybe another engine or profile
             sources, media = origin.sources, origin.media_seconds
@@ -614,6 +644,10 @@ class _Generator:
                 j = r.between(i, n - 1)
                 order[i], order[j] = order[j], order[i]
             failing = set(order[:k])
+        damaged = {i for i, source in enumerate(job.sources) if _is_damaged(source)}
+        if damaged - failing:  # damaged media fails whatever else happens
+            failing |= damaged
+            status = "FAILED" if len(failing) == n else "PARTIAL"
         failures = _RESOLVE_FAILURES if profile.engine == "resolve" else _FFMPEG_FAILURES
         shared = r.weighted(failures) if status == "FAILED" else None  # one cause fails them all
         is_ffmpeg = profile.engine == "ffmpeg"
@@ -633,7 +667,10 @@ class _Generator:
             reason, exit_code = None, 0
             exists: bool = True
             if i in failing:
-                reason, exit_code, how = shared or r.weighted(failures)
+                if i in damaged:
+                    reason, exit_code, how = _DAMAGED_MEDIA[profile.engine]
+                else:
+                    reason, exit_code, how = shared or r.weighted(failures)
                 if how == "early":
                     render, exists, size = r.between(300_000, 5_000_000), False, None
                 elif how == "missing":

@@ -87,7 +87,7 @@ def mixed(tmp_path: Path) -> Path:
 def good(tmp_path: Path) -> Path:
     """A folder of valid synthetic results, some re-runs of the same job_id among them."""
     folder = tmp_path / "good"
-    write_results(folder, 60, seed=7)
+    write_results(folder, 60, seed=1)
     return folder
 
 

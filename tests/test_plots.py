@@ -149,7 +149,8 @@ def test_failure_reasons_bars(job_rows: pd.DataFrame, clip_rows: pd.DataFrame) -
     assert ax.get_xlabel() == "occurrences (count of jobs or clips, see legend)"
     assert ax.get_ylabel() == "recorded reason"
     # Disk full: 2 clips of job_d (ffmpeg) + 1 of job_b (resolve) = one bar of 3.
-    assert tick_labels(ax, "y") == [
+    # (A long reason is wrapped onto a second line: the words are all there.)
+    assert [label.replace("\n", " ") for label in tick_labels(ax, "y")] == [
         "Disk full while writing output",
         "JobSpec version 1.3 is not supported (expected 2.x)",
         "Resolve render job failed: Media offline",
@@ -174,10 +175,14 @@ def test_failure_reasons_top_n_and_long_text(job_rows: pd.DataFrame) -> None:
     assert ax.get_title("left") == "Top 1 failure reasons"
     assert len(bars(ax)) == 1
     assert legend_texts(ax) == ["job validation_error (in jobs)"]
-    long = "x" * 80
+    long = "x" * 200
     table = reasons.assign(reason=pd.array([long, "short"], dtype="string"))
     labels = tick_labels(plot_failure_reasons(table), "y")
-    assert labels[0] == "x" * 59 + "…"
+    # Wrapped onto the lines a bar has room for, cut with "…": the table has the full text.
+    lines = labels[0].split("\n")
+    assert 1 <= len(lines) <= 3
+    assert lines[-1].endswith("…")
+    assert all(0 < len(line) <= 60 for line in lines)
     assert labels[1] == "short"
     with pytest.raises(ValueError, match="top must be >= 1"):
         plot_failure_reasons(reasons, top=0)
@@ -379,6 +384,45 @@ def test_two_different_charts_side_by_side_in_a_grid() -> None:
 
 
 # -- titles and legends say what is drawn --------------------------------------------------------
+
+
+LONG_REASONS = [
+    "ffmpeg exited with code 1: Error while decoding stream #0:0: corrupt frame at 00:12:31",
+    "Resolve render job failed: Could not create project (Resolve not responding) after 3 tries",
+    "Output file missing after render",
+    "x" * 120,
+    "Disk full while writing output to /Volumes/ProxyRAID/Proxies/Northern_Lights_Doc/Day_12",
+]
+
+
+@pytest.mark.parametrize("top", [3, 10])
+@pytest.mark.parametrize("size", [None, (6.0, 4.0)])
+def test_reason_labels_stay_readable_and_leave_the_bars_room(
+    job_rows: pd.DataFrame, top: int, size: tuple[float, float] | None
+) -> None:
+    reasons = failure_reasons(job_rows)
+    many = pd.concat([reasons.iloc[:1]] * 10, ignore_index=True)
+    table = many.assign(
+        reason=pd.array([LONG_REASONS[i % 5] + f" #{i}" for i in range(10)], dtype="string"),
+        count=np.arange(10, 0, -1) * 1000,  # four-digit counts: wide value labels
+    )
+    ax = None if size is None else plt.subplots(figsize=size, layout="constrained")[1]
+    ax = plot_failure_reasons(table, top=top, ax=ax)
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    frame = ax.get_window_extent(renderer)
+    # The plot area keeps at least half of the figure's width.
+    assert frame.width >= 0.5 * fig.bbox.width
+    # No reason label runs into another.
+    labels = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
+    assert len(labels) == top
+    assert not any(a.overlaps(b) for i, a in enumerate(labels) for b in labels[i + 1 :])
+    # Every count ends inside the plot area, clear of its frame.
+    for text in ax.texts:
+        assert text.get_window_extent(renderer).x1 < frame.x1 - 1
+    # The legend is never wider than the plot.
+    assert ax.get_legend().get_window_extent(renderer).width <= frame.width
 
 
 def test_every_plot_takes_a_title(job_rows: pd.DataFrame, clip_rows: pd.DataFrame) -> None:

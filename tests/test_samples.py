@@ -23,6 +23,7 @@ import pytest
 
 from fabric_nb import samples
 from fabric_nb.samples import (
+    SAMPLE_SEED,
     generate_results,
     write_results,
     write_sample_history,
@@ -260,6 +261,11 @@ def test_pre_job_failures_have_no_clips(sample: list[dict[str, Any]]) -> None:
     assert any(r["completed_at"] is not None for r in refused)
     errors = " | ".join(r["_metadata"]["validation_error"] for r in refused)
     assert "Source file not found: /" in errors
+    # Every kind of refusal occurs in a longer history of the same seed.
+    longer = generate_results(2000, seed=SAMPLE_SEED)
+    errors = " | ".join(
+        r["_metadata"]["validation_error"] for r in longer if r["_metadata"]["validation_error"]
+    )
     assert "Resolve Studio required for preset" in errors
 
 
