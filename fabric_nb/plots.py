@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
+from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -503,7 +504,8 @@ def _fit_reason_labels(ax: Axes, reasons: Sequence[str]) -> None:
     renderer = _renderer(ax)
     room = ax.figure.bbox.width * _LABELS_SHARE
     # As many lines as one bar's slot has height for, so labels never run into each other.
-    size = ax.get_yticklabels()[0].get_fontsize() if reasons else 10.0
+    labels = ax.get_yticklabels()
+    size = labels[0].get_fontproperties().get_size_in_points() if labels else 10.0
     line = size * 1.2 * ax.figure.dpi / 72.0  # matplotlib's line spacing
     slot = ax.get_window_extent(renderer).height / max(len(reasons), 1)
     lines = max(1, min(3, int(slot // line)))
@@ -520,8 +522,11 @@ def _fit_reason_labels(ax: Axes, reasons: Sequence[str]) -> None:
 def _room_for_labels(ax: Axes, labels: Sequence[Text]) -> None:
     """Widen the x range until each value label ends inside the plot area, clear of its frame."""
     renderer = _renderer(ax)
+    root = ax.figure
+    while not isinstance(root, Figure):  # a SubFigure: its figure is the one drawn
+        root = root.figure
     for _ in range(4):
-        ax.figure.draw_without_rendering()
+        root.draw_without_rendering()
         frame = ax.get_window_extent(renderer)
         right = max((label.get_window_extent(renderer).x1 for label in labels), default=0.0)
         gap = 4.0 * ax.figure.dpi / 72.0  # points, in pixels
