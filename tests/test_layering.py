@@ -29,7 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "persistence ingest_cache",
         "index storage_report backup",
         "queries bulk",
-        "frames watch stored_queries excel",
+        "frames watch stored_queries excel display",
         "summaries export",
         "plots history",
         "render demo",
