@@ -2,8 +2,9 @@
 
 A load or a bulk ingest creates several container objects per job and no
 reference cycle, yet the collector would walk the growing heap again and
-again: about 40 % of a 100k-job load, 5-15 % of a 100k-file ingest (see
-``docs/performance.md``). Nothing runs in the background: the collector is
+again: about 15 % of a 100k-job load since outputs are kept packed (40 %
+before), 5-15 % of a 100k-file ingest (``docs/performance.md`` has the
+figures). Nothing runs in the background: the collector is
 only held off for the duration of the call and resumed, if it was running,
 when the call ends or fails. Objects freed by reference counting are freed
 as usual meanwhile.

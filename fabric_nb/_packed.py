@@ -7,12 +7,10 @@ text (:class:`PackedOutputs`: one JSON array per output, every field but
 ``job_id``, in field order) instead of several objects per clip; the opened
 history stays smaller than its database file.
 
-Nobody reading ``job.outputs`` can tell: importing this module makes
-``IngestedJob.outputs`` a descriptor that returns the slot's tuple, or the
-tuple its :class:`PackedOutputs` builds (fresh on each read, nothing cached).
-Attribute access, ``==``, ``hash``, ``repr``, pickling,
-:func:`dataclasses.asdict` and :func:`dataclasses.replace` all see a tuple of
-:class:`~fabric_nb.models.IngestedOutput`.
+Nobody reading ``job.outputs`` can tell: ``models`` declares
+``IngestedJob.outputs`` as a field whose slot holds a tuple or a stand-in
+that unpacks to one (:class:`fabric_nb._slots.HeldOutputs`), and a
+:class:`PackedOutputs` is such a stand-in, unpacked fresh on each read.
 
 Code that reads the outputs of many jobs column by column (the frames, the
 operators' report) asks :func:`output_records` and never learns the layout.
@@ -20,47 +18,25 @@ operators' report) asks :func:`output_records` and never learns the layout.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from types import GenericAlias
 from typing import Any, Final, Literal, Protocol, TypeVar, get_type_hints
 
 import msgspec
 
+from ._slots import checked_constructor
 from .models import CLIP_STATUSES, IngestedJob, IngestedOutput
 
 __all__ = [
     "OutputRecord",
     "OutputRecords",
     "PackedOutputs",
-    "checked_constructor",
     "output_records",
     "pack_outputs",
 ]
 
 _T = TypeVar("_T")
-
-
-def checked_constructor(cls: type[_T]) -> Callable[..., _T]:
-    """A constructor for the frozen slots dataclass ``cls`` that trusts its values.
-
-    It takes every field (positionally in field order, or by name) and stores
-    each value straight into its slot: no frozen ``__init__`` (one indirect
-    call per field) and no ``__post_init__``, so it costs about half as much.
-    For decoders that build hundreds of thousands of objects from values they
-    have already checked; the caller answers for the values.
-    """
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    scope.update({f"set_{name}": cls.__dict__[name].__set__ for name in names})
-    lines = [f"def build({', '.join(names)}):", "    obj = new(cls)"]
-    lines += [f"    set_{name}(obj, {name})" for name in names]
-    lines.append("    return obj")
-    exec("\n".join(lines), scope)  # straight-line code: a loop would cost half the gain
-    build: Callable[..., _T] = scope["build"]
-    build.__qualname__ = build.__name__ = f"checked_{cls.__name__}"
-    build.__doc__ = f"A {cls.__name__} of values already checked, in field order."
-    return build
 
 
 #: ``IngestedOutput``'s fields with their types; the one list of output fields.
@@ -165,26 +141,7 @@ def output_records(job: IngestedJob) -> OutputRecords:
     return records
 
 
-# -- IngestedJob.outputs --------------------------------------------------------------
+# -- what a job's outputs slot holds ---------------------------------------------------
 
-#: The slot that holds ``IngestedJob.outputs`` as stored: a tuple or ``PackedOutputs``.
-_outputs_slot: Final = IngestedJob.__dict__["outputs"]
-_stored_outputs: Final = _outputs_slot.__get__
-
-
-class _OutputsField:
-    """``IngestedJob.outputs``: the slot's tuple, or the tuple its ``PackedOutputs`` builds."""
-
-    def __get__(
-        self, job: IngestedJob | None, owner: type | None = None
-    ) -> tuple[IngestedOutput, ...] | _OutputsField:
-        if job is None:
-            return self
-        value = _stored_outputs(job)
-        return value.unpack() if type(value) is PackedOutputs else value
-
-    def __set__(self, job: IngestedJob, value: object) -> None:
-        _outputs_slot.__set__(job, value)
-
-
-IngestedJob.outputs = _OutputsField()  # type: ignore[assignment,misc]
+#: What ``IngestedJob.outputs``' slot holds: a tuple, or ``PackedOutputs``.
+_stored_outputs: Final = IngestedJob.__dict__["outputs"].held

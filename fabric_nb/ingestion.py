@@ -25,7 +25,7 @@ from typing import Any, Final, Literal, NoReturn, overload
 
 import msgspec
 
-from ._packed import checked_constructor
+from ._slots import checked_constructor
 from .errors import (
     FileTooLargeError,
     IngestionError,

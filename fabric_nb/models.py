@@ -6,9 +6,11 @@ nothing more: values Proxx did not record stay ``None``; nothing is guessed.
 Every datetime is timezone-aware, because a time without an offset is not an
 instant and Fabric does not guess a time zone.
 
-``IngestedJob.outputs`` is always a tuple of :class:`IngestedOutput`. How a
-job loaded from storage holds them meanwhile is the row codec's business
-(``fabric_nb._packed``); nothing here knows about storage.
+``IngestedJob.outputs`` is always a tuple of :class:`IngestedOutput`. A job
+loaded from storage may hold them packed meanwhile (the row codec's
+``fabric_nb._packed.PackedOutputs``) and build the tuple on each read: the
+descriptor that does this is applied at the end of this module, in plain
+sight; nothing here knows about storage.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
+
+from ._slots import HeldOutputs
 
 __all__ = [
     "CLIP_STATUSES",
@@ -165,6 +169,13 @@ class IngestedJob:
             f"<table><thead><tr>{titles}</tr></thead><tbody>{rows}</tbody></table>{tail}"
         )
 
+
+#: ``job.outputs`` reads as a tuple whatever its slot holds: the tuple itself, or
+#: the packed outputs of a job loaded from storage, unpacked on each read (nothing
+#: cached). Attribute access, ``==``, ``hash``, ``repr``, pickling,
+#: :func:`dataclasses.asdict` and :func:`dataclasses.replace` all see the tuple;
+#: ``IngestedJob.outputs.held(job)`` is what the slot holds.
+IngestedJob.outputs = HeldOutputs[IngestedOutput](IngestedJob.__dict__["outputs"])  # type: ignore[assignment,misc]
 
 #: Outputs a job's HTML view lists before it says how many more there are.
 _HTML_OUTPUTS: Final[int] = 50

@@ -23,7 +23,8 @@ from typing import Annotated, Any, Final, Literal, get_type_hints
 
 import msgspec
 
-from ._packed import PackedOutputs, checked_constructor, pack_outputs
+from ._packed import PackedOutputs, pack_outputs
+from ._slots import checked_constructor
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, is_aware
 from .schema import MAX_INTEGER, OUTPUT_FIELDS
 

@@ -58,7 +58,8 @@ from fabric_nb import (
     create_persistence,
     ingest_execution_result,
 )
-from fabric_nb._packed import OutputRecord, checked_constructor, output_records
+from fabric_nb._packed import OutputRecord, output_records
+from fabric_nb._slots import checked_constructor
 from fabric_nb.bulk import ingest_paths
 from fabric_nb.frames import outputs, outputs_frame
 from fabric_nb.ingestion import _shared_output

@@ -22,7 +22,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fabric_nb"
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "errors _collector safe_text models export_formats",
+        "errors _collector safe_text _slots export_formats",
+        "models",
         "_packed schema regular_files filters samples scan",
         "schema_shape rows ingestion",
         "storage",
