@@ -1,8 +1,8 @@
-"""Frames made compact for reading in a notebook: :func:`compact`.
+"""Frames made readable in a notebook: :func:`readable`.
 
 A frame with full source paths, long failure reasons and microsecond
 timestamps is wider than a notebook's output area, and the part cut off
-is the part that matters: the file name at the end of a path. ``compact``
+is the part that matters: the file name at the end of a path. ``readable``
 returns a copy for showing, never for computing:
 
 - a path (a column whose name ends in ``path``) longer than ``path_width``
@@ -12,7 +12,7 @@ returns a copy for showing, never for computing:
 - timestamps are shown to the second (floored; still UTC).
 
 The frame given is not changed. Join or filter on the full frame, then
-show ``compact(result)``.
+show ``readable(result)``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Final
 
 import pandas as pd
 
-__all__ = ["compact", "short_path"]
+__all__ = ["readable", "short_path"]
 
 _ELLIPSIS: Final = "…"
 
@@ -50,7 +50,7 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + _ELLIPSIS
 
 
-def compact(frame: pd.DataFrame, *, path_width: int = 36, text_width: int = 40) -> pd.DataFrame:
+def readable(frame: pd.DataFrame, *, path_width: int = 36, text_width: int = 40) -> pd.DataFrame:
     """A copy of ``frame`` for showing: paths shortened from the left, long text cut,
     timestamps to the second. Index, columns and row order are kept.
 

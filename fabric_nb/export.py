@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import shutil
 import tempfile
@@ -185,8 +186,10 @@ def export_history(
         storage = persistence.storage
         warn_unknown_values(storage, selection)
 
+        stream = functools.partial(_stream, storage, fmt=fmt, raw_csv=raw_csv, selection=selection)
+
         def write(staging: Path) -> None:
-            counts[:] = _one_state(storage, staging, fmt, raw_csv, selection)
+            counts[:] = _one_state(storage, staging, stream)
 
         files = _staged(target, write)
         path = persistence.path
@@ -197,19 +200,15 @@ def export_history(
 
 
 def _one_state(
-    storage: FabricStorage,
-    staging: Path,
-    fmt: ExportFormat,
-    raw_csv: bool,
-    selection: FilterSelection,
+    storage: FabricStorage, staging: Path, stream: Callable[[Path], list[int]]
 ) -> list[int]:
-    """Stream the database into ``staging`` as one committed state; (jobs, outputs) written.
+    """``stream`` the database into ``staging`` as one committed state; (jobs, outputs) written.
 
     Without a lock first, so writers are not held up; when a commit landed
     meanwhile (the change marker moved), again under the read lock.
     """
     before = storage.change_marker()
-    counts = _stream(storage, staging, fmt, raw_csv, selection)
+    counts = stream(staging)
     if before is not None and storage.change_marker() == before:
         return counts
     for entry in staging.iterdir():
@@ -218,12 +217,13 @@ def _one_state(
         else:
             entry.unlink()
     with storage.read_transaction():
-        return _stream(storage, staging, fmt, raw_csv, selection)
+        return stream(staging)
 
 
 def _stream(
     storage: FabricStorage,
     staging: Path,
+    *,
     fmt: ExportFormat,
     raw_csv: bool,
     selection: FilterSelection,

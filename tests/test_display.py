@@ -1,4 +1,4 @@
-"""``compact``: frames made narrow enough to read, and the notebooks' tables that use it.
+"""``readable``: frames made narrow enough to read, and the notebooks' tables that use it.
 
 The helper is checked on its own (paths shortened from the left keeping the
 file name, long text cut, timestamps to the second, nothing else changed),
@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import REPO_ROOT, sample_jobs
 
-from fabric_nb.display import compact, short_path
+from fabric_nb.display import readable, short_path
 from fabric_nb.frames import jobs_frame, outputs_frame
 
 #: Characters of table text that fit JupyterLab's output area at its default
@@ -52,11 +52,11 @@ def test_short_path_fits_and_ends_as_the_path_ends(
         assert shown.endswith("/" + name)
 
 
-def test_compact_changes_only_what_is_shown() -> None:
+def test_readable_changes_only_what_is_shown() -> None:
     jobs = sample_jobs(40)
     outputs = outputs_frame(jobs)
     before = outputs.copy()
-    shown = compact(outputs, path_width=24, text_width=20)
+    shown = readable(outputs, path_width=24, text_width=20)
     pd.testing.assert_frame_equal(outputs, before)  # the frame given is untouched
     assert list(shown.columns) == list(outputs.columns)
     assert shown.dtypes.equals(outputs.dtypes)
@@ -69,9 +69,9 @@ def test_compact_changes_only_what_is_shown() -> None:
     assert (shown["started_at"].dt.microsecond == 0).all()
     assert shown["clip_index"].equals(outputs["clip_index"])
     frame = jobs_frame(jobs)
-    assert compact(frame)["job_id"].equals(frame["job_id"])  # short text is left alone
+    assert readable(frame)["job_id"].equals(frame["job_id"])  # short text is left alone
     with pytest.raises(ValueError, match="at least 8"):
-        compact(frame, path_width=4)
+        readable(frame, path_width=4)
 
 
 def table_widths(notebook: Path) -> list[tuple[int, int]]:
