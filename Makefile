@@ -6,7 +6,7 @@
 #   make demo         install, write sample results, ingest, render notebooks to ./demo/
 #   make lab          JupyterLab on notebooks/
 #   make notebooks    re-execute the notebooks and store their outputs
-#   make lint         ruff check + ruff format --check + mypy over fabric_nb/
+#   make lint         ruff check + ruff format --check + mypy over fabric_nb/ and tests/
 #   make fuzz         long hypothesis run (HYPOTHESIS_PROFILE=fuzz)
 #   make bench        benchmarks/run.py
 #   make bench-1m     the store-side figures at 100k, 300k and 1M jobs, stores built directly
@@ -128,6 +128,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --config-file tests/mypy.ini
 
 # --- maintenance -----------------------------------------------------------
 

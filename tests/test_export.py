@@ -277,9 +277,9 @@ def test_duckdb_prunes_by_month(
 ) -> None:
     jobs = expected[0]
     source = f"read_parquet('{parquet_export}/jobs/*/*.parquet', hive_partitioning = true)"
-    (count,) = con.execute(
-        f"SELECT count(*) FROM {source} WHERE started_month = '2026-09'"
-    ).fetchone()
+    row = con.execute(f"SELECT count(*) FROM {source} WHERE started_month = '2026-09'").fetchone()
+    assert row is not None
+    (count,) = row
     assert count == utc_months(jobs).count("2026-09")
 
 

@@ -14,6 +14,7 @@ import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import make_job, make_output
@@ -129,7 +130,7 @@ def test_a_commit_during_the_export_is_never_half_in_it(
     jobs = many_months(60)
     db = store_of(tmp_path / "fabric.db", jobs)
     late = make_job("late", started_at=datetime(2030, 1, 2, tzinfo=UTC))
-    reads = []
+    reads: list[Any] = []
     load = FabricStorage.load_jobs_by_rowid
 
     def load_and_commit(self: FabricStorage, rowids: list[int]) -> list[IngestedJob]:

@@ -321,7 +321,7 @@ def test_a_bulk_ingest_leaves_the_garbage_collector_as_it_found_it(
         report = ingest_paths([folder], persistence)
         assert gc.isenabled() is collector
         with pytest.raises(KeyboardInterrupt):  # a run stopped half-way restores it too
-            ingest_paths([folder], persistence, progress=interrupted_after_one)
+            ingest_paths([folder], persistence, progress=interrupted_after_one)  # type: ignore[arg-type]
         assert gc.isenabled() is collector
     assert (report.ingested, len(report.rejected)) == (1, 1)
 
@@ -438,10 +438,10 @@ def test_parsed_jobs_are_the_jobs_the_constructors_build(tmp_path: Path) -> None
                 for f in dataclasses.fields(IngestedJob)
                 if f.name != "outputs"
             },
-            outputs=[
+            outputs=tuple(
                 IngestedOutput(*(getattr(o, f.name) for f in dataclasses.fields(IngestedOutput)))
                 for o in job.outputs
-            ],
+            ),
         )
         assert job == rebuilt
         assert hash(job) == hash(rebuilt)

@@ -74,10 +74,10 @@ def test_every_jobs_filter_takes_one_value_or_a_list(
     wanted = [many] if isinstance(many, str) else list(many)  # type: ignore[call-overload]
     plain = everything[everything[column].isin(wanted)].reset_index(drop=True)
     assert ids(plain) == expected
-    pd.testing.assert_frame_equal(jobs(counted, **{name: many}), plain)  # type: ignore[misc]
+    pd.testing.assert_frame_equal(jobs(counted, **{name: many}), plain)  # type: ignore[arg-type]
     single = everything[everything[column] == one].reset_index(drop=True)
-    pd.testing.assert_frame_equal(jobs(counted, **{name: one}), single)  # type: ignore[misc]
-    assert [j.job_id for j in select_jobs(counted, **{name: many})] == expected  # type: ignore[misc]
+    pd.testing.assert_frame_equal(jobs(counted, **{name: one}), single)
+    assert [j.job_id for j in select_jobs(counted, **{name: many})] == expected  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -97,9 +97,9 @@ def test_every_outputs_filter_takes_one_value_or_a_list(
     everything = outputs(counted)
     plain = everything[everything[column].isin(many)].reset_index(drop=True)
     assert len(plain) > 0
-    pd.testing.assert_frame_equal(outputs(counted, **{name: many}), plain)  # type: ignore[misc]
+    pd.testing.assert_frame_equal(outputs(counted, **{name: many}), plain)  # type: ignore[arg-type]
     single = everything[everything[column] == many[0]].reset_index(drop=True)
-    pd.testing.assert_frame_equal(outputs(counted, **{name: many[0]}), single)  # type: ignore[misc]
+    pd.testing.assert_frame_equal(outputs(counted, **{name: many[0]}), single)
 
 
 def test_outputs_by_fingerprint_are_the_clips_of_those_jobs(counted: FabricQueries) -> None:

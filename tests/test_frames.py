@@ -77,13 +77,14 @@ def assert_schema(frame: pd.DataFrame, expected: dict[str, str], schema: Any) ->
     # Exactly the declared dtype objects too (string storage, category lists...).
     assert dict(frame.dtypes) == dict(schema)
     for name, dtype in frame.dtypes.items():
-        if expected[name] == "string":
+        if expected[str(name)] == "string":
             assert dtype == pd.StringDtype(), name
             assert dtype.na_value is pd.NA, name
 
 
 def assert_job_categories(frame: pd.DataFrame) -> None:
     dtype = frame["final_status"].dtype
+    assert isinstance(dtype, pd.CategoricalDtype)
     assert list(dtype.categories) == ["COMPLETED", "FAILED", "PARTIAL"]
     assert dtype.ordered is False
 
@@ -130,8 +131,10 @@ def test_outputs_frame_dtypes_on_sample(sample_index: FabricIndex) -> None:
     frame = outputs_frame(sample_index.get_all_jobs())
     assert len(frame) == sum(len(j.outputs) for j in sample_index.get_all_jobs())
     assert_schema(frame, OUTPUT_COLUMNS, OUTPUTS_FRAME_DTYPES)
-    assert list(frame["status"].dtype.categories) == ["COMPLETED", "FAILED"]
-    assert frame["status"].dtype.ordered is False
+    status = frame["status"].dtype
+    assert isinstance(status, pd.CategoricalDtype)
+    assert list(status.categories) == ["COMPLETED", "FAILED"]
+    assert status.ordered is False
     assert frame["output_size_bytes"].isna().any()
     assert frame["failure_reason"].notna().any()
 
@@ -271,11 +274,11 @@ def test_a_bad_status_names_a_huge_job_id_and_status_cut_short() -> None:
 
 def test_items_of_another_type_are_rejected() -> None:
     with pytest.raises(TypeError, match=r"item 1 is dict, expected IngestedJob"):
-        jobs_frame([make_job(), {"job_id": "x"}])
+        jobs_frame([make_job(), {"job_id": "x"}])  # type: ignore[list-item]  # the point
     with pytest.raises(TypeError, match=r"item 1 is IngestedOutput"):
-        outputs_frame([make_job(), make_output()])
+        outputs_frame([make_job(), make_output()])  # type: ignore[arg-type]  # a mix, refused
     with pytest.raises(TypeError, match=r"item 1 is IngestedJob.*not a mix"):
-        outputs_frame([make_output(), make_job()])
+        outputs_frame([make_output(), make_job()])  # type: ignore[arg-type]  # a mix, refused
 
 
 # -- no shared state --------------------------------------------------------------------

@@ -16,6 +16,7 @@ import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -64,7 +65,7 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
-def ingest(folder: Path, db: Path, **options: object):  # type: ignore[no-untyped-def]
+def ingest(folder: Path, db: Path, **options: object) -> Any:
     with create_persistence(db) as persistence:
         return ingest_paths([folder], persistence, **options)  # type: ignore[arg-type]
 

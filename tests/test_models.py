@@ -56,7 +56,7 @@ def test_jobs_with_equal_fields_are_equal_and_hashable() -> None:
 @pytest.mark.parametrize("field", ["started_at", "completed_at", "ingested_at"])
 def test_naive_datetime_is_a_value_error_naming_the_field(field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field} must be timezone-aware"):
-        make_job(**{field: datetime(2026, 1, 5, 10, 0)})
+        make_job(**{field: datetime(2026, 1, 5, 10, 0)})  # type: ignore[arg-type]
 
 
 def test_completed_at_may_be_none() -> None:

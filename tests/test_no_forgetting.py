@@ -19,6 +19,8 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from support import make_job, query_answers, tricky_jobs
@@ -75,7 +77,7 @@ ALLOWED_STATEMENTS = [
 MEMORY_ONLY = {"FabricIndex.clear"}
 
 
-def public_modules() -> Iterator[object]:
+def public_modules() -> Iterator[ModuleType]:
     yield fabric_nb
     for info in pkgutil.iter_modules(fabric_nb.__path__):
         if not info.name.startswith("_"):  # __main__ would run the command line
@@ -83,7 +85,7 @@ def public_modules() -> Iterator[object]:
 
 
 def test_public_api_has_no_forgetting_names() -> None:
-    offenders = []
+    offenders: list[str] = []
     for module in public_modules():
         names = getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")])
         for name in names:
@@ -114,8 +116,11 @@ def _strings(tree: ast.AST) -> Iterator[tuple[int, str]]:
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
                 docstrings.add(id(body[0].value))
     for node in ast.walk(tree):
-        is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
-        if is_text and id(node) not in docstrings:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
             yield node.lineno, node.value
 
 
@@ -184,7 +189,7 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     sent: list[str] = []
     real_connect = sqlite3.connect
 
-    def recording_connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+    def recording_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         conn = real_connect(*args, **kwargs)
         conn.set_trace_callback(sent.append)
         return conn

@@ -284,7 +284,9 @@ def test_a_writer_is_not_blocked_and_each_question_sees_the_file_as_it_is(
         done = run_python_code(code, home=tmp_path, env=env, timeout=60)
         assert done.stdout.strip() == "written"
         assert len(fabric) == 8
-        assert fabric.job("job_later").started_at == datetime(2026, 9, 6, tzinfo=UTC)
+        later = fabric.job("job_later")
+        assert later is not None
+        assert later.started_at == datetime(2026, 9, 6, tzinfo=UTC)
         assert fabric.jobs()["job_id"].tolist()[-1] == "job_later"
         assert len(kept) == 7
         assert kept.job("job_later") is None

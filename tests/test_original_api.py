@@ -97,7 +97,7 @@ def test_ingested_output_signature_is_the_original() -> None:
     assert [(f.name) for f in dataclasses.fields(IngestedOutput)] == [
         name for name, _ in OUTPUT_SIGNATURE
     ]
-    values = ["j", "c1", "/in/a.mov", "/out/a.mov", True, 10, "COMPLETED"]
+    values: list[Any] = ["j", "c1", "/in/a.mov", "/out/a.mov", True, 10, "COMPLETED"]
     positional = IngestedOutput(*values)
     keyword = IngestedOutput(
         **{name: v for (name, _), v in zip(OUTPUT_SIGNATURE[:7], values, strict=True)}
@@ -105,7 +105,9 @@ def test_ingested_output_signature_is_the_original() -> None:
     assert positional == keyword
     assert (positional.failure_reason, positional.engine_used) == (None, None)
     assert (positional.proxy_profile_used, positional.resolve_preset_used) == (None, None)
-    full = IngestedOutput(*values[:6], "FAILED", "boom", "ffmpeg", "p", "preset")
+    full = IngestedOutput(
+        "j", "c1", "/in/a.mov", "/out/a.mov", True, 10, "FAILED", "boom", "ffmpeg", "p", "preset"
+    )
     assert full.failure_reason == "boom"
     assert full.resolve_preset_used == "preset"
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -147,7 +149,7 @@ def test_ingested_job_with_only_the_required_fields_has_the_original_defaults() 
 
 def test_ingested_job_positional_and_keyword_calls_build_the_same_job() -> None:
     outputs = [make_output("job-1", 0), make_output("job-1", 1)]
-    values = [
+    values: list[Any] = [
         "job-1", "PARTIAL", STARTED, "proxy_prores_proxy", "sha256:ab", "execution",
         "one clip failed", "resolve", "DNxHR LB", "2.1", COMPLETED, INGESTED, 2, 1, 1, outputs,
     ]  # fmt: skip
@@ -166,7 +168,8 @@ def test_ingested_job_positional_and_keyword_calls_build_the_same_job() -> None:
 
 def test_outputs_given_as_a_list_are_kept_as_a_tuple_and_the_job_stays_frozen() -> None:
     outputs = [make_output("job-1", 0)]
-    job = IngestedJob("job-1", "COMPLETED", STARTED, ingested_at=INGESTED, outputs=outputs,
+    job = IngestedJob("job-1", "COMPLETED", STARTED, ingested_at=INGESTED,
+                      outputs=outputs,  # type: ignore[arg-type]  # a list, as the original took
                       total_clips=1, completed_clips=1)  # fmt: skip
     outputs.append(make_output("job-1", 1))  # the caller's list is not the job's
     assert job.outputs == (make_output("job-1", 0),)

@@ -29,7 +29,7 @@ def series(ax: plt.Axes) -> list[np.ndarray]:
     return [
         np.asarray(line.get_ydata(), dtype=float)
         for line in ax.lines
-        if not line.get_label().startswith("_")
+        if not str(line.get_label()).startswith("_")
     ]
 
 
@@ -62,9 +62,11 @@ def test_periods_with_few_jobs_are_hollow_points() -> None:
         for line in ax.lines
         if line.get_marker() == "o" and line.get_markerfacecolor() != "none"
     ]
-    assert sum(len(line.get_xdata()) for line in hollow) == few > 0
-    assert sum(len(line.get_xdata()) for line in filled) == enough > 0
-    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert sum(len(np.asarray(line.get_xdata())) for line in hollow) == few > 0
+    assert sum(len(np.asarray(line.get_xdata())) for line in filled) == enough > 0
+    shown = ax.get_legend()
+    assert shown is not None
+    legend = [text.get_text() for text in shown.get_texts()]
     assert f"hollow: fewer than {busiest} jobs in the period" in legend
 
 

@@ -22,6 +22,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.patches import PathPatch, Rectangle
 from support import build_store, counted_jobs, make_job, run_python_code, sample_jobs
 
@@ -62,10 +63,20 @@ def counted_store(tmp_path: Path) -> Path:
     return build_store(tmp_path / "fabric.db", counted_jobs())
 
 
-def legend_texts(ax: Axes) -> list[str]:
+def legend_of(ax: Axes) -> Legend:
     legend = ax.get_legend()
     assert legend is not None, "every chart has a legend"
-    return [text.get_text() for text in legend.get_texts()]
+    return legend
+
+
+def figure_of(ax: Axes) -> Figure:
+    figure = ax.figure
+    assert isinstance(figure, Figure)
+    return figure
+
+
+def legend_texts(ax: Axes) -> list[str]:
+    return [text.get_text() for text in legend_of(ax).get_texts()]
 
 
 def bars(ax: Axes) -> list[Rectangle]:
@@ -77,7 +88,9 @@ def boxes(ax: Axes) -> list[PathPatch]:
 
 
 def medians(ax: Axes) -> list[float]:
-    return [line.get_ydata()[0] for line in ax.lines if line.get_gid() == "median"]
+    return [
+        float(np.asarray(line.get_ydata())[0]) for line in ax.lines if line.get_gid() == "median"
+    ]
 
 
 def tick_labels(ax: Axes, axis: str) -> list[str]:
@@ -94,7 +107,7 @@ def test_jobs_over_time_stacks_statuses_per_utc_day(job_rows: pd.DataFrame) -> N
     assert ax.get_xlabel() == "day (UTC)"
     assert ax.get_ylabel() == "jobs started (count)"
     assert legend_texts(ax) == ["COMPLETED", "FAILED", "PARTIAL"]
-    assert ax.get_legend().get_title().get_text() == "final status"
+    assert legend_of(ax).get_title().get_text() == "final status"
     # Five UTC days (1-5 September, the 4th empty), one segment per status per day.
     assert len(bars(ax)) == 15
     assert len(ax.containers) == 3
@@ -283,7 +296,7 @@ def test_every_plot_renders_the_sample(tmp_path: Path) -> None:
         assert ax.get_xlabel()
         assert ax.get_ylabel()
         assert legend_texts(ax)
-        ax.figure.savefig(tmp_path / f"{i}.png")
+        figure_of(ax).savefig(tmp_path / f"{i}.png")
         assert (tmp_path / f"{i}.png").stat().st_size > 5_000
     assert len(boxes(axes[2])) == 7  # the sample's seven profiles
 
@@ -309,12 +322,17 @@ def sample_charts() -> dict[str, Callable[[Axes | None], Axes]]:
 
 
 def titles(ax: Axes) -> list[Any]:
-    return [t for t in (ax.title, ax._left_title, ax._right_title) if t.get_text()]
+    sides = (ax._left_title, ax._right_title)  # type: ignore[attr-defined]  # matplotlib's own
+    return [t for t in (ax.title, *sides) if t.get_text()]
 
 
 def drawn_data(ax: Axes) -> list[Any]:
     """What the chart drew inside its plot area (a group without data draws nothing)."""
-    artists = [*ax.patches, *(line for line in ax.lines if len(line.get_xdata())), *ax.collections]
+    artists = [
+        *ax.patches,
+        *(line for line in ax.lines if len(np.asarray(line.get_xdata()))),
+        *ax.collections,
+    ]
     return [a for a in artists if np.isfinite(a.get_window_extent().get_points()).all()]
 
 
@@ -337,13 +355,13 @@ def assert_nothing_collides(fig: Figure) -> None:
             assert not box.overlaps(other.get_window_extent(renderer))
             for title in titles(other):
                 assert not box.overlaps(title.get_window_extent(renderer))
-            assert not box.overlaps(other.get_legend().get_window_extent(renderer))
+            assert not box.overlaps(legend_of(other).get_window_extent(renderer))
 
 
 @pytest.mark.parametrize("name", list(sample_charts()))
 def test_the_legend_never_covers_the_title_or_the_data_at_the_default_size(name: str) -> None:
     ax = sample_charts()[name](None)
-    assert_nothing_collides(ax.figure)
+    assert_nothing_collides(figure_of(ax))
 
 
 # At the smallest sizes matplotlib itself warns that long tick labels leave the
@@ -422,7 +440,7 @@ def test_reason_labels_stay_readable_and_leave_the_bars_room(
     for text in ax.texts:
         assert text.get_window_extent(renderer).x1 < frame.x1 - 1
     # The legend is never wider than the plot.
-    assert ax.get_legend().get_window_extent(renderer).width <= frame.width
+    assert legend_of(ax).get_window_extent(renderer).width <= frame.width
 
 
 def test_every_plot_takes_a_title(job_rows: pd.DataFrame, clip_rows: pd.DataFrame) -> None:
@@ -477,7 +495,7 @@ def test_weekly_bars_span_the_weeks_pandas_counts(job_rows: pd.DataFrame) -> Non
 def test_usage_over_time_stacks_each_value(job_rows: pd.DataFrame) -> None:
     ax = plot_usage_over_time(job_rows, by="engine_used", freq="D")
     assert legend_texts(ax) == ["ffmpeg", "resolve", "(not recorded)"]
-    assert ax.get_legend().get_title().get_text() == "engine_used"
+    assert legend_of(ax).get_title().get_text() == "engine_used"
     heights = [[bar.get_height() for bar in c] for c in ax.containers]
     assert heights == [[1, 1, 1, 0, 0], [1, 0, 1, 0, 0], [0, 0, 0, 0, 2]]
     empty = plot_usage_over_time(job_rows.iloc[:0])
@@ -501,9 +519,9 @@ def test_absurd_and_negative_durations_are_counted_outliers(job_rows: pd.DataFra
     assert high < 40
     assert low > -10
     markers = [line for line in ax.lines if line.get_marker() in ("^", "v")]
-    assert sorted(len(line.get_xdata()) for line in markers) == [1, 1]
+    assert sorted(len(np.asarray(line.get_xdata())) for line in markers) == [1, 1]
     assert sorted(t.get_text() for t in ax.texts) == ["1", "2"]  # counted at each group
-    assert_nothing_collides(ax.figure)
+    assert_nothing_collides(figure_of(ax))
     limited = plot_durations(skewed, max_seconds=4 * 365 * 86400.0, unit="min")
     assert legend_texts(limited)[1] == "negative duration: 1 job, not to scale"
     with pytest.raises(ValueError, match="max_seconds must be positive"):

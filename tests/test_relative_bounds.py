@@ -53,7 +53,8 @@ def test_jobs_of_the_last_weeks_equal_the_same_absolute_window(tmp_path: Path) -
         pd.testing.assert_frame_equal(lazy.jobs(since="4w"), absolute)  # the SQL read path
         window = {"since": NOW - timedelta(weeks=4), "until": NOW - timedelta(weeks=1)}
         pd.testing.assert_frame_equal(
-            lazy.status_counts(since="4w", until="1w"), eager.status_counts(**window)
+            lazy.status_counts(since="4w", until="1w"),
+            eager.status_counts(**window),  # type: ignore[arg-type]
         )
 
 

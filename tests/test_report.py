@@ -28,7 +28,7 @@ from support import (
     sha256_of,
 )
 
-from fabric_nb import create_persistence, open_fabric
+from fabric_nb import IngestedJob, create_persistence, open_fabric
 from fabric_nb.render import (
     CHECKOUT_NOTEBOOKS_DIR,
     INSTALLED_NOTEBOOKS_DIR,
@@ -137,7 +137,7 @@ def test_the_same_history_gives_the_same_page(sample_db: Path) -> None:
     assert first == second
 
 
-def _timed(job_id: str, profile: str, seconds: float, clips: int = 1) -> object:
+def _timed(job_id: str, profile: str, seconds: float, clips: int = 1) -> IngestedJob:
     start = datetime(2026, 9, 7, 10, tzinfo=UTC)
     outputs = tuple(make_output(job_id, i) for i in range(clips))
     return make_job(
@@ -236,7 +236,7 @@ def test_an_engine_no_job_has_is_a_warning_and_an_empty_scope(
 
 def test_a_report_takes_only_its_filters(sample_db: Path, tmp_path: Path) -> None:
     with open_fabric(sample_db) as fabric, pytest.raises(TypeError, match="not by status"):
-        write_report(fabric, tmp_path / "x.html", status="FAILED")  # type: ignore[call-arg]
+        write_report(fabric, tmp_path / "x.html", status="FAILED")
     assert not (tmp_path / "x.html").exists()
 
 

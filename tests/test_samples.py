@@ -145,7 +145,7 @@ def test_non_ascii_paths_are_raw_utf8_in_files(sample_files: list[Path]) -> None
 )
 def test_invalid_arguments_are_refused(kwargs: dict[str, int], named: str) -> None:
     with pytest.raises(ValueError, match=f"^{named} must be"):
-        generate_results(**kwargs)
+        generate_results(**kwargs)  # type: ignore[arg-type]
 
 
 def test_naive_start_is_refused() -> None:
@@ -237,7 +237,9 @@ def test_clip_objects_are_complete_and_plausible(sample: list[dict[str, Any]]) -
         if clip["status"] == "COMPLETED":
             assert clip["failure_reason"] is None
             assert clip["output_exists"]
-            assert 20_000_000 <= clip["output_size_bytes"] <= 2_000_000_000
+            size = clip["output_size_bytes"]
+            assert size is not None
+            assert 20_000_000 <= size <= 2_000_000_000
         else:
             assert clip["failure_reason"]
             reasons.add(clip["failure_reason"])
@@ -337,7 +339,7 @@ def test_job_ids(sample: list[dict[str, Any]]) -> None:
 
 
 def test_timestamps_have_offsets_and_microseconds(sample: list[dict[str, Any]]) -> None:
-    offsets = Counter()
+    offsets: Counter[str] = Counter()
     for result in sample:
         for text in timestamps(result):
             assert TIMESTAMP.fullmatch(text), text

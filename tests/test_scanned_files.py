@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,7 +54,9 @@ def test_columns_give_back_each_file_in_order(
     assert files == expected
 
 
-def test_a_walk_keeps_one_relative_path_per_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_walk_keeps_one_relative_path_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "in" / "sub").mkdir(parents=True)
     for name in ("a.json", "sub/b.json"):
         (tmp_path / "in" / name).write_text("{}")

@@ -274,7 +274,7 @@ def assert_same(name: str, slow: tuple[str, Any, Any], fast: tuple[str, Any, Any
 
 
 @pytest.mark.slow  # many small stores
-@settings(max_examples=max(120, settings.default.max_examples))
+@settings(max_examples=max(120, settings().max_examples))
 @given(data=st.data(), history=histories())
 def test_fuzz_sql_answers_equal_the_index_answers(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, history: list[IngestedJob]

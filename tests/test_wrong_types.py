@@ -23,11 +23,11 @@ def fabric(tmp_path_factory: pytest.TempPathFactory) -> Any:
 CASES: list[tuple[str, Callable[[FabricHistory], object], type[Exception], str]] = [
     (
         "engine=1",
-        lambda f: f.jobs(engine=1),
+        lambda f: f.jobs(engine=1),  # type: ignore[arg-type]
         TypeError,
         "engine takes text or a list of text, got int",
-    ),  # type: ignore[arg-type]
-    ("engine=dict", lambda f: f.jobs(engine={"ffmpeg": 1}), TypeError, "got dict"),  # type: ignore[arg-type]
+    ),
+    ("engine=dict", lambda f: f.jobs(engine={"ffmpeg": 1}), TypeError, "got dict"),
     ("status=[1]", lambda f: f.jobs(status=[1]), TypeError, "status takes text .* got int"),  # type: ignore[list-item]
     (
         "status_counts(list)",

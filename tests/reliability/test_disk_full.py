@@ -94,7 +94,7 @@ class Disk:
 
 def _connection(persistence: FabricPersistence) -> Any:
     # Only the fallback reaches inside: max_page_count is a per-connection setting.
-    return persistence._storage._conn  # type: ignore[attr-defined]
+    return persistence._storage._conn
 
 
 def _page_count(persistence: FabricPersistence) -> int:
@@ -143,8 +143,10 @@ def disk(tmp_path: Path) -> Iterator[Disk]:
     try:
         yield Disk(mount_point, "tmpfs")
     finally:
-        done = subprocess.run(["umount", mount_point], capture_output=True, timeout=30, check=False)
-        if done.returncode:  # something still holds it: detach now, freed when released
+        unmounted = subprocess.run(
+            ["umount", mount_point], capture_output=True, timeout=30, check=False
+        )
+        if unmounted.returncode:  # something still holds it: detach now, freed when released
             subprocess.run(["umount", "-l", mount_point], capture_output=True, timeout=30)
 
 

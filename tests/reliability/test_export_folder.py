@@ -105,7 +105,7 @@ def test_a_killed_export_leaves_nothing_mistakable_and_the_next_one_cleans_up(
     if fmt == "parquet":  # a Hive reader of the folder skips the hidden leftover
         assert ds.dataset(watch, format="parquet", partitioning="hive").count_rows() == 0
 
-    result = export_history(sample_store, out, fmt=fmt)
+    result = export_history(sample_store, out, fmt=fmt)  # type: ignore[arg-type]
 
     assert result.jobs > 0
     assert not [p for p in watch.iterdir() if p.name.startswith(STAGING_PREFIX)]

@@ -384,7 +384,7 @@ def _expected_job(base: IngestedJob, location: str, value: Any) -> IngestedJob |
     if key in ("source_path", "resolved_output_path"):
         text = _text(value, location, required=True)
         if key == "source_path":
-            out = replace(out, source_path=text, clip_id=clip_id_for(text))
+            out = replace(out, source_path=text, clip_id=clip_id_for(text))  # type: ignore[arg-type]
         else:
             out = replace(out, output_path=text)
     elif key == "status":
@@ -516,7 +516,7 @@ def test_fuzz_random_bytes(pipeline: Pipeline, raw: bytes) -> None:
 
 
 # Each example moves megabytes through JSON, SQLite and back: a tenth of the budget.
-@settings(max_examples=max(20, settings.default.max_examples // 10))
+@settings(max_examples=max(20, settings().max_examples // 10))
 @given(
     data=st.data(),
     piece=st.text(min_size=1, max_size=4),

@@ -116,7 +116,7 @@ def restore(db: Path, snapshot: Path, in_place: bool) -> None:
 @pytest.mark.slow  # 400 examples of real ingests
 # Sequences that break the rule are short but specific: more examples than the
 # profile's default for `make test` (a few seconds), the fuzz profile's under `make fuzz`.
-@settings(max_examples=max(400, settings.default.max_examples))
+@settings(max_examples=max(400, settings().max_examples))
 @given(
     events=st.lists(event, min_size=1, max_size=16),
     batch_size=st.sampled_from((1, 2, 5000)),

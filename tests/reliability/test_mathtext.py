@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -45,7 +46,7 @@ def _close_figures() -> Iterator[None]:
     plt.close("all")
 
 
-def hostile_jobs() -> list:  # type: ignore[type-arg]
+def hostile_jobs() -> list[Any]:
     start = datetime(2026, 3, 2, 9, tzinfo=UTC)
     jobs = []
     for i in range(6):

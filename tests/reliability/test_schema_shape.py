@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import REPO_ROOT, RunCli, make_job, sha256_of, write_result
@@ -44,7 +45,7 @@ def build(path: Path, table: str, indexes: tuple[str, ...] = INDEX_STATEMENTS, *
 
 
 NO_KEY = table_with({"job_id": "TEXT"})
-SHAPES = {
+SHAPES: dict[str, tuple[Any, ...]] = {
     "no primary key": (NO_KEY,),
     "job_id COLLATE NOCASE": (table_with({"job_id": "TEXT PRIMARY KEY COLLATE NOCASE"}),),
     "UNIQUE on final_status": (table_with({"final_status": "TEXT NOT NULL UNIQUE"}),),
@@ -105,7 +106,7 @@ def test_a_nocase_store_never_swallows_ids_through_the_cli(tmp_path: Path, run_c
     assert sha256_of(db) == before
 
 
-VARIANTS = {
+VARIANTS: dict[str, tuple[Any, ...]] = {
     "whitespace and comments": (
         TABLE_STATEMENT.replace("\n    ", "\n\t  ").replace(",", " ,  -- a column\n")
         + " /* Fabric */",

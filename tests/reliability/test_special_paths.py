@@ -12,6 +12,7 @@ import os
 import socket
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import REPO_ROOT, RunCli, make_result, write_result
@@ -74,7 +75,7 @@ def test_a_non_regular_database_path_is_refused_without_hanging(
 ) -> None:
     make, words = SPECIAL[kind]
     db = make(tmp_path / "fabric.db")
-    extra: list[object] = {"ingest": [results], "export": [tmp_path / "out"]}.get(command, [])
+    extra: list[Any] = {"ingest": [results], "export": [tmp_path / "out"]}.get(command, [])
 
     done = run_cli("--db", db, command, *extra, cwd=tmp_path)
 

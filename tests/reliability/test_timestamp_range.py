@@ -23,6 +23,7 @@ from fabric_nb import IngestionError, ingest_execution_result
 from fabric_nb.export import write_export
 from fabric_nb.frames import jobs_frame, outputs_frame
 from fabric_nb.ingestion import EARLIEST_TIMESTAMP, END_OF_TIMESTAMPS
+from fabric_nb.models import IngestedJob
 from fabric_nb.plots import plot_jobs_over_time
 
 matplotlib.use("Agg")
@@ -39,7 +40,7 @@ REFUSED = [
 ACCEPTED = ["1678-01-01T00:00:00+00:00", "2261-12-31T23:59:59.999999+00:00"]
 
 
-def ingest(tmp_path: Path, name: str, **fields: str) -> object:
+def ingest(tmp_path: Path, name: str, **fields: str) -> IngestedJob:
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(make_result(job_id=name, **fields)), encoding="utf-8")
     return ingest_execution_result(path)
