@@ -72,14 +72,13 @@ class HeldOutputs(Generic[_Item]):
     """
 
     def __init__(self, slot: Any) -> None:
-        self._get = slot.__get__
-        self._set = slot.__set__
         self.held: Callable[[Any], tuple[_Item, ...] | Unpackable[_Item]] = slot.__get__
+        self._set = slot.__set__
 
     def __get__(self, obj: object | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        value = self._get(obj)
+        value = self.held(obj)
         if type(value) is tuple:
             return value
         # A stand-in unpacks; anything else (a list ``__post_init__`` is about

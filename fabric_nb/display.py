@@ -17,6 +17,7 @@ show ``readable(result)``.
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 import pandas as pd
@@ -64,15 +65,12 @@ def readable(frame: pd.DataFrame, *, path_width: int = 36, text_width: int = 40)
         if isinstance(column.dtype, pd.DatetimeTZDtype):
             shown[name] = column.dt.floor("s")
         elif isinstance(column.dtype, pd.StringDtype) or column.dtype == object:
-            is_path = str(name).endswith("path")
+            if str(name).endswith("path"):
+                shorten = functools.partial(short_path, width=path_width)
+            else:
+                shorten = functools.partial(_cut, width=text_width)
             shown[name] = column.map(
-                lambda v, p=is_path: (
-                    v
-                    if not isinstance(v, str)
-                    else short_path(v, path_width)
-                    if p
-                    else _cut(v, text_width)
-                ),
+                lambda v, shorten=shorten: shorten(v) if isinstance(v, str) else v,
                 na_action="ignore",
             ).astype(column.dtype)
     return shown

@@ -78,7 +78,9 @@ def test_each_question_has_the_right_answer() -> None:
         assert ids(queries.get_jobs_by_engine(engine)) == expected_ids(
             jobs, lambda j, e=engine: j.engine_used == e
         )
-    profiles = {j.canonical_proxy_profile for j in latest.values() if j.canonical_proxy_profile}
+    profiles = {
+        j.canonical_proxy_profile for j in latest.values() if j.canonical_proxy_profile is not None
+    }
     assert len(profiles) >= 5
     for profile in profiles:
         assert ids(queries.get_jobs_by_profile(profile)) == expected_ids(
