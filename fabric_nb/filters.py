@@ -269,7 +269,13 @@ def parse_filters(
     return FilterSelection(values, since, until, given)
 
 
-def warn_unknown(name: str, wanted: frozenset[str], known: Iterable[str | None]) -> None:
+def warn_unknown(
+    name: str,
+    wanted: frozenset[str],
+    known: Iterable[str | None],
+    *,
+    where: str = "this history",
+) -> None:
     """Warn (:class:`UnknownValueWarning`) naming each of ``wanted`` not among ``known``.
 
     It warns whether or not the other wanted values exist, so
@@ -284,7 +290,7 @@ def warn_unknown(name: str, wanted: frozenset[str], known: Iterable[str | None])
     exist = ", ".join(repr(v) for v in existing) or "none recorded"
     outcome = "the result is empty" if len(missing) == len(wanted) else "they select nothing"
     warnings.warn(
-        f"no job in this history has {name} {shown}; {outcome} ({name} values that exist: {exist})",
+        f"no job in {where} has {name} {shown}; {outcome} ({name} values that exist: {exist})",
         UnknownValueWarning,
         stacklevel=_outside_the_package(),
     )

@@ -28,13 +28,14 @@ import html
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar, Unpack, overload
 
 import pandas as pd
 
 from . import frames, stored_queries, summaries
-from .errors import PersistenceError
+from .errors import PersistenceError, StorageError
 from .filters import JOB_FILTERS, FilterSelection, JobFilters, OutputFilters, parse_filters
+from .histories import Histories, HistoryPaths, open_several
 from .index import FabricIndex
 from .models import JOB_STATUSES, IngestedJob
 from .persistence import (
@@ -196,6 +197,26 @@ class FabricHistory:
             "<table><thead><tr><th>status</th><th>jobs</th><th>share</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
+
+    @_question
+    def distinct(self, column: str) -> list[str]:
+        """The values a text column of the jobs frame holds, sorted, missing left out.
+
+        For example ``fabric.distinct("engine_used")``: which engines ran.
+
+        :raises ValueError: ``column`` is not one of the jobs frame's text columns
+            that a question can group by (``engine_used``, ``canonical_proxy_profile``...).
+        """
+        if column not in GROUPABLE_COLUMNS:
+            allowed = ", ".join(sorted(GROUPABLE_COLUMNS))
+            raise ValueError(f"distinct() takes one of {allowed}; got {column!r}")
+        if self._stored is not None:
+            rows = self._stored.storage.read_rows(f"SELECT DISTINCT {column} FROM jobs")
+            found = {value for (value,) in rows if isinstance(value, str)}
+        else:
+            every = self._queries.get_all_jobs()
+            found = {value for job in every if (value := getattr(job, column)) is not None}
+        return sorted(found)
 
     # -- jobs and outputs ------------------------------------------------------------
 
@@ -379,12 +400,29 @@ def _percent(share: Any) -> str:
     return "-" if share is None or share is pd.NA else f"{float(share) * 100:.1f} %"
 
 
-def open_fabric(
+# A str is also a Sequence of str; the first overload, which matches it, wins.
+@overload
+def open_fabric(  # type: ignore[overload-overlap]
     path: str | os.PathLike[str] | None = None,
     *,
     readonly: bool = True,
     in_memory: bool = False,
-) -> FabricHistory:
+) -> FabricHistory: ...
+@overload
+def open_fabric(
+    path: HistoryPaths,
+    *,
+    readonly: bool = True,
+    in_memory: bool = False,
+    on_error: str = "raise",
+) -> Histories: ...
+def open_fabric(
+    path: str | os.PathLike[str] | HistoryPaths | None = None,
+    *,
+    readonly: bool = True,
+    in_memory: bool = False,
+    on_error: str = "raise",
+) -> FabricHistory | Histories:
     """Open a history: the database (read-only by default), checked as the spec says.
 
     ``path`` defaults to the ``FABRIC_DB`` environment variable, then to
@@ -404,12 +442,43 @@ def open_fabric(
     does not decode): the history is then the file as it was when opened, and
     stays readable after closing, at the cost of reading everything first.
 
+    **Several histories.** Given a list (database files, folders of ``*.db``
+    files, glob patterns) or a mapping of names to paths, it opens each of
+    them read-only as above and returns a :class:`~fabric_nb.histories.Histories`
+    that asks them as one (:mod:`fabric_nb.histories`). ``on_error="warn"``
+    skips a database that fails its checks, with a warning, instead of failing.
+
     :raises StorageError: the file is missing (read-only), unusable, or of
         another schema version.
     :raises StorageCorruptionError: the file is damaged (with ``in_memory``,
         any row that does not decode).
+    :raises HistoriesError: several histories that cannot be told apart or found.
     """
-    persistence = create_persistence(resolve_storage_path(path), readonly=readonly)
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        if not readonly:
+            raise ValueError("several histories open read-only: pass readonly=True")
+        return open_several(
+            path, functools.partial(open_fabric_one, in_memory=in_memory), on_error=on_error
+        )
+    if on_error != "raise":
+        raise ValueError("on_error applies to several histories: pass a list of paths")
+    return open_fabric_one(path, readonly=readonly, in_memory=in_memory)
+
+
+def open_fabric_one(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    readonly: bool = True,
+    in_memory: bool = False,
+) -> FabricHistory:
+    """:func:`open_fabric` of one database."""
+    resolved = resolve_storage_path(path)
+    if resolved.is_dir():
+        raise StorageError(
+            f"{resolved}: is a folder, not a Fabric database; to open every *.db file in it "
+            f"as several histories, pass a list: open_fabric([{str(resolved)!r}])"
+        )
+    persistence = create_persistence(resolved, readonly=readonly)
     persistence.open()
     if not in_memory:
         return FabricHistory(persistence)

@@ -57,6 +57,8 @@ WEEKS_FROM_MONDAY: Final[str] = "weeks-from-monday"
 #: The label of a group whose value was not recorded, where a label must be text.
 NOT_RECORDED: Final = "(not recorded)"
 #: For a clip, the outputs-frame column that stands for a jobs-frame column.
+#: The column that names the history of each row, in frames of several histories.
+HISTORY_COLUMN: Final = "history"
 _CLIP_COLUMN: Final = {
     "engine_used": "engine_used",
     "canonical_proxy_profile": "proxy_profile_used",
@@ -99,6 +101,14 @@ def _by(frame: pd.DataFrame, by: By, *, forbidden: Sequence[str] = ()) -> list[s
                 f"cannot group by {column!r}{hint}: the columns are {', '.join(allowed)}"
             )
     return columns
+
+
+def _owners(frame: pd.DataFrame, job_ids: list[Any], keyed: bool) -> list[Any]:
+    """What ties a clip to its job: the ``job_id``, or with ``keyed`` (both frames come
+    from several histories, where one id can name two jobs) ``(history, job_id)``."""
+    if not keyed:
+        return job_ids
+    return list(zip(_values(frame[HISTORY_COLUMN]), job_ids, strict=True))
 
 
 def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -289,9 +299,11 @@ def failure_reasons(
             ("job_id", "failure_reason", "engine_used", "proxy_profile_used"),
             "outputs_frame",
         )
-        position = {job_id: i for i, job_id in enumerate(job_ids)}
+        keyed = HISTORY_COLUMN in jobs.columns and HISTORY_COLUMN in outputs.columns
+        position = {owner: i for i, owner in enumerate(_owners(jobs, job_ids, keyed))}
         own = {c: _values(outputs[_CLIP_COLUMN[c]]) for c in columns if c in _CLIP_COLUMN}
-        clip_jobs = [position.get(job_id) for job_id in _values(outputs["job_id"])]
+        clip_owners = _owners(outputs, _values(outputs["job_id"]), keyed)
+        clip_jobs = [position.get(owner) for owner in clip_owners]
         for row_number, (where, reason, engine, profile) in enumerate(
             zip(
                 clip_jobs,
