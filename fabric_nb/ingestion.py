@@ -83,12 +83,15 @@ _REQUIRED_KEYS = frozenset(_REQUIRED_FIELDS)
 _REQUIRED_CLIP_KEYS = frozenset(_REQUIRED_CLIP_FIELDS)
 
 
+#: Each clip status, as the one string object every output shares.
+_CLIP_STATUS = {status: status for status in CLIP_STATUSES}
 #: Constructors that skip the frozen ``__init__`` and ``__post_init__``: the
 #: parser builds jobs and outputs only of values it has checked (types,
 #: aware timestamps, a tuple of outputs), about half the cost of the classes'
 #: own constructors. ``tests/test_fast_paths.py`` pins them to those.
 _new_output: Final = checked_constructor(IngestedOutput)
 _new_job: Final = checked_constructor(IngestedJob)
+_sha256: Final = hashlib.sha256
 
 
 def _shared_output(
@@ -124,6 +127,63 @@ def _shared_output(
         engine_used and intern(engine_used),
         proxy_profile_used and intern(proxy_profile_used),
         resolve_preset_used and intern(resolve_preset_used),
+    )
+
+
+def _plain_output(clip: Any, job_id: str) -> IngestedOutput | None:
+    """The output of a clip whose values are all plainly valid, else ``None``.
+
+    The common case in one expression: ASCII text without NUL, a known
+    status, a boolean or null, a size in range. Anything else, valid or not,
+    returns ``None`` and goes through :meth:`_Parser.output`, which checks
+    field by field and names the first bad value. Repeated strings (status,
+    failure reason, engine, profile, preset) come out shared, since a
+    history repeats a handful of them for every clip.
+    """
+    if type(clip) is not dict:
+        return None
+    get = clip.get
+    source, output, status = get("source_path"), get("resolved_output_path"), get("status")
+    exists, size = get("output_exists"), get("output_size_bytes")
+    reason, engine = get("failure_reason"), get("engine_used")
+    profile, preset = get("proxy_profile_used"), get("resolve_preset_used")
+    status = _CLIP_STATUS.get(status) if type(status) is str else None
+    if not (
+        status is not None
+        and type(source) is str
+        and type(output) is str
+        and source
+        and output
+        and source.isascii()
+        and output.isascii()
+        and "\x00" not in source
+        and "\x00" not in output
+        and (exists is None or exists is True or exists is False)
+        and (size is None or (type(size) is int and 0 <= size <= MAX_INTEGER))
+        and (reason is None or (type(reason) is str and reason.isascii() and "\x00" not in reason))
+        and (engine is None or (type(engine) is str and engine.isascii() and "\x00" not in engine))
+        and (
+            profile is None
+            or (type(profile) is str and profile.isascii() and "\x00" not in profile)
+        )
+        and (preset is None or (type(preset) is str and preset.isascii() and "\x00" not in preset))
+    ):
+        return None
+    # _shared_output, inlined (this runs for every clip): the status is
+    # already the shared one, and ASCII text encodes as UTF-8 as it is.
+    intern = sys.intern
+    return _new_output(
+        job_id,
+        _sha256(source.encode()).hexdigest()[:16],  # clip_id_for(source)
+        source,
+        output,
+        exists,
+        size,
+        status,
+        reason and intern(reason),
+        engine and intern(engine),
+        profile and intern(profile),
+        preset and intern(preset),
     )
 
 
@@ -499,25 +559,61 @@ class _Parser:
         clips = doc.get("clips", _MISSING)
         if type(clips) is not list:
             self.fail("clips", "an array of clip objects", clips)
-        output = self.output
-        outputs = tuple([output(clip, i, job_id) for i, clip in enumerate(clips)])
+        plain = _plain_output
+        outputs = tuple(
+            [plain(clip, job_id) or self.output(clip, i, job_id) for i, clip in enumerate(clips)]
+        )
 
         n_completed = [o.status for o in outputs].count("COMPLETED")
         total_clips = self.count(doc, "total_clips", len(outputs))
         completed_clips = self.count(doc, "completed_clips", n_completed)
         failed_clips = self.count(doc, "failed_clips", len(outputs) - n_completed)
-        text = self.text
-        fingerprint = meta.get("fingerprint")
+        get = meta.get
+        profile, fingerprint = get("proxy_profile_used"), get("fingerprint")
+        stage, error = get("validation_stage"), get("validation_error")
+        engine, preset, version = (
+            get("engine_used"),
+            get("resolve_preset_used"),
+            get("jobspec_version"),
+        )
         if type(fingerprint) is not str or not fingerprint:
             fingerprint = None  # a fingerprint that is not text is no fingerprint
-        else:
-            fingerprint = text(meta, "fingerprint", "_metadata.fingerprint", required=False)
-        profile = text(meta, "proxy_profile_used", "_metadata.proxy_profile_used", required=False)
-        stage = text(meta, "validation_stage", "_metadata.validation_stage", required=False)
-        error = text(meta, "validation_error", "_metadata.validation_error", required=False)
-        engine = text(meta, "engine_used", "_metadata.engine_used", required=False)
-        preset = text(meta, "resolve_preset_used", "_metadata.resolve_preset_used", required=False)
-        version = text(meta, "jobspec_version", "_metadata.jobspec_version", required=False)
+        # The common case in one expression: each is null or plain ASCII text
+        # without NUL. Anything else goes through text(), which names it.
+        if not (
+            (
+                profile is None
+                or (type(profile) is str and profile.isascii() and "\x00" not in profile)
+            )
+            and (fingerprint is None or (fingerprint.isascii() and "\x00" not in fingerprint))
+            and (stage is None or (type(stage) is str and stage.isascii() and "\x00" not in stage))
+            and (error is None or (type(error) is str and error.isascii() and "\x00" not in error))
+            and (
+                engine is None
+                or (type(engine) is str and engine.isascii() and "\x00" not in engine)
+            )
+            and (
+                preset is None
+                or (type(preset) is str and preset.isascii() and "\x00" not in preset)
+            )
+            and (
+                version is None
+                or (type(version) is str and version.isascii() and "\x00" not in version)
+            )
+        ):
+            text = self.text
+            profile = text(
+                meta, "proxy_profile_used", "_metadata.proxy_profile_used", required=False
+            )
+            if fingerprint is not None:
+                fingerprint = text(meta, "fingerprint", "_metadata.fingerprint", required=False)
+            stage = text(meta, "validation_stage", "_metadata.validation_stage", required=False)
+            error = text(meta, "validation_error", "_metadata.validation_error", required=False)
+            engine = text(meta, "engine_used", "_metadata.engine_used", required=False)
+            preset = text(
+                meta, "resolve_preset_used", "_metadata.resolve_preset_used", required=False
+            )
+            version = text(meta, "jobspec_version", "_metadata.jobspec_version", required=False)
         return _new_job(
             job_id=job_id,
             final_status=status,
@@ -538,6 +634,9 @@ class _Parser:
         )
 
     def output(self, clip: Any, index: int, job_id: str) -> IngestedOutput:
+        plain = _plain_output(clip, job_id)
+        if plain is not None:
+            return plain
         at = f"clips[{index}]"
         if not isinstance(clip, dict):
             self.fail(at, "a clip object", clip)

@@ -1,11 +1,11 @@
 """The fast paths of ingestion and storage give exactly what the checked paths give.
 
-Storage handles the common case (plain types, keys in field order) in one
-expression and falls back to the field-by-field checks for anything else;
-ingestion builds checked values with fast constructors. These tests pin what
-that must not change: the stored text, the decoded jobs, the errors, the
-garbage collector's state, and the sharing of repeated strings that keeps an
-opened history small (``docs/performance.md``).
+Ingestion and storage handle the common case (plain ASCII text, known
+statuses, keys in field order) in one expression and fall back to the
+field-by-field checks for anything else. These tests pin what that must not
+change: the stored text, the decoded jobs, the errors, the garbage
+collector's state, and the sharing of repeated strings that keeps an opened
+history small (``docs/performance.md``).
 
 A job loaded from storage keeps its outputs packed (``fabric_nb._packed``) and
 nobody can tell from outside: the last sections pin that a loaded job is the
@@ -258,7 +258,8 @@ def test_ingested_outputs_share_repeated_strings(tmp_path: Path) -> None:
         assert len({id(getattr(o, name)) for o in outputs}) == 1, name
 
 
-def test_non_ascii_repeated_strings_are_shared_too(tmp_path: Path) -> None:
+def test_outputs_off_the_fast_path_share_repeated_strings(tmp_path: Path) -> None:
+    """Non-ASCII values take the checked path; their repeats are shared all the same."""
     paths = []
     for i in range(3):
         doc = make_result(job_id=f"job_{i}")
@@ -293,7 +294,7 @@ def test_ingestion_still_names_the_first_bad_clip_value(
     assert str(err.value).startswith(f"{path}: {message}")
 
 
-def test_non_ascii_clip_values_are_kept_unchanged(tmp_path: Path) -> None:
+def test_non_ascii_clip_values_take_the_checked_path_unchanged(tmp_path: Path) -> None:
     doc = make_result()
     doc["clips"][0]["source_path"] = "/Volumes/Tournage_Été/Ç.mov"
     doc["clips"][0]["failure_reason"] = "Fichier « illisible »"
@@ -674,8 +675,8 @@ def test_a_result_file_swapped_for_a_fifo_after_the_scan_is_rejected(tmp_path: P
 
 @pytest.mark.parametrize("key", list(META_FIELDS))
 @pytest.mark.parametrize("value", [None, "", "plain", "été", "a\x00b", "\ud800", 5, True, ["x"]])
-def test_metadata_text_is_kept_refused_and_named_as_text_does(key: str, value: Any) -> None:
-    """Each metadata field is read by the parser's one text rule; a non-text fingerprint is none."""
+def test_metadata_fast_path_gives_what_the_field_checks_give(key: str, value: Any) -> None:
+    """The one-expression metadata check keeps, refuses and names as text() does."""
     from fabric_nb.ingestion import _Parser, parse_execution_result
 
     def verdict(call: Any) -> tuple[str, Any]:
