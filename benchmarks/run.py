@@ -73,9 +73,9 @@ from figures import (
 
 import fabric_nb.samples as samples
 from fabric_nb import FabricIndex, FabricQueries, create_persistence
+from fabric_nb._ingest_cache import cache_path_for
 from fabric_nb.bulk import ingest_files, ingest_paths
 from fabric_nb.frames import jobs_frame, outputs_frame
-from fabric_nb.ingest_cache import cache_path_for
 from fabric_nb.ingestion import parse_execution_result
 
 __all__ = ["BaselineMismatch", "build_parser", "main"]

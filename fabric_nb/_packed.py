@@ -1,7 +1,7 @@
 """How a job loaded from storage holds its outputs: packed, checked once, built on read.
 
 A history holds hundreds of thousands of jobs, and most analyses never look
-at their clips one object at a time. So the row codec (:mod:`fabric_nb.rows`),
+at their clips one object at a time. So the row codec (:mod:`fabric_nb._rows`),
 which owns this module, keeps the checked outputs of a loaded job as compact
 text (:class:`PackedOutputs`: one JSON array per output, every field but
 ``job_id``, in field order) instead of several objects per clip; the opened

@@ -21,13 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from ._ingest_cache import CACHE_SUFFIX
 from .errors import BackupExistsError, BackupNameError, BackupWriteError, StorageError
-from .ingest_cache import CACHE_SUFFIX
 from .persistence import create_persistence
 from .storage import SQLITE_SIDE_SUFFIXES, expand_user
 
 __all__ = [
-    "SIDE_FILE_SUFFIXES",
     "BackupResult",
     "backup_storage",
 ]
@@ -105,7 +104,7 @@ def backup_storage(
 
 
 #: What SQLite and Fabric add to a database's name for the files beside it.
-SIDE_FILE_SUFFIXES: Final[tuple[str, ...]] = (*SQLITE_SIDE_SUFFIXES, CACHE_SUFFIX)
+_SIDE_FILE_SUFFIXES: Final[tuple[str, ...]] = (*SQLITE_SIDE_SUFFIXES, CACHE_SUFFIX)
 
 
 def _refuse_side_file_name(dest: Path) -> None:
@@ -118,7 +117,7 @@ def _refuse_side_file_name(dest: Path) -> None:
     rolled back into the new copy. Either way the backup would not be the
     one verified.
     """
-    for suffix in SIDE_FILE_SUFFIXES:
+    for suffix in _SIDE_FILE_SUFFIXES:
         if dest.name.endswith(suffix) and len(dest.name) > len(suffix):
             raise BackupNameError(
                 f"{dest}: a name ending in {suffix} is the side file of a database "

@@ -8,10 +8,10 @@ time, each batch in one transaction
 (:meth:`FabricPersistence.persist_ingested_jobs` or
 :meth:`FabricIndex.add_jobs`). There is no per-file transaction and no file
 is read twice. A file unchanged since an earlier run is not read at all:
-see :mod:`fabric_nb.ingest_cache`.
+see :mod:`fabric_nb._ingest_cache`.
 
 **Several files of one job_id: the last file wins.** The files of a run are
-in a fixed order (:func:`~fabric_nb.scan.scan_paths`: the paths as given,
+in a fixed order (:func:`~fabric_nb._scan.scan_paths`: the paths as given,
 each folder's files sorted by path). When several of them hold the same
 ``job_id`` (a job run again and written under another name), the row stored
 is the content of the *last* of them in that order, whatever the database
@@ -61,6 +61,8 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from ._collector import collector_paused
+from ._ingest_cache import IngestCache, Record, RunLedger
+from ._scan import DEFAULT_PATTERNS, ScannedFiles, ScanResult, scan_paths
 from .errors import (
     IngestAborted,
     IngestInterrupted,
@@ -73,11 +75,9 @@ from .errors import (
     UnstorableJobError,
 )
 from .index import FabricIndex
-from .ingest_cache import IngestCache, Record, RunLedger
 from .ingestion import ingest_execution_bytes, read_result_bytes
 from .models import IngestedJob
 from .persistence import FabricPersistence
-from .scan import DEFAULT_PATTERNS, ScannedFiles, ScanResult, scan_paths
 from .storage import FabricStorage
 
 __all__ = [
@@ -193,7 +193,7 @@ def collect_json_files(
 
     A file is taken as given, whatever its name. A folder is searched
     recursively for files whose name matches ``patterns`` (default ``*.json``,
-    case ignored); see :func:`~fabric_nb.scan.scan_paths` for the order.
+    case ignored); see :func:`~fabric_nb._scan.scan_paths` for the order.
 
     :raises IngestPathError: a path does not exist or a folder cannot be listed.
     """
@@ -225,7 +225,7 @@ def ingest_paths(
     incremental: a file unchanged since its job was stored (or since it was
     rejected or found to be a JobSpec) is not read again, and what each file
     gave is recorded in the database's cache file (see
-    :mod:`fabric_nb.ingest_cache`). ``full`` reads every file again (and
+    :mod:`fabric_nb._ingest_cache`). ``full`` reads every file again (and
     refreshes the cache); it ends with the same rows. An in-memory index
     without persistence has no cache, and a read-only database is never given
     one (nothing is created beside it): every file is read.

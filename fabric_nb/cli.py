@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from . import __version__
+from ._export_formats import EXPORT_FORMATS
+from ._safe_text import cut_text, escape_control, escape_json_text
+from ._scan import DEFAULT_PATTERNS, ScanResult, scan_paths
 from .bulk import DEFAULT_BATCH_SIZE, IngestReport, RejectedFile, ingest_scanned
 from .errors import (
     BackupExistsError,
@@ -34,10 +37,7 @@ from .errors import (
     RenderError,
     StorageError,
 )
-from .export_formats import EXPORT_FORMATS
 from .persistence import create_persistence, resolve_storage_path
-from .safe_text import cut_text, escape_control, escape_json_text
-from .scan import DEFAULT_PATTERNS, ScanResult, scan_paths
 from .storage import DEFAULT_STORAGE_PATH, FABRIC_DB_ENV
 
 __all__ = [
@@ -50,7 +50,6 @@ __all__ = [
     "EXIT_OUTPUT",
     "EXIT_USAGE",
     "build_parser",
-    "exit_code_for",
     "main",
 ]
 
@@ -423,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             code = handler(args)
         except FabricError as exc:
-            refused = exit_code_for(exc)
+            refused = _exit_code_for(exc)
             if refused is None:
                 raise
             return _fail(refused, f"{PROG} {args.command}: {exc}")
@@ -438,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def exit_code_for(exc: BaseException) -> int | None:
+def _exit_code_for(exc: BaseException) -> int | None:
     """The exit code :data:`ERROR_EXIT_CODES` gives ``exc``, if any."""
     for kind, code in ERROR_EXIT_CODES:
         if isinstance(exc, kind):

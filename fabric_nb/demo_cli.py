@@ -17,7 +17,7 @@ nothing, so jobs put into ``./demo/fabric.db`` by other means stay there. To
 start over, delete the ``demo/`` folder (``make clean`` does).
 
 Paths and error messages are printed through
-:func:`fabric_nb.safe_text.escape_control`, as the ``fabric-nb`` command
+:func:`fabric_nb._safe_text.escape_control`, as the ``fabric-nb`` command
 does: a control character in a folder name cannot drive the terminal.
 """
 
@@ -29,12 +29,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from ._safe_text import escape_control
 from .cli import EXIT_DATABASE, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .demo import build_sample_database
 from .errors import RenderError, StorageError
 from .persistence import create_persistence
 from .render import NOTEBOOKS_DIR, missing_packages, render_notebook
-from .safe_text import escape_control
 
 __all__ = ["DEFAULT_DEMO_DIR", "main"]
 

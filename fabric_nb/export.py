@@ -61,15 +61,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from ._export_formats import EXPORT_FORMATS, ExportFormat
+from ._stored_queries import warn_unknown_values, where_of
 from .errors import ExportError, OutputExistsError
 from .excel import ExcelBook, require_openpyxl
-from .export_formats import EXPORT_FORMATS, ExportFormat
 from .filters import JOB_FILTERS, FilterSelection, JobFilters, parse_filters
 from .frames import JOBS_FRAME_DTYPES, OUTPUTS_FRAME_DTYPES, jobs_frame, outputs_frame
 from .models import JOB_STATUSES
 from .persistence import create_persistence
 from .storage import FabricStorage
-from .stored_queries import warn_unknown_values, where_of
 
 __all__ = [
     "EXCEL_FILE",

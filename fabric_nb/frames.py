@@ -28,6 +28,7 @@ from pandas.arrays import ArrowStringArray
 
 from ._collector import collector_paused
 from ._packed import output_records
+from ._safe_text import short_repr
 from .filters import (
     FILTER_COLUMNS,
     JOB_FILTERS,
@@ -41,7 +42,6 @@ from .filters import (
 )
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob, IngestedOutput, job_order_key
 from .queries import FabricQueries
-from .safe_text import short_repr
 from .schema import OUTPUT_FIELDS
 
 __all__ = [

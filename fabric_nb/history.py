@@ -13,7 +13,7 @@ Read-only means the database file is opened with SQLite's ``mode=ro``: any
 write raises :class:`~fabric_nb.errors.StorageError` and the file is never
 created, changed or given side files.
 
-Each question is answered by SQL (:mod:`fabric_nb.stored_queries`), reading
+Each question is answered by SQL (:mod:`fabric_nb._stored_queries`), reading
 and decoding only the rows it needs; the in-memory index is rebuilt only when
 :attr:`FabricHistory.index` is asked for. A history made with an index
 (``FabricHistory(persistence, index)``) answers from that index instead, with
@@ -32,7 +32,8 @@ from typing import Any, TypeVar, Unpack, overload
 
 import pandas as pd
 
-from . import frames, stored_queries, summaries
+from . import _stored_queries, frames, summaries
+from ._stored_queries import GROUPABLE_COLUMNS, StoredQueries
 from .errors import PersistenceError, StorageError
 from .filters import JOB_FILTERS, FilterSelection, JobFilters, OutputFilters, parse_filters
 from .histories import Histories, HistoryPaths, open_several
@@ -45,7 +46,6 @@ from .persistence import (
     resolve_storage_path,
 )
 from .queries import FabricQueries
-from .stored_queries import GROUPABLE_COLUMNS, StoredQueries
 from .summaries import By
 
 __all__ = ["FABRIC_DB_ENV", "FabricHistory", "open_fabric"]
@@ -239,8 +239,8 @@ class FabricHistory:
         """The jobs frame of ``selection``, labelled with its filters."""
         if self._stored is None:
             return frames.jobs(self._queries, **selection.given)  # type: ignore[arg-type]
-        stored_queries.warn_unknown_values(self._stored.storage, selection)
-        jobs = stored_queries.select_job_fields(self._stored.storage, selection)
+        _stored_queries.warn_unknown_values(self._stored.storage, selection)
+        jobs = _stored_queries.select_job_fields(self._stored.storage, selection)
         frame = frames.jobs_frame(jobs)
         frame.attrs["filters"] = dict(selection.given)
         return frame
@@ -273,8 +273,8 @@ class FabricHistory:
             or not set(columns) <= GROUPABLE_COLUMNS
         ):
             return summaries.status_counts(self._jobs_frame(selection), by=by)
-        stored_queries.warn_unknown_values(self._stored.storage, selection)
-        counts = stored_queries.status_groups(self._stored.storage, selection, columns)
+        _stored_queries.warn_unknown_values(self._stored.storage, selection)
+        counts = _stored_queries.status_groups(self._stored.storage, selection, columns)
         return summaries.status_table(counts, by)
 
     @_question

@@ -25,6 +25,8 @@ from typing import Any, Final, Literal, NoReturn, overload
 
 import msgspec
 
+from ._regular_files import MAX_RESULT_FILE_BYTES, read_regular_file
+from ._safe_text import short_repr
 from ._slots import checked_constructor
 from .errors import (
     FileTooLargeError,
@@ -41,8 +43,6 @@ from .models import (
     is_aware,
     require_aware,
 )
-from .regular_files import MAX_RESULT_FILE_BYTES, read_regular_file
-from .safe_text import short_repr
 from .schema import MAX_INTEGER
 
 __all__ = [
@@ -201,7 +201,7 @@ def ingest_execution_result(path: str | os.PathLike[str]) -> IngestedJob:
 
     Only a regular file is read (a FIFO or a device is refused without being
     opened for long), and only up to
-    :data:`~fabric_nb.regular_files.MAX_RESULT_FILE_BYTES`.
+    :data:`~fabric_nb._regular_files.MAX_RESULT_FILE_BYTES`.
 
     :raises NotAResultFile: the file is plainly a Proxx JobSpec, not a result
         (see :func:`ingest_execution_bytes`).
@@ -217,9 +217,9 @@ def read_result_bytes(path: str | os.PathLike[str], *, seen_regular: bool = Fals
     """The bytes of one result file, with the read errors an operator can act on.
 
     Only a regular file of at most
-    :data:`~fabric_nb.regular_files.MAX_RESULT_FILE_BYTES` is read.
+    :data:`~fabric_nb._regular_files.MAX_RESULT_FILE_BYTES` is read.
     ``seen_regular``: a scan has just seen a regular file there (see
-    :func:`~fabric_nb.regular_files.read_regular_file`).
+    :func:`~fabric_nb._regular_files.read_regular_file`).
 
     :raises IngestionError: the file is missing, a folder, not a regular file,
         too large, or unreadable.

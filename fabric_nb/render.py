@@ -29,12 +29,8 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 __all__ = [
-    "CHECKOUT_NOTEBOOKS_DIR",
-    "INSTALLED_NOTEBOOKS_DIR",
     "NOTEBOOKS_DIR",
-    "NOTEBOOK_PACKAGES",
     "OVERVIEW_NOTEBOOK",
-    "find_notebooks_dir",
     "missing_packages",
     "render_notebook",
     "write_atomically",
@@ -44,13 +40,13 @@ _PACKAGE_DIR: Final[Path] = Path(__file__).resolve().parent
 #: The file name of the overview notebook, the page ``fabric-nb report`` renders.
 _OVERVIEW_NAME: Final[str] = "01_quickstart.ipynb"
 #: Where an installed wheel holds the example notebooks (``fabric_nb/_notebooks/``).
-INSTALLED_NOTEBOOKS_DIR: Final[Path] = _PACKAGE_DIR / "_notebooks"
+_INSTALLED_NOTEBOOKS_DIR: Final[Path] = _PACKAGE_DIR / "_notebooks"
 #: The example notebooks of a source checkout (``notebooks/`` beside the package).
-CHECKOUT_NOTEBOOKS_DIR: Final[Path] = _PACKAGE_DIR.parent / "notebooks"
+_CHECKOUT_NOTEBOOKS_DIR: Final[Path] = _PACKAGE_DIR.parent / "notebooks"
 
 
-def find_notebooks_dir(
-    candidates: tuple[Path, ...] = (INSTALLED_NOTEBOOKS_DIR, CHECKOUT_NOTEBOOKS_DIR),
+def _find_notebooks_dir(
+    candidates: tuple[Path, ...] = (_INSTALLED_NOTEBOOKS_DIR, _CHECKOUT_NOTEBOOKS_DIR),
 ) -> Path:
     """The first folder of ``candidates`` that holds the overview notebook.
 
@@ -65,12 +61,12 @@ def find_notebooks_dir(
     return candidates[-1]
 
 
-#: The example notebooks this copy of fabric_nb uses (:func:`find_notebooks_dir`).
-NOTEBOOKS_DIR: Final[Path] = find_notebooks_dir()
+#: The example notebooks this copy of fabric_nb uses (:func:`_find_notebooks_dir`).
+NOTEBOOKS_DIR: Final[Path] = _find_notebooks_dir()
 #: The notebook ``fabric-nb report`` renders: the overview of a history.
 OVERVIEW_NOTEBOOK: Final[Path] = NOTEBOOKS_DIR / _OVERVIEW_NAME
 #: What executing and rendering notebooks needs (the ``notebooks`` extra).
-NOTEBOOK_PACKAGES: Final[tuple[str, ...]] = (
+_NOTEBOOK_PACKAGES: Final[tuple[str, ...]] = (
     "ipykernel",
     "jupyter_client",
     "nbclient",
@@ -92,7 +88,7 @@ _OFFLINE_TEMPLATE: Final = """\
 
 def missing_packages() -> list[str]:
     """The packages of the ``notebooks`` extra that are not installed (empty when all are)."""
-    return [name for name in NOTEBOOK_PACKAGES if importlib.util.find_spec(name) is None]
+    return [name for name in _NOTEBOOK_PACKAGES if importlib.util.find_spec(name) is None]
 
 
 def _this_python_kernel_manager() -> type[AsyncKernelManager]:

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any, Final, Unpack
 
 import pandas as pd
 
+from ._safe_text import escape_control
 from .filters import JobFilters, describe_filters
-from .safe_text import escape_control
 from .summaries import NOT_RECORDED, WEEKS_FROM_MONDAY
 
 if TYPE_CHECKING:

@@ -27,6 +27,10 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from ._collector import collector_paused
+from ._regular_files import file_kind, open_regular_file
+from ._rows import decode_job, decode_job_fields, encode_job, stored_instant
+from ._safe_text import short_repr
+from ._schema_shape import schema_differences
 from .errors import (
     BackupWriteError,
     InterruptedWrite,
@@ -36,9 +40,6 @@ from .errors import (
     UnstorableJobError,
 )
 from .models import IngestedJob, job_order_key
-from .regular_files import file_kind, open_regular_file
-from .rows import decode_job, decode_job_fields, encode_job, stored_instant
-from .safe_text import short_repr
 from .schema import (
     INDEX_STATEMENTS,
     JOB_COLUMNS,
@@ -46,11 +47,8 @@ from .schema import (
     STORAGE_SCHEMA_VERSION,
     TABLE_STATEMENT,
 )
-from .schema_shape import schema_differences
 
 __all__ = [
-    "BACKUP_MAX_RESTARTS",
-    "BACKUP_STEP_PAGES",
     "BUSY_TIMEOUT_SECONDS",
     "DEFAULT_STORAGE_PATH",
     "FABRIC_DB_ENV",
@@ -86,10 +84,10 @@ BackupDestinationError = BackupWriteError
 
 #: Pages an online backup copies per step (4 MB with SQLite's default 4 KB
 #: pages): each step holds the read lock for a few milliseconds.
-BACKUP_STEP_PAGES: Final[int] = 1024
+_BACKUP_STEP_PAGES: Final[int] = 1024
 #: Restarts (another process committed mid-copy) before the rest of a backup
 #: is copied in one step.
-BACKUP_MAX_RESTARTS: Final[int] = 3
+_BACKUP_MAX_RESTARTS: Final[int] = 3
 
 _COLUMN_NAMES: Final[tuple[str, ...]] = tuple(name for name, _ in JOB_COLUMNS)
 _INSERT: Final[str] = (
@@ -472,7 +470,7 @@ class FabricStorage:
         ``where`` is a condition the package built (column names and ``?``
         placeholders only; values go in ``params``); empty selects every row.
         With ``outputs=False`` the rows are read without ``outputs_json`` and
-        the jobs have no outputs (:func:`~fabric_nb.rows.decode_job_fields`):
+        the jobs have no outputs (:func:`~fabric_nb._rows.decode_job_fields`):
         for answers computed from the other columns alone.
 
         :raises StorageCorruptionError: a selected row does not decode (the job is named).
@@ -521,10 +519,10 @@ class FabricStorage:
         """Copy the whole database into ``destination`` with SQLite's online backup API.
 
         The copy is a consistent snapshot even while other processes write:
-        it proceeds :data:`BACKUP_STEP_PAGES` pages at a time, holding the
+        it proceeds :data:`_BACKUP_STEP_PAGES` pages at a time, holding the
         read lock only during a step, so a writer waits milliseconds, not
         the whole copy. A commit by another process restarts the copy; after
-        :data:`BACKUP_MAX_RESTARTS` restarts the rest is copied in one step
+        :data:`_BACKUP_MAX_RESTARTS` restarts the rest is copied in one step
         (a writer then waits for that step, well within its busy timeout).
 
         :raises StorageError: the copy failed (the destination is left as it is
@@ -538,7 +536,7 @@ class FabricStorage:
             nonlocal restarts, last
             if last is not None and remaining >= last:
                 restarts += 1
-                if restarts > BACKUP_MAX_RESTARTS:
+                if restarts > _BACKUP_MAX_RESTARTS:
                     raise _TooBusy
             last = remaining
 
@@ -546,7 +544,7 @@ class FabricStorage:
             target = sqlite3.connect(destination, isolation_level=None)
             try:
                 try:
-                    conn.backup(target, pages=BACKUP_STEP_PAGES, progress=progress, sleep=0.01)
+                    conn.backup(target, pages=_BACKUP_STEP_PAGES, progress=progress, sleep=0.01)
                 except _TooBusy:
                     conn.backup(target, pages=-1)
             finally:

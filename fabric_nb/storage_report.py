@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ._packed import output_records
+from ._rows import iso_text
 from .models import JOB_STATUSES, IngestedJob
 from .persistence import create_persistence
-from .rows import iso_text
 
 __all__ = ["HistorySummary", "StorageReport", "inspect_storage", "summarize_jobs"]
 

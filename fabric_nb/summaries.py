@@ -195,7 +195,7 @@ def status_table(counts: Mapping[tuple[Any, ...], int], by: By = None) -> pd.Dat
     """:func:`status_counts` of a jobs frame, from its counts per (``by`` values..., status).
 
     What a ``GROUP BY`` of the stored jobs gives (see
-    :func:`fabric_nb.stored_queries.status_groups`): the same table as
+    :func:`fabric_nb._stored_queries.status_groups`): the same table as
     ``status_counts(jobs_frame, by)``, without building the frame. ``by``
     names text columns of the jobs frame; ``None`` values are missing ones.
     """

@@ -32,10 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from .bulk import DEFAULT_BATCH_SIZE, IngestReport, Warn, ingest_scan
-from .ingest_cache import IngestCache
-from .persistence import FabricPersistence
-from .scan import (
+from ._ingest_cache import IngestCache
+from ._scan import (
     DEFAULT_PATTERNS,
     FolderScanError,
     ScannedFile,
@@ -43,6 +41,8 @@ from .scan import (
     ScanResult,
     scan_paths,
 )
+from .bulk import DEFAULT_BATCH_SIZE, IngestReport, Warn, ingest_scan
+from .persistence import FabricPersistence
 
 __all__ = [
     "DEFAULT_INTERVAL",

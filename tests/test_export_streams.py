@@ -20,10 +20,10 @@ import pytest
 from support import make_job, make_output
 
 from fabric_nb import StorageCorruptionError, create_persistence
+from fabric_nb._rows import encode_job
 from fabric_nb.export import ExportFormat, export_history, write_export
 from fabric_nb.frames import jobs_frame, outputs_frame
 from fabric_nb.models import IngestedJob
-from fabric_nb.rows import encode_job
 from fabric_nb.schema import JOB_COLUMNS
 from fabric_nb.storage import FabricStorage
 

@@ -59,12 +59,12 @@ from fabric_nb import (
     ingest_execution_result,
 )
 from fabric_nb._packed import OutputRecord, output_records
+from fabric_nb._rows import _StoredOutput
 from fabric_nb._slots import checked_constructor
 from fabric_nb.bulk import ingest_paths
 from fabric_nb.frames import outputs, outputs_frame
 from fabric_nb.ingestion import _shared_output
 from fabric_nb.queries import FabricQueries
-from fabric_nb.rows import _StoredOutput
 from fabric_nb.schema import OUTPUT_FIELDS
 from fabric_nb.storage_report import summarize_jobs
 
@@ -637,7 +637,7 @@ def test_a_file_seen_regular_is_still_checked_once_open(tmp_path: Path) -> None:
     """``seen_regular`` skips the look before opening, never the check on the open file."""
     import os
 
-    from fabric_nb.regular_files import FileTooLargeError, NotRegularFileError, read_regular_file
+    from fabric_nb._regular_files import FileTooLargeError, NotRegularFileError, read_regular_file
 
     good = tmp_path / "good.json"
     good.write_bytes(b"{}")
@@ -655,9 +655,9 @@ def test_a_file_seen_regular_is_still_checked_once_open(tmp_path: Path) -> None:
 def test_a_result_file_swapped_for_a_fifo_after_the_scan_is_rejected(tmp_path: Path) -> None:
     import os
 
+    from fabric_nb._ingest_cache import IngestCache
+    from fabric_nb._scan import scan_paths
     from fabric_nb.bulk import ingest_scan
-    from fabric_nb.ingest_cache import IngestCache
-    from fabric_nb.scan import scan_paths
 
     folder = tmp_path / "results"
     folder.mkdir()
@@ -727,7 +727,7 @@ def _reference_scan(folder: Path, suffix: str) -> tuple[list[tuple[str, int]], l
 
 
 def test_the_scan_finds_what_a_walk_of_direntries_finds(tmp_path: Path) -> None:
-    from fabric_nb.scan import FileStat, ScannedFile, scan_paths
+    from fabric_nb._scan import FileStat, ScannedFile, scan_paths
 
     root = tmp_path / "results"
     for relative in (
@@ -757,7 +757,7 @@ def test_the_scan_finds_what_a_walk_of_direntries_finds(tmp_path: Path) -> None:
 def test_a_relative_folder_keeps_its_written_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fabric_nb.scan import scan_paths
+    from fabric_nb._scan import scan_paths
 
     (tmp_path / "in" / "sub").mkdir(parents=True)
     (tmp_path / "in" / "sub" / "r.json").write_text("{}")
@@ -768,7 +768,7 @@ def test_a_relative_folder_keeps_its_written_names(
 
 
 def test_a_file_given_twice_or_inside_a_given_folder_is_found_once(tmp_path: Path) -> None:
-    from fabric_nb.scan import scan_paths
+    from fabric_nb._scan import scan_paths
 
     for name in ("a.json", "b.json"):
         (tmp_path / name).write_text("{}")

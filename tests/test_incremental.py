@@ -23,9 +23,9 @@ import pytest
 from support import RunCli, make_result, sha256_of, start_cli, write_result
 
 from fabric_nb import create_persistence
+from fabric_nb._ingest_cache import CACHE_SUFFIX, IngestCache, Record, cache_path_for
+from fabric_nb._scan import scan_paths
 from fabric_nb.bulk import ingest_paths, ingest_scan
-from fabric_nb.ingest_cache import CACHE_SUFFIX, IngestCache, Record, cache_path_for
-from fabric_nb.scan import scan_paths
 
 HOUR_NS = 3_600 * 10**9
 

@@ -22,15 +22,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fabric_nb"
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "errors _collector safe_text _slots export_formats",
+        "errors _collector _safe_text _slots _export_formats",
         "models",
-        "_packed schema regular_files filters samples scan",
-        "schema_shape rows ingestion",
+        "_packed schema _regular_files filters samples _scan",
+        "_schema_shape _rows ingestion",
         "storage",
-        "persistence ingest_cache",
+        "persistence _ingest_cache",
         "index storage_report backup",
         "queries bulk",
-        "frames watch stored_queries excel display",
+        "frames watch _stored_queries excel display",
         "summaries export",
         "plots histories",
         "history",

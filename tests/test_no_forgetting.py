@@ -144,7 +144,7 @@ def test_no_sql_in_the_package_deletes_compacts_or_migrates() -> None:
 
 def test_the_ingest_cache_never_opens_the_database(tmp_path: Path) -> None:
     """Its SQL goes to ``<database>.ingest-cache``: the history's file is never its target."""
-    from fabric_nb.ingest_cache import IngestCache, cache_path_for
+    from fabric_nb._ingest_cache import IngestCache, cache_path_for
 
     source = (PACKAGE_DIR / "ingest_cache.py").read_text(encoding="utf-8")
     assert source.count("sqlite3.connect(") == 1

@@ -30,11 +30,11 @@ from support import (
 
 from fabric_nb import IngestedJob, create_persistence, open_fabric
 from fabric_nb.render import (
-    CHECKOUT_NOTEBOOKS_DIR,
-    INSTALLED_NOTEBOOKS_DIR,
+    _CHECKOUT_NOTEBOOKS_DIR,
+    _INSTALLED_NOTEBOOKS_DIR,
     NOTEBOOKS_DIR,
     OVERVIEW_NOTEBOOK,
-    find_notebooks_dir,
+    _find_notebooks_dir,
     render_notebook,
 )
 from fabric_nb.report import build_report, write_report
@@ -329,17 +329,17 @@ def test_the_installed_notebooks_come_first_then_the_checkout(tmp_path: Path) ->
     installed, checkout = tmp_path / "installed", tmp_path / "checkout"
     installed.mkdir()
     checkout.mkdir()
-    assert find_notebooks_dir((installed, checkout)) == checkout  # neither: the checkout's path
+    assert _find_notebooks_dir((installed, checkout)) == checkout  # neither: the checkout's path
     (checkout / OVERVIEW_NOTEBOOK.name).write_text("{}")
-    assert find_notebooks_dir((installed, checkout)) == checkout
+    assert _find_notebooks_dir((installed, checkout)) == checkout
     (installed / OVERVIEW_NOTEBOOK.name).write_text("{}")
-    assert find_notebooks_dir((installed, checkout)) == installed
+    assert _find_notebooks_dir((installed, checkout)) == installed
     # This editable install: the package is the source tree, so the checkout's notebooks.
-    assert (INSTALLED_NOTEBOOKS_DIR.parent, CHECKOUT_NOTEBOOKS_DIR) == (
+    assert (_INSTALLED_NOTEBOOKS_DIR.parent, _CHECKOUT_NOTEBOOKS_DIR) == (
         REPO_ROOT / "fabric_nb",
         REPO_ROOT / "notebooks",
     )
-    assert NOTEBOOKS_DIR == CHECKOUT_NOTEBOOKS_DIR
+    assert NOTEBOOKS_DIR == _CHECKOUT_NOTEBOOKS_DIR
     assert OVERVIEW_NOTEBOOK.is_file()
 
 
@@ -366,7 +366,7 @@ def test_the_wheel_ships_the_notebooks_and_an_installed_copy_writes_the_report(
     )
     assert built.returncode == 0, built.stderr
     [wheel] = tmp_path.glob("fabric_nb-*.whl")
-    notebooks = sorted(CHECKOUT_NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = sorted(_CHECKOUT_NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
     assert OVERVIEW_NOTEBOOK in notebooks
     with zipfile.ZipFile(wheel) as archive:
         shipped = sorted(n for n in archive.namelist() if n.startswith("fabric_nb/_notebooks/"))

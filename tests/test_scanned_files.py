@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fabric_nb.scan import FileStat, ScannedFile, ScannedFiles, scan_paths
+from fabric_nb._scan import FileStat, ScannedFile, ScannedFiles, scan_paths
 
 _ROOTS = ["/data/a/", "/data/b/", "rel/", "/data/a"]
 _PARTS = st.text(alphabet="ab/.-é", max_size=6)
@@ -98,7 +98,7 @@ def groups(draw: st.DrawFn) -> list[tuple[str, ScannedFiles]]:
 def test_joined_groups_keep_each_file_once_at_its_first_place(
     made: list[tuple[str, ScannedFiles]],
 ) -> None:
-    from fabric_nb.scan import _joined
+    from fabric_nb._scan import _joined
 
     first: dict[str, ScannedFile] = {}
     for _, files in made:

@@ -1,6 +1,6 @@
 """The SQL read path gives exactly the answers of the in-memory index.
 
-``open_fabric()`` answers each question by SQL (``fabric_nb.stored_queries``);
+``open_fabric()`` answers each question by SQL (``fabric_nb._stored_queries``);
 ``FabricHistory(persistence, FabricIndex(persistence))`` answers from the
 index rebuilt from every row, as every history did before. For random
 histories and random questions (every helper of ``FabricHistory`` with random
@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from support import FIXED_INGESTED_AT, build_store, counted_jobs, make_output, sample_jobs
 
 from fabric_nb import FabricHistory, FabricIndex, IngestedJob, create_persistence
+from fabric_nb._stored_queries import StoredQueries, _counts_from_indexes, status_groups
 from fabric_nb.filters import FilterSelection
 from fabric_nb.models import CLIP_STATUSES, JOB_STATUSES
 from fabric_nb.queries import FabricQueries
-from fabric_nb.stored_queries import StoredQueries, _counts_from_indexes, status_groups
 from fabric_nb.summaries import WEEKS_FROM_MONDAY
 
 ENGINES = ["ffmpeg", "resolve", None]

@@ -34,8 +34,8 @@ from hypothesis import strategies as st
 from support import make_result, write_result
 
 from fabric_nb import create_persistence
+from fabric_nb._ingest_cache import cache_path_for
 from fabric_nb.bulk import IngestReport, ingest_paths
-from fabric_nb.ingest_cache import cache_path_for
 
 HOUR_NS = 3_600_000_000_000
 NAMES = ("a.json", "b.json", "c.json", "sub/d.json", "sub/e.json")

@@ -37,7 +37,7 @@ CRASHING_WRITER = """
 import os, signal, sqlite3, sys
 sys.path[:0] = [{tests!r}]
 from support import make_job
-from fabric_nb.rows import encode_job
+from fabric_nb._rows import encode_job
 conn = sqlite3.connect({db!r}, isolation_level=None)
 conn.execute("PRAGMA cache_size=10")
 conn.execute("BEGIN IMMEDIATE")

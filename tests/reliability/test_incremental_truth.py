@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from support import RunCli, make_result, sha256_of, write_result
 
-from fabric_nb.ingest_cache import cache_path_for
+from fabric_nb._ingest_cache import cache_path_for
 
 HOUR_NS = 3_600_000_000_000
 

@@ -22,7 +22,7 @@ import pytest
 from support import cli_env, make_result
 from support import ids_while_written as job_ids
 
-from fabric_nb.ingest_cache import IngestCache
+from fabric_nb._ingest_cache import IngestCache
 
 DEADLINE = 60.0
 

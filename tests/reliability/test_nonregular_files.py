@@ -17,7 +17,7 @@ from pathlib import Path
 
 from support import RunCli, child_env, make_result, stored_job_ids, write_result
 
-from fabric_nb.regular_files import MAX_RESULT_FILE_BYTES
+from fabric_nb._regular_files import MAX_RESULT_FILE_BYTES
 
 TIMEOUT = 60
 

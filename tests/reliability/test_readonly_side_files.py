@@ -13,8 +13,8 @@ import pytest
 from support import RunCli, make_job, make_result, sha256_of, write_result
 
 from fabric_nb import create_persistence, open_fabric
+from fabric_nb._ingest_cache import cache_path_for
 from fabric_nb.bulk import IngestAborted, ingest_paths
-from fabric_nb.ingest_cache import cache_path_for
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from support import REPO_ROOT, RunCli, make_job, sha256_of, write_result
 
 from fabric_nb import StorageCorruptionError, create_persistence
-from fabric_nb.rows import encode_job
+from fabric_nb._rows import encode_job
 from fabric_nb.schema import INDEX_STATEMENTS, JOB_COLUMNS, TABLE_STATEMENT
 
 from ._support import side_files

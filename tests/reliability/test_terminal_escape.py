@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from support import RunCli, make_result, write_result
 
-from fabric_nb.safe_text import escape_control, escape_json_text
+from fabric_nb._safe_text import escape_control, escape_json_text
 
 CLEAR = "\x1b[2J\x1b]0;owned\x07"
 FORGE = "resolve\nrejected: 0\nby status:"

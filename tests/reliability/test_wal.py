@@ -33,7 +33,7 @@ FOREIGN_WRITER = """
 import os, signal, sqlite3, sys
 sys.path[:0] = [{tests!r}]
 from support import make_job
-from fabric_nb.rows import encode_job
+from fabric_nb._rows import encode_job
 conn = sqlite3.connect({db!r}, isolation_level=None)
 assert conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
 conn.execute("PRAGMA wal_autocheckpoint=0")

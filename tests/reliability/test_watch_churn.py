@@ -98,9 +98,9 @@ def test_the_watched_folder_turned_into_a_symlink_loop_and_back(
 
 def test_a_file_gone_between_scan_and_read_is_vanished_not_rejected(tmp_path: Path) -> None:
     from fabric_nb import create_persistence
+    from fabric_nb._ingest_cache import IngestCache
+    from fabric_nb._scan import scan_paths
     from fabric_nb.bulk import ingest_scan
-    from fabric_nb.ingest_cache import IngestCache
-    from fabric_nb.scan import scan_paths
 
     folder, db = tmp_path / "results", tmp_path / "fabric.db"
     folder.mkdir()

@@ -63,8 +63,8 @@ from typing import Any, Final, Literal, TypeVar
 import msgspec
 
 from ._collector import collector_paused
-from .regular_files import file_kind
-from .scan import FileStat, ScannedFiles
+from ._regular_files import file_kind
+from ._scan import FileStat, ScannedFiles
 from .storage import BUSY_TIMEOUT_SECONDS, SQLITE_SIDE_SUFFIXES
 
 __all__ = [

@@ -53,7 +53,7 @@ class FileStat(NamedTuple):
     """The part of a file's ``stat`` that ingest uses, under ``os.stat_result``'s names.
 
     The incremental ingest compares size, times and inode with what its cache
-    recorded (:mod:`fabric_nb.ingest_cache`); the mode tells a regular file
+    recorded (:mod:`fabric_nb._ingest_cache`); the mode tells a regular file
     from the rest.
     """
 
