@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
 import os
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
@@ -179,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     # On each command too, without a default, so it does not hide the global one.
     with_db = _Parser(add_help=False)
     with_db.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
+    # info, check, export and report also read several histories as one.
+    with_dbs = _Parser(add_help=False)
+    with_dbs.add_argument(
+        "--db",
+        metavar="PATH",
+        action="append",
+        default=argparse.SUPPRESS,
+        help=db_help + "; repeat it, or give a folder of *.db files or a quoted glob, "
+        "to read several histories as one",
+    )
 
     # What ingest and watch share: which files are result files, and batches.
     scanning = _Parser(add_help=False)
@@ -299,7 +311,7 @@ may be a folder: the file is then named after the database and the UTC time
 
     info = commands.add_parser(
         "info",
-        parents=[with_db],
+        parents=[with_dbs],
         formatter_class=_Formatter,
         help="what the database holds (read-only)",
         description="""\
@@ -312,7 +324,7 @@ counts by status, engine and profile, and the range of started_at.""",
 
     check = commands.add_parser(
         "check",
-        parents=[with_db],
+        parents=[with_dbs],
         formatter_class=_Formatter,
         help="check the database (read-only; for cron and CI)",
         description="""\
@@ -325,7 +337,7 @@ Never writes anything.""",
 
     export = commands.add_parser(
         "export",
-        parents=[with_db],
+        parents=[with_dbs],
         formatter_class=_Formatter,
         help="write the jobs and outputs tables as Parquet, CSV or Excel (read-only)",
         description="""\
@@ -381,7 +393,7 @@ machine. Does not touch the database.""",
 
     report = commands.add_parser(
         "report",
-        parents=[with_db],
+        parents=[with_dbs],
         formatter_class=_Formatter,
         help="the history's report as one HTML page (read-only)",
         description="""\
@@ -415,7 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Callable[[argparse.Namespace], int] = args.handler
         if "db" in vars(args):
             try:  # ``~nosuchuser/x.db``, from --db or $FABRIC_DB: one line, not a traceback
-                args.db = resolve_storage_path(args.db)
+                args.histories = _several(args.db)
+                args.db = None if args.histories else resolve_storage_path(_one(args.db))
             except StorageError as exc:
                 code = EXIT_FAILED if args.command == "check" else EXIT_DATABASE  # check's own
                 return _fail(code, f"{PROG} {args.command}: {exc}")
@@ -630,8 +643,32 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _several(given: str | list[str] | None) -> dict[str, Path] | None:
+    """The histories named by ``--db`` given more than once, or as a folder or a glob;
+    ``None`` for one database (the commands' single-history behaviour)."""
+    if not isinstance(given, list):
+        return None
+    if len(given) == 1:
+        one = os.path.expanduser(given[0])
+        if not glob.has_magic(one) and not os.path.isdir(one):
+            return None
+    from .histories import resolve_histories
+
+    try:
+        return resolve_histories(given)
+    except ValueError as exc:  # HistoriesError: nothing found, given twice
+        raise StorageError(str(exc)) from exc
+
+
+def _one(given: str | list[str] | None) -> str | None:
+    return given[0] if isinstance(given, list) else given
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from .storage_report import inspect_storage
+
+    if args.histories:
+        return _info_several(args)
 
     try:
         report = inspect_storage(resolve_storage_path(args.db))
@@ -664,8 +701,48 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _info_several(args: argparse.Namespace) -> int:
+    """``info`` of several histories: each one's figures, then the totals."""
+    from .storage_report import inspect_storage
+
+    reports = {}
+    for name, path in args.histories.items():
+        try:
+            reports[name] = inspect_storage(path)
+        except OSError as exc:
+            return _fail(EXIT_DATABASE, f"{PROG} info: {exc}")
+    jobs = sum(r.summary.jobs for r in reports.values())
+    outputs = sum(r.summary.outputs for r in reports.values())
+    if args.json:
+        document = {
+            "histories": {name: r.to_dict() for name, r in reports.items()},
+            "total": {"histories": len(reports), "jobs": jobs, "outputs": outputs},
+        }
+        print(escape_json_text(json.dumps(document, indent=2, ensure_ascii=False)))
+        return EXIT_OK
+    width = max(len(name) for name in reports)
+    print(f"{'history':<{width}}  {'jobs':>9}  {'outputs':>9}  integrity  path")
+    for name, r in reports.items():
+        print(
+            escape_control(
+                f"{name:<{width}}  {r.summary.jobs:>9}  {r.summary.outputs:>9}  "
+                f"{r.integrity:<9}  {r.path}"
+            )
+        )
+    print(f"{'total':<{width}}  {jobs:>9}  {outputs:>9}  ({len(reports)} histories)")
+    by_status: Counter[str | None] = Counter()
+    for r in reports.values():
+        by_status.update(r.summary.by_status)
+    print("by status (all histories):")
+    _print_counts(dict(by_status))
+    return EXIT_OK
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from .storage_report import inspect_storage
+
+    if args.histories:
+        return _check_several(args)
 
     try:
         report = inspect_storage(resolve_storage_path(args.db))
@@ -679,8 +756,35 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_several(args: argparse.Namespace) -> int:
+    """``check`` of several histories: every one checked and reported, 1 if any failed."""
+    from .storage_report import inspect_storage
+
+    failed = 0
+    for name, path in args.histories.items():
+        try:
+            report = inspect_storage(path)
+        except (FabricError, OSError) as exc:
+            failed += 1
+            _fail(EXIT_FAILED, f"{PROG} check: FAILED: {name}: {exc}")
+            continue
+        if not args.quiet:
+            print(
+                escape_control(
+                    f"ok: {name}: {report.path}: schema version {report.schema_version}, "
+                    f"integrity {report.integrity}, {report.summary.jobs} jobs decoded"
+                )
+            )
+    if failed:
+        return _fail(EXIT_FAILED, f"{PROG} check: {failed} of {len(args.histories)} failed")
+    return EXIT_OK
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export_history
+
+    if args.histories:
+        return _export_several(args)
 
     try:
         with _warnings_as_lines("export"):
@@ -706,6 +810,34 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _export_several(args: argparse.Namespace) -> int:
+    """``export`` of several histories: one Parquet dataset, partitioned by history and month."""
+    from .export import export_histories
+
+    if args.format != "parquet":
+        return _fail(
+            EXIT_USAGE,
+            f"{PROG} export: several histories are exported as one Parquet dataset "
+            f"(partitioned by history and month); --format {args.format} takes one --db",
+        )
+    try:
+        with _warnings_as_lines("export"):
+            result = export_histories(args.histories, args.outdir, **_scope(args))
+    except (TypeError, ValueError) as exc:
+        return _fail(EXIT_USAGE, f"{PROG} export: {exc}")
+    _print_fields(
+        {
+            "histories": ", ".join(result.databases),
+            "written": str(result.outdir),
+            "format": "parquet (partitioned by history and month)",
+            "jobs": str(result.jobs),
+            "outputs": str(result.outputs),
+            "files": str(len(result.files)),
+        }
+    )
+    return EXIT_OK
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from .samples import write_results
 
@@ -722,6 +854,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .history import open_fabric
     from .report import write_report
 
+    if args.histories:
+        return _fail(
+            EXIT_USAGE,
+            f"{PROG} report: a report reads one history for now; give one --db "
+            "(several histories: info, check and export)",
+        )
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         why = "is a folder" if out.is_dir() else f"folder {out.parent} does not exist"

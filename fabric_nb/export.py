@@ -66,7 +66,13 @@ from ._stored_queries import warn_unknown_values, where_of
 from .errors import ExportError, OutputExistsError
 from .excel import ExcelBook, require_openpyxl
 from .filters import JOB_FILTERS, FilterSelection, JobFilters, parse_filters
-from .frames import JOBS_FRAME_DTYPES, OUTPUTS_FRAME_DTYPES, jobs_frame, outputs_frame
+from .frames import (
+    HISTORY_COLUMN,
+    JOBS_FRAME_DTYPES,
+    OUTPUTS_FRAME_DTYPES,
+    jobs_frame,
+    outputs_frame,
+)
 from .models import JOB_STATUSES
 from .persistence import create_persistence
 from .storage import FabricStorage
@@ -81,6 +87,8 @@ __all__ = [
     "STAGING_PREFIX",
     "ExportFormat",
     "ExportResult",
+    "HistoriesExportResult",
+    "export_histories",
     "export_history",
     "write_export",
 ]
@@ -197,6 +205,87 @@ def export_history(
     return ExportResult(
         database=path, outdir=target, format=fmt, jobs=jobs, outputs=outputs, files=files
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoriesExportResult:
+    """What :func:`export_histories` wrote: per history (jobs, outputs), and the files."""
+
+    databases: dict[str, Path]
+    outdir: Path
+    counts: dict[str, tuple[int, int]]
+    files: tuple[Path, ...]
+
+    @property
+    def jobs(self) -> int:
+        """Jobs written, over every history."""
+        return sum(jobs for jobs, _ in self.counts.values())
+
+    @property
+    def outputs(self) -> int:
+        """Outputs written, over every history."""
+        return sum(outputs for _, outputs in self.counts.values())
+
+
+def export_histories(
+    databases: Mapping[str, str | os.PathLike[str]],
+    outdir: str | os.PathLike[str],
+    **filters: Unpack[JobFilters],
+) -> HistoriesExportResult:
+    """Write several histories as one Parquet dataset, Hive-partitioned by history and month.
+
+    ``databases`` maps each history's name (:mod:`fabric_nb.histories`) to its
+    file. The dataset is what :func:`export_history` writes for one history,
+    one level deeper::
+
+        OUTDIR/jobs/history=bay-1/started_month=2026-09/part-0.parquet
+        OUTDIR/outputs/history=bay-1/started_month=2026-09/part-0.parquet
+
+    so DuckDB, Dask or Spark read it as one table with ``history`` and
+    ``started_month`` columns taken from the folder names
+    (``docs/scale.md``). Each history is read as one committed state, month
+    by month, with the checks of :func:`export_history`; the whole export is
+    all or nothing, as there. ``filters`` select jobs in every history alike.
+
+    :raises StorageError: a database is missing, unreadable or of another
+        schema version (its file is named); nothing is written.
+    :raises StorageCorruptionError: a database is corrupt; nothing is written.
+    :raises OutputExistsError: ``outdir`` exists and is not an empty folder.
+    :raises ExportError: the files could not be written.
+    :raises ValueError: no history given, or a bad filter value.
+    """
+    if not databases:
+        raise ValueError("no history given")
+    target = Path(outdir)
+    selection = parse_filters(dict(filters), JOB_FILTERS, JOB_STATUSES)
+    _check_outdir(target)
+    counts: dict[str, tuple[int, int]] = {}
+    paths: dict[str, Path] = {}
+    with contextlib.ExitStack() as opened:
+        storages = {}
+        for name, database in databases.items():
+            persistence = opened.enter_context(create_persistence(database, readonly=True))
+            storages[name] = persistence.storage
+            paths[name] = persistence.path
+
+        def write(staging: Path) -> None:
+            for name in ("jobs", "outputs"):
+                (staging / name).mkdir()
+            for index, (history, storage) in enumerate(storages.items()):
+                own = staging / f".history-{index}"
+                own.mkdir()
+                stream = functools.partial(
+                    _stream, storage, fmt="parquet", raw_csv=False, selection=selection
+                )
+                jobs, outputs = _one_state(storage, own, stream)
+                counts[history] = (jobs, outputs)
+                for name in ("jobs", "outputs"):
+                    if any((own / name).iterdir()):
+                        (own / name).rename(staging / name / f"{HISTORY_COLUMN}={history}")
+                shutil.rmtree(own)
+
+        files = _staged(target, write)
+    return HistoriesExportResult(databases=paths, outdir=target, counts=counts, files=files)
 
 
 def _one_state(

@@ -45,6 +45,7 @@ from .queries import FabricQueries
 from .schema import OUTPUT_FIELDS
 
 __all__ = [
+    "HISTORY_COLUMN",
     "INSTANT_DTYPE",
     "JOBS_FRAME_DTYPES",
     "OUTPUTS_FRAME_DTYPES",
@@ -89,6 +90,9 @@ class DocumentedMapping(Mapping[str, _V]):
 
 # -- the column schema, in one place ------------------------------------------------
 
+#: The column that names each row's history in frames of several histories
+#: (:mod:`fabric_nb.histories`), and the outer partition key of their export.
+HISTORY_COLUMN: Final = "history"
 #: The dtype of every text column Fabric builds: pandas' ``"string"``, ``<NA>`` for
 #: missing, the same in pandas 2.2 and 3.x.
 TEXT_DTYPE: Final = pd.StringDtype()

@@ -58,8 +58,9 @@ from .filters import (
     parse_filters,
     warn_unknown,
 )
+from .frames import HISTORY_COLUMN
 from .models import CLIP_STATUSES, JOB_STATUSES, IngestedJob
-from .summaries import HISTORY_COLUMN, By
+from .summaries import By
 
 if TYPE_CHECKING:
     from .history import FabricHistory

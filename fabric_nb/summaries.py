@@ -27,7 +27,7 @@ from typing import Any, Final, TypeAlias, cast
 import numpy as np
 import pandas as pd
 
-from .frames import INSTANT_DTYPE, JOBS_FRAME_DTYPES, TEXT_DTYPE
+from .frames import HISTORY_COLUMN, INSTANT_DTYPE, JOBS_FRAME_DTYPES, TEXT_DTYPE
 from .models import CLIP_STATUSES, JOB_STATUSES
 
 __all__ = [
@@ -57,8 +57,6 @@ WEEKS_FROM_MONDAY: Final[str] = "weeks-from-monday"
 #: The label of a group whose value was not recorded, where a label must be text.
 NOT_RECORDED: Final = "(not recorded)"
 #: For a clip, the outputs-frame column that stands for a jobs-frame column.
-#: The column that names the history of each row, in frames of several histories.
-HISTORY_COLUMN: Final = "history"
 _CLIP_COLUMN: Final = {
     "engine_used": "engine_used",
     "canonical_proxy_profile": "proxy_profile_used",
