@@ -41,11 +41,11 @@ def test_info_json_has_per_history_reports_and_totals(run_cli: RunCli, fleet: Pa
     assert done.returncode == EXIT_OK, done.stderr
     document = json.loads(done.stdout)
     assert list(document["histories"]) == ["bay-1", "bay-2"]
-    jobs = [document["histories"][n]["summary"]["jobs"] for n in ("bay-1", "bay-2")]
+    jobs = [document["histories"][n]["jobs"] for n in ("bay-1", "bay-2")]
     assert document["total"] == {
         "histories": 2,
         "jobs": sum(jobs),
-        "outputs": sum(document["histories"][n]["summary"]["outputs"] for n in ("bay-1", "bay-2")),
+        "outputs": sum(document["histories"][n]["outputs"] for n in ("bay-1", "bay-2")),
     }
 
 

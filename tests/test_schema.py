@@ -145,7 +145,7 @@ def test_schema_facts_live_in_schema_module_only() -> None:
     }
     # The ingest cache's own table lives in its own file beside the store (docs/cli.md).
     searched = {
-        name for name, text in sources.items() if "sqlite3" in text and name != "ingest_cache.py"
+        name for name, text in sources.items() if "sqlite3" in text and name != "_ingest_cache.py"
     } | {"schema.py"}
     assert "storage.py" in searched
     holders = sorted(name for name in searched if pattern.search(sources[name]))
