@@ -101,6 +101,15 @@ FIGURES: Final[tuple[Figure, ...]] = (
         "MB",
     ),
 )
+FIGURES += (
+    Figure(
+        "histories",
+        16,
+        "open_fabric of 10 histories of N/10 jobs (fresh process)",
+        "open_fabric of one history of N jobs",
+        1.2,
+    ),
+)
 #: Figure 15's budget: a fixed part and a part per file the run knows.
 INCREMENTAL_MEMORY_FIXED: Final[int] = 120_000_000
 INCREMENTAL_MEMORY_PER_FILE: Final[int] = 300

@@ -151,11 +151,17 @@ EXPORT_JOBS_PER_DAY: Final[int] = 1_000
 #: The smallest history figures 11-14 are measured at: below it the whole
 #: question takes a few milliseconds, which a fresh process cannot time fairly.
 READ_MIN_SIZE: Final[int] = 100_000
+#: Figure 16 opens this many histories of N / HISTORY_PARTS jobs each, at N = HISTORIES_SIZE
+#: (the size its target names: ten machines of 10k jobs against one of 100k).
+HISTORY_PARTS: Final[int] = 10
+HISTORIES_SIZE: Final[int] = 100_000
 #: The size figures 9 and 10 are measured at (the size their target names).
 EXPORT_SIZE: Final[int] = 300_000
 
 
-def ensure_built_store(workdir: Path, n: int) -> Path:
+def ensure_built_store(
+    workdir: Path, n: int, *, seed: int | None = None, store: Path | None = None
+) -> Path:
     """A store of ``n`` jobs at :data:`EXPORT_JOBS_PER_DAY`, built once and reused.
 
     Built without result files: generated results go through the project's
@@ -164,16 +170,18 @@ def ensure_built_store(workdir: Path, n: int) -> Path:
     (``ingested_at`` aside). A marker records the parameters and the
     generator's and codec's source hashes.
     """
-    from fabric_nb import ingestion, rows
+    from fabric_nb import _rows as rows
+    from fabric_nb import ingestion
     from fabric_nb.ingestion import parse_execution_result
 
-    store = workdir / "stores-built" / f"export-{n}.db"
+    seed = SEED if seed is None else seed
+    store = workdir / "stores-built" / f"export-{n}.db" if store is None else store
     marker = store.with_name(store.name + ".complete")
     days = max(n // EXPORT_JOBS_PER_DAY, 1)
     wanted = {
         "n": n,
         "days": days,
-        "seed": SEED,
+        "seed": seed,
         "clips_per_job": CLIPS_PER_JOB,
         "sources_sha256": hashlib.sha256(
             b"".join(Path(m.__file__ or "").read_bytes() for m in (samples, ingestion, rows))
@@ -188,7 +196,7 @@ def ensure_built_store(workdir: Path, n: int) -> Path:
     print(f"  building a {n:,}-job store over {days} days at {store} ...", flush=True)
     with create_persistence(store) as persistence:
         batch = []
-        docs = samples.generate_results(n, seed=SEED, days=days, clips_per_job=CLIPS_PER_JOB)
+        docs = samples.generate_results(n, seed=seed, days=days, clips_per_job=CLIPS_PER_JOB)
         for doc in docs:
             batch.append(parse_execution_result(doc))
             if len(batch) == 5_000:
@@ -463,6 +471,58 @@ def bench_export(store: Path, tmp: Path, n: int, repeats: int) -> tuple[Measurem
         f"file {size / 1e6:.1f} MB"
     )
     return timing, memory
+
+
+def ensure_history_stores(workdir: Path, n: int, parts: int = HISTORY_PARTS) -> list[Path]:
+    """``parts`` stores of ``n // parts`` jobs each, as separate machines would keep them.
+
+    Built as :func:`ensure_built_store` builds one (the project's own codec),
+    each from its own seed, once, and reused while the codec is unchanged.
+    """
+    folder = workdir / "stores-built" / f"histories-{n}"
+    stores = []
+    for part in range(parts):
+        stores.append(
+            ensure_built_store(
+                workdir, n // parts, seed=SEED + 1 + part, store=folder / f"bay-{part}.db"
+            )
+        )
+    return stores
+
+
+def bench_histories(store: Path, stores: list[Path], n: int, repeats: int) -> Measurement:
+    """Figure 16: open_fabric of several histories against one of the same size, fresh processes.
+
+    Both sides open read-only with the spec's checks (schema version,
+    ``integrity_check``) and count the jobs, each in a fresh process
+    (:mod:`open_probe`); they alternate which goes first.
+    """
+    m = Measurement("histories", n)
+
+    def probe(paths: list[Path]) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, str(BENCH_DIR / "open_probe.py"), *map(str, paths)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=3600,
+        )
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    probe([store, *stores])  # the files into the page cache, untimed
+    jobs: dict[str, set[int]] = {"several": set(), "one": set()}
+    for run in range(repeats):
+        order = ((stores, m.fabric), ([store], m.raw))
+        for paths, samples_of in order if run % 2 == 0 else reversed(order):
+            result = probe(paths)
+            samples_of.append(result["seconds"])
+            jobs["one" if len(paths) == 1 else "several"].add(result["jobs"])
+    m.note = (
+        f"{len(stores)} histories, {min(jobs['several']):,} jobs in all; "
+        f"one history of {min(jobs['one']):,}"
+    )
+    return m
 
 
 def bench_reads(store: Path, n: int, repeats: int) -> dict[str, Measurement]:
@@ -788,6 +848,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         by_key["memory"].note += f"; file {store.stat().st_size / 1e6:.1f} MB"
         if n >= READ_MIN_SIZE:
             by_key.update(bench_reads(store, n, min(args.repeats, 3)))
+        if n == HISTORIES_SIZE:
+            by_key["histories"] = bench_histories(
+                store, ensure_history_stores(workdir, n), n, min(args.repeats, 3)
+            )
         if not args.built_stores:
             by_key["incremental"], by_key["incremental_memory"] = bench_incremental(
                 data, tmp, n, args.repeats
