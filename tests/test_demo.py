@@ -28,11 +28,16 @@ from support import (
     sha256_of,
 )
 
-from fabric_nb import StorageError, create_persistence
+from fabric_nb import StorageError, create_persistence, open_fabric
 from fabric_nb.demo import (
     SAMPLE_JOBS,
+    SAMPLE_MACHINES,
+    SHARED_FILES,
     build_sample_database,
+    build_sample_histories,
+    open_example_histories,
     open_example_history,
+    require_fleet,
 )
 from fabric_nb.render import NOTEBOOKS_DIR
 from fabric_nb.samples import SAMPLE_SEED, generate_results
@@ -128,11 +133,17 @@ def test_demo_renders_every_notebook_against_its_database(demo_run: DemoRun) -> 
         "02_failures",
         "03_history_over_time",
         "04_questions",
+        "05_past_one_machine",
     ]
     for notebook in notebooks:
         html = (demo / f"{notebook.stem}.html").read_text(encoding="utf-8")
-        # The setup cell ran with FABRIC_DB set to the demo's database ...
-        assert f"Exploring {db}: {len(sample_job_ids())} jobs" in html
+        if notebook.stem == "05_past_one_machine":
+            # Several histories: FABRIC_DB names one, so the synthetic machines are read.
+            assert "Histories of 3: bay-1, bay-2, bay-3" in html
+            assert "Dask equals fabric_nb: True" in html
+        else:
+            # The setup cell ran with FABRIC_DB set to the demo's database ...
+            assert f"Exploring {db}: {len(sample_job_ids())} jobs" in html
         # ... and the plots were drawn and embedded in the page, which loads
         # nothing from the web.
         assert "data:image/png;base64," in html
@@ -336,3 +347,88 @@ def test_open_example_history_refuses_a_missing_fabric_db(
         open_example_history()
     assert not missing.parent.exists()
     assert list(private_tempdir.iterdir()) == []
+
+
+# -- several machines ---------------------------------------------------------------
+
+
+def test_sample_histories_are_one_sample_per_machine_with_shared_jobs(tmp_path: Path) -> None:
+    databases = build_sample_histories(tmp_path, n_jobs=50, seed=5)
+    assert list(databases) == list(SAMPLE_MACHINES)
+    assert databases == {name: tmp_path / f"{name}.db" for name in SAMPLE_MACHINES}
+    ids = {name: {r["job_id"] for r in stored_records(db)} for name, db in databases.items()}
+    shared_files = sorted((tmp_path / "bay-1" / "results").iterdir())[:SHARED_FILES]
+    shared = {json.loads(path.read_bytes())["job_id"] for path in shared_files}
+    assert ids["bay-1"] == sample_job_ids(50, seed=5)
+    assert ids["bay-2"] == sample_job_ids(50, seed=6) | shared
+    assert ids["bay-3"] == sample_job_ids(50, seed=7)
+    with open_fabric(databases) as fleet:
+        assert set(fleet.duplicate_jobs()["job_id"]) == shared
+
+
+def test_sample_histories_are_the_same_bytes_every_time(tmp_path: Path) -> None:
+    first = build_sample_histories(tmp_path / "a", machines=("x", "y"), n_jobs=20, seed=1)
+    second = build_sample_histories(tmp_path / "b", machines=("x", "y"), n_jobs=20, seed=1)
+    for name in ("x", "y"):
+        records = [{**r, "ingested_at": None} for r in stored_records(first[name])]
+        assert records == [{**r, "ingested_at": None} for r in stored_records(second[name])]
+
+
+@pytest.mark.parametrize("machines", [(), ("a", "a")])
+def test_sample_histories_refuse_bad_machine_names(
+    tmp_path: Path, machines: tuple[str, ...]
+) -> None:
+    with pytest.raises(ValueError, match="distinct names"):
+        build_sample_histories(tmp_path, machines=machines)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_open_example_histories_builds_the_machines_and_removes_them(
+    private_tempdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FABRIC_DBS", raising=False)
+    fleet = open_example_histories(n_jobs=30, seed=4)
+    folders = {path.parent for path in fleet.paths.values()}
+    assert fleet.names == list(SAMPLE_MACHINES)
+    assert len(folders) == 1
+    folder = folders.pop()
+    assert folder.parent == private_tempdir
+    fleet.close()
+    del fleet
+    gc.collect()
+    assert not folder.exists()
+
+
+def test_open_example_histories_opens_fabric_dbs_read_only(
+    tmp_path: Path, private_tempdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = build_store(tmp_path / "m" / "one.db", [make_job("a")])
+    two = build_store(tmp_path / "other" / "two.db", [make_job("b")])
+    before = sha256_of(one), sha256_of(two)
+    monkeypatch.setenv("FABRIC_DBS", f"{tmp_path / 'm'}{os.pathsep}{two}")
+    with open_example_histories() as fleet:
+        assert fleet.paths == {"one": one, "two": two}
+        assert sorted(fleet.jobs()["job_id"]) == ["a", "b"]
+    assert (sha256_of(one), sha256_of(two)) == before
+    assert list(private_tempdir.iterdir()) == []
+
+
+def test_require_fleet_names_the_extra_when_an_engine_is_missing(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['duckdb'] = None\n"
+        "import importlib.util\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name == 'duckdb' else real(name, *a)\n"
+        "from fabric_nb.demo import require_fleet\n"
+        "require_fleet()\n"
+    )
+    done = run_python_code(code, home=tmp_path, check=False)
+    assert done.returncode == 1
+    assert "MissingExtraError" in done.stderr
+    assert "needs duckdb" in done.stderr
+    assert "pip install 'fabric-nb[fleet]'" in done.stderr
+
+
+def test_require_fleet_passes_when_the_extra_is_installed() -> None:
+    """The test environment installs the ``fleet`` extra (make test, .ci/run)."""
+    require_fleet()  # raises MissingExtraError when one of its packages is missing
