@@ -347,7 +347,12 @@ started_at (jobs/started_month=YYYY-MM/part-0.parquet, same for outputs);
 CSV is one file per table (jobs.csv, outputs.csv); Excel is one workbook
 (history.xlsx) with a jobs and an outputs sheet, timestamps in UTC without
 offset. The scope options select jobs as fabric.jobs() does; the outputs
-written are those of the selected jobs. The database is opened read-only.""",
+written are those of the selected jobs. The database is opened read-only.
+
+With --update (Parquet), OUTDIR may hold a dataset an earlier --update
+wrote: only the month partitions whose jobs changed are rewritten, each in
+one step, so a nightly cron line costs a read of the database and the
+changed months. Its first run writes everything.""",
     )
     export.add_argument("outdir", metavar="OUTDIR", help="folder to create")
     export.add_argument(
@@ -361,6 +366,12 @@ written are those of the selected jobs. The database is opened read-only.""",
         action="store_true",
         help="CSV and Excel: write text exactly as stored, even cells a spreadsheet would "
         "run as a formula (by default those get a ' in front)",
+    )
+    export.add_argument(
+        "--update",
+        action="store_true",
+        help="Parquet: bring the dataset in OUTDIR up to date, rewriting only the month "
+        "partitions that changed (OUTDIR missing or empty: write it whole)",
     )
     _add_scope_options(export, status=True)
     export.set_defaults(handler=_cmd_export)
@@ -793,6 +804,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 args.outdir,
                 fmt=args.format,
                 raw_csv=args.raw_csv,
+                update=args.update,
                 **_scope(args),
             )
     except (TypeError, ValueError) as exc:
@@ -805,9 +817,21 @@ def _cmd_export(args: argparse.Namespace) -> int:
             "jobs": str(result.jobs),
             "outputs": str(result.outputs),
             "files": str(len(result.files)),
+            **_changed_field(result.changed),
         }
     )
     return EXIT_OK
+
+
+def _changed_field(changed: tuple[str, ...] | None) -> dict[str, str]:
+    """The ``changed`` line of an ``export --update``: how many partitions, and which."""
+    if changed is None:
+        return {}
+    shown = ", ".join(changed[:6]) + (
+        f", ... ({len(changed) - 6} more)" if len(changed) > 6 else ""
+    )
+    count = f"{len(changed)} partition" + ("" if len(changed) == 1 else "s")
+    return {"changed": count + (f": {shown}" if changed else "")}
 
 
 def _export_several(args: argparse.Namespace) -> int:
@@ -822,7 +846,9 @@ def _export_several(args: argparse.Namespace) -> int:
         )
     try:
         with _warnings_as_lines("export"):
-            result = export_histories(args.histories, args.outdir, **_scope(args))
+            result = export_histories(
+                args.histories, args.outdir, update=args.update, **_scope(args)
+            )
     except (TypeError, ValueError) as exc:
         return _fail(EXIT_USAGE, f"{PROG} export: {exc}")
     _print_fields(
@@ -833,6 +859,7 @@ def _export_several(args: argparse.Namespace) -> int:
             "jobs": str(result.jobs),
             "outputs": str(result.outputs),
             "files": str(len(result.files)),
+            **_changed_field(result.changed),
         }
     )
     return EXIT_OK

@@ -44,11 +44,9 @@ Parquet keeps every value exact.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +59,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from ._dataset_update import MANIFEST_NAME, DatasetUpdate, update_dataset, writer_stamp
 from ._export_formats import EXPORT_FORMATS, ExportFormat
+from ._export_staging import EXCEL_FILE, STAGING_PREFIX, check_outdir, staged
 from ._stored_queries import warn_unknown_values, where_of
-from .errors import ExportError, OutputExistsError
 from .excel import ExcelBook, require_openpyxl
 from .filters import JOB_FILTERS, FilterSelection, JobFilters, parse_filters
 from .frames import (
@@ -82,6 +81,7 @@ __all__ = [
     "EXPORT_FORMATS",
     "FORMULA_STARTS",
     "JOBS_ARROW_SCHEMA",
+    "MANIFEST_NAME",
     "OUTPUTS_ARROW_SCHEMA",
     "PARTITION_COLUMN",
     "STAGING_PREFIX",
@@ -93,22 +93,12 @@ __all__ = [
     "write_export",
 ]
 
-#: The workbook of an Excel export, inside OUTDIR.
-EXCEL_FILE: Final[str] = "history.xlsx"
 #: The Hive partition key of a Parquet export: the UTC month of ``started_at``, ``YYYY-MM``.
 PARTITION_COLUMN: Final[str] = "started_month"
 #: First characters that make a spreadsheet read a CSV cell as a formula
 #: (OWASP, "CSV Injection"): such a text cell is written with a ``'`` in front.
 FORMULA_STARTS: Final[str] = "=+-@\t\r\n"
 _FORMULA: Final[str] = "^([" + FORMULA_STARTS.replace("-", "\\-") + "])"
-#: The prefix of the folder an export is written into before it is put in
-#: place; one left by a killed export is removed by the next export.
-STAGING_PREFIX: Final[str] = ".fabric-export-partial-"
-#: What an export puts in OUTDIR, whatever the format.
-_LAYOUT: Final[tuple[str, ...]] = ("jobs", "outputs", "jobs.csv", "outputs.csv", EXCEL_FILE)
-# Inside a staging folder: what it moved out into a kept OUTDIR, one
-# "name<TAB>device<TAB>inode" line per entry, written before each move.
-_MOVED_RECORD: Final[str] = ".moved"
 
 
 def _arrow_type(dtype: Any) -> pa.DataType:
@@ -148,6 +138,9 @@ class ExportResult:
     jobs: int
     outputs: int
     files: tuple[Path, ...]
+    #: With ``update=True``: the month partitions written or removed
+    #: (``started_month=YYYY-MM``); ``None`` for a whole export.
+    changed: tuple[str, ...] | None = None
 
 
 def export_history(
@@ -156,6 +149,7 @@ def export_history(
     *,
     fmt: ExportFormat = "parquet",
     raw_csv: bool = False,
+    update: bool = False,
     **filters: Unpack[JobFilters],
 ) -> ExportResult:
     """Write the jobs and outputs tables of ``database`` into ``outdir``.
@@ -174,6 +168,13 @@ def export_history(
     commits while it runs, it is written again under SQLite's read lock
     (writers then wait, within their busy timeout).
 
+    ``update=True`` (Parquet only) brings a dataset it wrote before up to
+    date instead (:mod:`fabric_nb._dataset_update`): ``outdir`` may hold one,
+    and only the month partitions whose jobs changed are rewritten, each in
+    one step; ``files`` are those written, ``changed`` the partitions
+    written or removed, ``jobs`` and ``outputs`` what the dataset holds.
+    A missing or empty ``outdir`` is written whole, with the manifest.
+
     :raises StorageError: the database is missing, unreadable or of another
         schema version.
     :raises StorageCorruptionError: the database is corrupt (a row that does
@@ -188,7 +189,24 @@ def export_history(
     target = Path(outdir)
     _check_format(fmt)
     selection = parse_filters(dict(filters), JOB_FILTERS, JOB_STATUSES)
-    _check_outdir(target)
+    if update:
+        if fmt != "parquet":
+            raise ValueError(f"update=True brings a Parquet dataset up to date, not {fmt}")
+        with create_persistence(database, readonly=True) as persistence:
+            warn_unknown_values(persistence.storage, selection)
+            done = _update(target, {"": persistence.storage}, "history", selection)
+            path = persistence.path
+        jobs, outputs = done.counts[""]
+        return ExportResult(
+            database=path,
+            outdir=target,
+            format=fmt,
+            jobs=jobs,
+            outputs=outputs,
+            files=done.files,
+            changed=done.changed,
+        )
+    check_outdir(target)
     counts: list[int] = []
     with create_persistence(database, readonly=True) as persistence:
         storage = persistence.storage
@@ -199,7 +217,7 @@ def export_history(
         def write(staging: Path) -> None:
             counts[:] = _one_state(storage, staging, stream)
 
-        files = _staged(target, write)
+        files = staged(target, write)
         path = persistence.path
     jobs, outputs = counts
     return ExportResult(
@@ -215,6 +233,9 @@ class HistoriesExportResult:
     outdir: Path
     counts: dict[str, tuple[int, int]]
     files: tuple[Path, ...]
+    #: With ``update=True``: the partitions written or removed
+    #: (``history=NAME/started_month=YYYY-MM``); ``None`` for a whole export.
+    changed: tuple[str, ...] | None = None
 
     @property
     def jobs(self) -> int:
@@ -230,6 +251,8 @@ class HistoriesExportResult:
 def export_histories(
     databases: Mapping[str, str | os.PathLike[str]],
     outdir: str | os.PathLike[str],
+    *,
+    update: bool = False,
     **filters: Unpack[JobFilters],
 ) -> HistoriesExportResult:
     """Write several histories as one Parquet dataset, Hive-partitioned by history and month.
@@ -246,6 +269,9 @@ def export_histories(
     (``docs/scale.md``). Each history is read as one committed state, month
     by month, with the checks of :func:`export_history`; the whole export is
     all or nothing, as there. ``filters`` select jobs in every history alike.
+    ``update=True`` brings a dataset it wrote up to date, as
+    :func:`export_history` does: only the changed month partitions of each
+    history are rewritten. The dataset must not hold a history not given.
 
     :raises StorageError: a database is missing, unreadable or of another
         schema version (its file is named); nothing is written.
@@ -258,7 +284,8 @@ def export_histories(
         raise ValueError("no history given")
     target = Path(outdir)
     selection = parse_filters(dict(filters), JOB_FILTERS, JOB_STATUSES)
-    _check_outdir(target)
+    if not update:
+        check_outdir(target)
     counts: dict[str, tuple[int, int]] = {}
     paths: dict[str, Path] = {}
     with contextlib.ExitStack() as opened:
@@ -267,6 +294,15 @@ def export_histories(
             persistence = opened.enter_context(create_persistence(database, readonly=True))
             storages[name] = persistence.storage
             paths[name] = persistence.path
+        if update:
+            done = _update(target, storages, "histories", selection)
+            return HistoriesExportResult(
+                databases=paths,
+                outdir=target,
+                counts=done.counts,
+                files=done.files,
+                changed=done.changed,
+            )
 
         def write(staging: Path) -> None:
             for name in ("jobs", "outputs"):
@@ -284,7 +320,7 @@ def export_histories(
                         (own / name).rename(staging / name / f"{HISTORY_COLUMN}={history}")
                 shutil.rmtree(own)
 
-        files = _staged(target, write)
+        files = staged(target, write)
     return HistoriesExportResult(databases=paths, outdir=target, counts=counts, files=files)
 
 
@@ -360,6 +396,39 @@ def _stream(
     return [counts["jobs"], counts["outputs"]]
 
 
+def _update(
+    target: Path, storages: Mapping[str, FabricStorage], layout: str, selection: FilterSelection
+) -> DatasetUpdate:
+    """Bring the dataset in ``target`` up to date with the selected jobs of ``storages``."""
+    from . import __version__
+
+    def months_of(storage: FabricStorage) -> dict[int, tuple[list[int], str]]:
+        where, params = where_of(selection, storage)
+        window = (
+            None if selection.since is None and selection.until is None else selection.in_window
+        )
+        return storage.digests_by_start_month(where, params, keep=window)
+
+    return update_dataset(
+        target,
+        storages,
+        layout=layout,
+        stamp=writer_stamp(__version__, JOBS_ARROW_SCHEMA, OUTPUTS_ARROW_SCHEMA),
+        months_of=months_of,
+        month_tables=_month_tables,
+        partition=_partition,
+    )
+
+
+def _month_tables(storage: FabricStorage, rowids: list[int]) -> dict[str, pa.Table]:
+    """The jobs and outputs tables of the jobs at ``rowids`` (one month), as exported."""
+    jobs = storage.load_jobs_by_rowid(rowids)
+    return {
+        "jobs": _to_arrow(jobs_frame(jobs), JOBS_ARROW_SCHEMA, "jobs"),
+        "outputs": _to_arrow(outputs_frame(jobs), OUTPUTS_ARROW_SCHEMA, "outputs"),
+    }
+
+
 def _empty_frame(name: str) -> pd.DataFrame:
     """An empty frame with the columns of table ``name`` (``jobs`` or ``outputs``)."""
     return jobs_frame([]) if name == "jobs" else outputs_frame([])
@@ -401,7 +470,7 @@ def write_export(
     """
     target = Path(outdir)
     _check_format(fmt)
-    _check_outdir(target)
+    check_outdir(target)
     tables = {
         "jobs": _to_arrow(jobs, JOBS_ARROW_SCHEMA, "jobs"),
         "outputs": _to_arrow(outputs, OUTPUTS_ARROW_SCHEMA, "outputs"),
@@ -423,45 +492,7 @@ def write_export(
             else:
                 _write_partitions(table, months[name], staging / name)
 
-    return _staged(target, write)
-
-
-def _staged(target: Path, write: Callable[[Path], None]) -> tuple[Path, ...]:
-    """Run ``write`` into a new staging folder, then put what it wrote in place as
-    ``target``; all or nothing. The files written, relative to ``target``, sorted."""
-    keep = target.is_dir()  # an empty folder given: write inside it, keep it
-    home = target if keep else target.parent
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=home))
-        lock = _hold(staging)
-    except OSError as exc:
-        raise ExportError(f"cannot create {target}: {exc.strerror or exc}") from exc
-    try:
-        write(staging)
-        _owner_only(staging)
-        files = tuple(sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file()))
-        if keep:
-            _publish_into(staging, target)
-        else:
-            os.rename(staging, target)
-    except BaseException as exc:
-        if keep:
-            _remove_published(staging, target)
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        raise
-    finally:
-        os.close(lock)
-    return files
-
-
-def _owner_only(staging: Path) -> None:
-    """Files 0600 and folders 0700 under ``staging``, whatever the umask: the
-    export holds the history, and the history is kept owner-only."""
-    for entry in staging.rglob("*"):
-        os.chmod(entry, 0o700 if entry.is_dir() else 0o600)
+    return staged(target, write)
 
 
 def _check_format(fmt: str) -> None:
@@ -471,107 +502,6 @@ def _check_format(fmt: str) -> None:
         )
     if fmt == "xlsx":
         require_openpyxl()
-
-
-def _check_outdir(target: Path) -> None:
-    _remove_abandoned(target.parent, restore=False)
-    if target.is_dir():
-        _remove_abandoned(target, restore=True)
-        with os.scandir(target) as entries:
-            if next(entries, None) is None:
-                return
-        raise OutputExistsError(f"{target} is not empty; export into a new or empty folder")
-    if target.exists() or target.is_symlink():
-        raise OutputExistsError(f"{target} exists and is not a folder")
-
-
-def _hold(staging: Path) -> int:
-    """Lock ``staging`` for as long as this export runs; the descriptor to close.
-
-    The lock dies with the process, so a staging folder nobody holds was
-    left by an export that was killed, and is removed by the next one.
-    """
-    fd = os.open(staging, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _publish_into(staging: Path, target: Path) -> None:
-    """Move the tables of ``staging`` into the kept folder ``target``, then remove ``staging``.
-
-    Before each move, the entry's name and inode are appended to
-    :data:`_MOVED_RECORD` inside ``staging``: that record is the only thing
-    a later cleanup trusts to take anything back out of ``target``.
-    """
-    record = staging / _MOVED_RECORD
-    for name in sorted(e.name for e in staging.iterdir() if e.name != _MOVED_RECORD):
-        info = os.lstat(staging / name)
-        with open(record, "a", encoding="ascii") as out:
-            out.write(f"{name}\t{info.st_dev}\t{info.st_ino}\n")
-        os.rename(staging / name, target / name)
-    record.unlink(missing_ok=True)
-    staging.rmdir()
-
-
-def _remove_abandoned(folder: Path, *, restore: bool) -> None:
-    """Remove the staging folders of killed exports in ``folder`` (none that a live export holds).
-
-    Only the staging folders themselves are removed. With ``restore`` (``folder``
-    is the kept OUTDIR being exported into), a staging folder killed between
-    the moves that publish it first takes back the tables it records having
-    moved out (``jobs`` but not ``outputs``): they are part of that
-    interrupted export, not an export. Nothing else in ``folder`` is touched.
-    """
-    try:
-        entries = [e for e in folder.iterdir() if e.name.startswith(STAGING_PREFIX)]
-    except OSError:
-        return
-    for entry in entries:
-        if entry.is_symlink() or not entry.is_dir():
-            continue
-        try:
-            fd = os.open(entry, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # a live export holds it
-        else:
-            if restore:
-                _remove_published(entry, folder)
-            shutil.rmtree(entry, ignore_errors=True)
-        finally:
-            os.close(fd)
-
-
-def _remove_published(staging: Path, target: Path) -> None:
-    """Move back into ``staging`` what it records having moved out into ``target``.
-
-    An entry is taken back only if ``staging``'s record names it and the
-    entry now in ``target`` is that very file or folder (same device and
-    inode): a file of the user's with the same name is never touched.
-    """
-    try:
-        lines = (staging / _MOVED_RECORD).read_text(encoding="ascii").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return
-    for line in lines:
-        name, _, ident = line.partition("\t")
-        if name not in _LAYOUT or (staging / name).exists():
-            continue
-        moved = target / name
-        try:
-            info = os.lstat(moved)
-        except OSError:
-            continue
-        if ident == f"{info.st_dev}\t{info.st_ino}":
-            with contextlib.suppress(OSError):
-                os.rename(moved, staging / name)
 
 
 def _defused_schema(schema: pa.Schema) -> pa.Schema:

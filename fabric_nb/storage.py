@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+import msgspec
+
 from ._collector import collector_paused
 from ._regular_files import file_kind, open_regular_file
 from ._rows import decode_job, decode_job_fields, encode_job, stored_instant
@@ -98,6 +100,8 @@ _SELECT_ALL: Final[str] = f"SELECT {', '.join(_COLUMN_NAMES)} FROM jobs"
 _INGESTED_AT: Final[int] = _COLUMN_NAMES.index("ingested_at")
 #: Ids per ``IN (...)`` list, well under SQLite's limit on bound parameters.
 _IN_CHUNK: Final[int] = 500
+#: Month digests (:meth:`FabricStorage.digests_by_start_month`) are sums modulo 2**128.
+_DIGEST_MOD: Final[int] = 2**128
 
 
 def resolve_storage_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -425,12 +429,48 @@ class FabricStorage:
         :raises StorageCorruptionError: a ``started_at`` is not a timestamp
             Fabric writes (the job is named, as a full decode names it).
         """
+        months = self._by_start_month(where, params, keep, digest=False)
+        return {month: rowids for month, (rowids, _) in months.items()}
+
+    def digests_by_start_month(
+        self,
+        where: str = "",
+        params: Sequence[Any] = (),
+        *,
+        keep: Callable[[datetime], bool] | None = None,
+    ) -> dict[int, tuple[list[int], str]]:
+        """:meth:`rowids_by_start_month`, each month with a digest of its rows' stored values.
+
+        The digest changes when a job of the month is added, replaced by
+        different values or no longer selected, and only then: it is the count
+        of rows and the sum of a 128-bit BLAKE2b hash of each row's values,
+        so it does not depend on the order rows are stored in. Every column of
+        every selected row is read; none is decoded but ``started_at``.
+
+        :raises StorageCorruptionError: a ``started_at`` is not a timestamp Fabric writes.
+        """
+        return self._by_start_month(where, params, keep, digest=True)
+
+    def _by_start_month(
+        self,
+        where: str,
+        params: Sequence[Any],
+        keep: Callable[[datetime], bool] | None,
+        *,
+        digest: bool,
+    ) -> dict[int, tuple[list[int], str]]:
         conn = self._connection()
         months: dict[int, list[int]] = {}
-        query = "SELECT rowid, job_id, started_at FROM jobs" + (f" WHERE {where}" if where else "")
+        sums: dict[int, int] = {}
+        values = ", " + ", ".join(_COLUMN_NAMES) if digest else ""
+        query = f"SELECT rowid, job_id, started_at{values} FROM jobs" + (
+            f" WHERE {where}" if where else ""
+        )
+        encode = msgspec.msgpack.encode
         try:
             with collector_paused():
-                for rowid, job_id, started_at in conn.execute(query, list(params)):
+                for row in conn.execute(query, list(params)):
+                    rowid, job_id, started_at = row[:3]
                     try:
                         started = stored_instant(started_at, "started_at")
                         utc = started.astimezone(UTC)
@@ -438,10 +478,17 @@ class FabricStorage:
                         raise self.undecodable(job_id, str(exc)) from None
                     if keep is not None and not keep(started):
                         continue
-                    months.setdefault(utc.year * 100 + utc.month, []).append(rowid)
+                    month = utc.year * 100 + utc.month
+                    months.setdefault(month, []).append(rowid)
+                    if digest:
+                        hashed = hashlib.blake2b(encode(row[3:]), digest_size=16).digest()
+                        sums[month] = (sums.get(month, 0) + int.from_bytes(hashed)) % _DIGEST_MOD
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc) from exc
-        return dict(sorted(months.items()))
+        return {
+            month: (rowids, f"{len(rowids)}-{sums.get(month, 0):032x}" if digest else "")
+            for month, rowids in sorted(months.items())
+        }
 
     def load_jobs_by_rowid(self, rowids: Sequence[int]) -> list[IngestedJob]:
         """The jobs at these rowids, decoded and checked, in Fabric's order.
@@ -682,8 +729,15 @@ class FabricStorage:
         # specially (``:memory:``, ``""``) is a file like any other.
         target = f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode={mode}"
         try:
+            # check_same_thread=False: several histories are opened (and checked)
+            # in worker threads, then used by the caller's thread; a connection
+            # is never used by two threads at once.
             conn = sqlite3.connect(
-                target, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+                target,
+                uri=True,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
             )
         except sqlite3.Error as exc:
             raise StorageError(f"Cannot open storage {path}: {exc}") from exc

@@ -24,10 +24,10 @@ import pytest
 from support import RunCli, make_clip, make_result, sha256_of, write_result
 
 from fabric_nb import create_persistence
+from fabric_nb.errors import OutputExistsError
 from fabric_nb.export import (
     JOBS_ARROW_SCHEMA,
     OUTPUTS_ARROW_SCHEMA,
-    OutputExistsError,
     export_history,
     write_export,
 )

@@ -239,6 +239,23 @@ def test_a_damaged_history_fails_the_open_naming_its_file(
     assert damaged.read_bytes() == before
 
 
+def test_the_first_failing_history_in_the_order_given_is_named_and_the_rest_closed(
+    machines: dict[str, Path], tmp_path: Path
+) -> None:
+    """The histories are checked in parallel; the answer does not depend on which ends first."""
+    from support import open_fds_to
+
+    first, second = tmp_path / "a-bad.db", tmp_path / "b-bad.db"
+    first.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    second.write_bytes(b"not a database at all" * 10)
+    given = [*machines.values(), second, first]
+    for _ in range(5):
+        with pytest.raises(StorageError, match=str(second)):
+            open_fabric(given)
+    for path in machines.values():
+        assert open_fds_to(path) == []
+
+
 def test_on_error_warn_skips_it_and_says_so_everywhere(with_a_damaged_one: list[Path]) -> None:
     with pytest.warns(HistorySkippedWarning, match="bay-9"):
         fabric = open_fabric(with_a_damaged_one, on_error="warn")

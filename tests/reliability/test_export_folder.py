@@ -23,7 +23,8 @@ import pyarrow.dataset as ds
 import pytest
 from support import child_env
 
-from fabric_nb.export import STAGING_PREFIX, OutputExistsError, export_history
+from fabric_nb.errors import OutputExistsError
+from fabric_nb.export import STAGING_PREFIX, export_history
 
 
 def test_an_existing_empty_folder_keeps_its_inode_mode_and_group(
