@@ -25,6 +25,7 @@ from support import build_store, child_env, make_job, run_cli_process
 
 from fabric_nb.errors import ExportError, OutputExistsError
 from fabric_nb.export import MANIFEST_NAME, export_histories, export_history
+from fabric_nb.filters import JobFilters
 from fabric_nb.models import IngestedJob
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -79,7 +80,7 @@ def test_update_after_any_changes_equals_a_new_export(
     dbs = {name: root / f"{name}.db" for name in ("bay-1", "bay-2")}
     for db in dbs.values():
         build_store(db, [])
-    scope = {} if since is None else {"since": START + timedelta(days=since)}
+    scope: JobFilters = {} if since is None else {"since": START + timedelta(days=since)}
     dataset = root / "dataset"
     for number, step in enumerate(steps):
         for name in dbs:
