@@ -881,20 +881,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .history import open_fabric
     from .report import write_report
 
-    if args.histories:
-        return _fail(
-            EXIT_USAGE,
-            f"{PROG} report: a report reads one history for now; give one --db "
-            "(several histories: info, check and export)",
-        )
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         why = "is a folder" if out.is_dir() else f"folder {out.parent} does not exist"
         return _fail(EXIT_OUTPUT, f"{PROG} report: cannot write {out}: {why}")
-    db = resolve_storage_path(args.db)
+    given: Any = args.histories or resolve_storage_path(args.db)
     # Every check, every row decoded, here: a bad database is exit 3 with its reason.
-    with open_fabric(db) as fabric:
-        fabric.persistence.storage.check_stored_rows()
+    with open_fabric(given) as fabric:
+        members = [fabric.history(n) for n in fabric.names] if args.histories else [fabric]
+        for member in members:
+            member.persistence.storage.check_stored_rows()
         scope = _scope(args)
         try:
             with _warnings_as_lines("report"):
@@ -903,6 +899,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             return _fail(EXIT_USAGE, f"{PROG} report: {exc}")
         except OSError as exc:
             return _fail(EXIT_OUTPUT, f"{PROG} report: cannot write {out}: {exc}")
+        db = ", ".join(str(m.path) for m in members)
     print(f"wrote {escape_control(f'{out}: the report of {db}')} ({written.jobs} jobs)")
     return EXIT_OK
 

@@ -42,9 +42,10 @@ from .filters import JobFilters, describe_filters
 from .summaries import NOT_RECORDED, WEEKS_FROM_MONDAY
 
 if TYPE_CHECKING:
+    from .histories import Histories
     from .history import FabricHistory
 
-__all__ = ["REPORT_FILTERS", "ReportSummary", "build_report", "write_report"]
+__all__ = ["REPORT_FILTERS", "ReportSummary", "build_report", "default_title", "write_report"]
 
 #: The filters a report can be scoped with (a subset of :class:`JobFilters`).
 REPORT_FILTERS: Final[tuple[str, ...]] = ("since", "until", "engine", "profile")
@@ -56,6 +57,8 @@ _NARROW_CHART: Final = (4.0, 4.8)
 #: The widest viewport (CSS px) that gets the narrow chart.
 _NARROW_UP_TO: Final = 640
 
+#: How many histories' names a page's title and header list before "and N more".
+_NAMES_SHOWN: Final[int] = 5
 _WHAT_IS_NOT_HELD: Final = (
     "Fabric keeps what Proxx wrote in each job's result file, and nothing else. "
     "It holds no time per clip (a time per clip here is a job's duration divided by "
@@ -75,6 +78,7 @@ h1{font-size:1.6rem;line-height:1.25;margin:.5rem 0;overflow-wrap:anywhere}
 h2{font-size:1.2rem;margin:2rem 0 .5rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 p{margin:.5rem 0;overflow-wrap:anywhere}
 .meta{color:#555;font-size:.95rem}
+.missing{border-left:4px solid #b3261e;padding-left:.75rem;overflow-wrap:anywhere}
 .figures{display:flex;flex-wrap:wrap;gap:.75rem;margin:.5rem 0;padding:0}
 .figures div{flex:1 1 9rem;border:1px solid #ddd;border-radius:6px;padding:.5rem .75rem}
 .figures dt{color:#555;font-size:.85rem}
@@ -186,7 +190,9 @@ def _nothing(what: str = "No job in this scope.") -> str:
     return f"<p>{html.escape(what)}</p>"
 
 
-def _by_group(fabric: FabricHistory, column: str, heading: str, filters: Mapping[str, Any]) -> str:
+def _by_group(
+    fabric: FabricHistory | Histories, column: str, heading: str, filters: Mapping[str, Any]
+) -> str:
     """Jobs, failures and partial jobs per value of ``column``, most failures first.
 
     A share is of the row's jobs, its count in brackets.
@@ -215,7 +221,7 @@ def _by_group(fabric: FabricHistory, column: str, heading: str, filters: Mapping
     )
 
 
-def _reasons(fabric: FabricHistory, filters: Mapping[str, Any]) -> str:
+def _reasons(fabric: FabricHistory | Histories, filters: Mapping[str, Any]) -> str:
     reasons = fabric.failure_reasons(**filters)
     if reasons.empty:
         return _nothing("No failure reason is recorded in this scope.")
@@ -237,7 +243,7 @@ def _reasons(fabric: FabricHistory, filters: Mapping[str, Any]) -> str:
     return intro + _table(("reason", "level", "share (count)", "engines", "profiles"), rows) + note
 
 
-def _slowest(fabric: FabricHistory, filters: Mapping[str, Any]) -> str:
+def _slowest(fabric: FabricHistory | Histories, filters: Mapping[str, Any]) -> str:
     table = fabric.slowest_profiles(**filters)
     if table.empty:
         return _nothing("No job in this scope has a duration and clips.")
@@ -331,7 +337,7 @@ def _scope_text(filters: Mapping[str, Any]) -> str:
 
 
 def build_report(
-    fabric: FabricHistory,
+    fabric: FabricHistory | Histories,
     *,
     title: str | None = None,
     generated_at: datetime | None = None,
@@ -341,7 +347,9 @@ def build_report(
 
     ``filters`` are :data:`REPORT_FILTERS` (``since``, ``until``, ``engine``,
     ``profile``), parsed and checked as :meth:`FabricHistory.jobs` does.
-    ``title`` defaults to "Fabric history: <file name>"; ``generated_at``
+    ``fabric`` may be several histories opened as one (``open_fabric([...])``):
+    the page then names them, adds failures by history, and lists at the top
+    any history skipped at open. ``title`` defaults to :func:`default_title`; ``generated_at``
     (default: now) is the moment the page says it was made, in UTC.
 
     :raises TypeError: a filter outside :data:`REPORT_FILTERS`, or a value of the wrong type.
@@ -357,7 +365,7 @@ def build_report(
     made = generated_at or datetime.now(UTC)
     given: dict[str, Any] = dict(filters)
     jobs = fabric.jobs(**filters)
-    title = title if title is not None else f"Fabric history: {fabric.path.name}"
+    title = title if title is not None else default_title(fabric)
     if jobs.empty:
         period = "No job in this scope."
         outputs_bytes = clips = 0
@@ -369,15 +377,23 @@ def build_report(
         clips = len(outputs)
     header = (
         f"<header><h1>{_text(title)}</h1>"
-        f"<p class='meta'>Generated {_when(made)} from {_text(fabric.path.name)}. "
+        f"<p class='meta'>Generated {_when(made)} from {_text(_source(fabric))}. "
         f"{html.escape(period)}</p>"
-        f"<p class='meta'>Scope: {_text(_scope_text(given))}.</p></header>"
+        f"<p class='meta'>Scope: {_text(_scope_text(given))}.</p>{_missing(fabric)}</header>"
     )
     parts = [header]
     if jobs.empty and not given:
         parts.append(_section("Headline", _nothing("This history holds no job yet."), "headline"))
     else:
         parts.append(_section("Headline", _headline(jobs, outputs_bytes, clips), "headline"))
+        if _several(fabric):
+            parts.append(
+                _section(
+                    "Failures by history",
+                    _by_group(fabric, "history", "history", given),
+                    "histories",
+                )
+            )
         parts.append(
             _section(
                 "Failures by engine", _by_group(fabric, "engine_used", "engine", given), "engines"
@@ -413,7 +429,7 @@ def build_report(
 
 
 def write_report(
-    fabric: FabricHistory,
+    fabric: FabricHistory | Histories,
     path: str | os.PathLike[str],
     *,
     title: str | None = None,
@@ -430,5 +446,48 @@ def write_report(
     page, jobs = build_report(fabric, title=title, generated_at=generated_at, **filters)
     target = Path(path)
     write_atomically(target, page)
-    shown = title if title is not None else f"Fabric history: {fabric.path.name}"
+    shown = title if title is not None else default_title(fabric)
     return ReportSummary(target, jobs, shown)
+
+
+def default_title(fabric: FabricHistory | Histories) -> str:
+    """ "Fabric history: <file name>", or "Fabric histories: <names>" for several."""
+    if _several(fabric):
+        return f"Fabric histories: {_source_names(fabric)}"
+    return f"Fabric history: {_source(fabric)}"
+
+
+def _several(fabric: FabricHistory | Histories) -> bool:
+    return hasattr(fabric, "names")
+
+
+def _source_names(fabric: Any) -> str:
+    names: list[str] = fabric.names
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    return shown + (f" and {len(names) - _NAMES_SHOWN} more" if len(names) > _NAMES_SHOWN else "")
+
+
+def _source(fabric: Any) -> str:
+    """Where the page's data comes from: the file name, or the histories' names."""
+    if _several(fabric):
+        return f"{len(fabric.names)} histories ({_source_names(fabric)})"
+    return str(fabric.path.name)
+
+
+def _missing(fabric: Any) -> str:
+    """The histories skipped at open (``on_error="warn"``), said at the top of the page."""
+    skipped = getattr(fabric, "skipped", ())
+    if not skipped:
+        return ""
+    items = "".join(
+        f"<li>{_text(s.name)} ({_text(s.path.name)}): {_text(s.reason)}</li>" for s in skipped
+    )
+    what = (
+        "1 history failed its checks at open and was skipped"
+        if len(skipped) == 1
+        else f"{len(skipped)} histories failed their checks at open and were skipped"
+    )
+    return (
+        f"<div class='missing'><p><strong>Missing from this report</strong>: {what}.</p>"
+        f"<ul>{items}</ul></div>"
+    )

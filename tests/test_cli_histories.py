@@ -116,3 +116,43 @@ def test_a_job_in_two_histories_is_exported_in_each(run_cli: RunCli, tmp_path: P
     table = ds.dataset(out / "jobs", format="parquet", partitioning="hive").to_table()
     rows = sorted(zip(table["history"].to_pylist(), table["job_id"].to_pylist(), strict=True))
     assert rows == [("a", "job_a"), ("a", "job_shared"), ("b", "job_shared")]
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def test_report_of_several_histories_names_them_and_counts_them_all(
+    run_cli: RunCli, fleet: Path, tmp_path: Path
+) -> None:
+    page = tmp_path / "fleet.html"
+    done = run_cli("report", "--db", fleet, page)
+    assert done.returncode == EXIT_OK, done.stderr
+    with open_fabric([fleet]) as both:
+        jobs = len(both)
+        by_history = both.status_counts(by="history")["count"]
+    assert f"({jobs} jobs)" in done.stdout
+    text = page.read_text(encoding="utf-8")
+    assert "<title>Fabric histories: bay-1, bay-2</title>" in text
+    assert "from 2 histories (bay-1, bay-2)" in text
+    assert f"<dt>jobs</dt><dd>{jobs}</dd>" in text
+    section = text.split("<section id='histories'>", 1)[1].split("</section>", 1)[0]
+    for name in ("bay-1", "bay-2"):
+        total = int(by_history[name].sum())
+        failed = int(by_history[name, "FAILED"])
+        share = f"{100 * failed / total:.1f}% ({failed})"
+        assert (
+            f"<td class='text'>{name}</td><td class='n'>{total}</td><td class='n'>{share}</td>"
+            in section
+        )
+
+
+def test_report_of_several_fails_naming_the_damaged_one(
+    run_cli: RunCli, fleet: Path, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "bay-9.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    page = tmp_path / "fleet.html"
+    done = run_cli("report", "--db", fleet / "bay-1.db", "--db", damaged, page)
+    assert done.returncode == EXIT_DATABASE
+    assert str(damaged) in done.stderr
+    assert not page.exists()

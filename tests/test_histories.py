@@ -29,6 +29,7 @@ from fabric_nb.histories import (
     HistorySkippedWarning,
     history_names,
 )
+from fabric_nb.report import build_report
 
 NAMES = ("bay-1", "bay-2", "bay-3")
 
@@ -269,6 +270,12 @@ def test_on_error_warn_skips_it_and_says_so_everywhere(with_a_damaged_one: list[
         assert "bay-9" in html
         with pytest.raises(KeyError, match="skipped at open"):
             fabric.history("bay-9")
+        page, jobs = build_report(fabric, generated_at=datetime(2026, 12, 1, tzinfo=UTC))
+        assert jobs == len(fabric)
+        missing = page.split("<div class='missing'>", 1)[1].split("</div>", 1)[0]
+        assert "1 history failed its checks at open and was skipped" in missing
+        assert "<li>bay-9 (bay-9.db): " in missing
+        assert "Failures by history" in page
 
 
 def test_every_history_skipped_is_an_error(tmp_path: Path) -> None:
