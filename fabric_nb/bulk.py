@@ -63,6 +63,7 @@ from typing import Any, Final, NamedTuple
 from ._collector import collector_paused
 from ._ingest_cache import IngestCache, Record, RunLedger
 from ._scan import DEFAULT_PATTERNS, ScannedFiles, ScanResult, scan_paths
+from ._stored_stamps import StoredStamps
 from .errors import (
     IngestAborted,
     IngestInterrupted,
@@ -361,7 +362,7 @@ def ingest_scan(
         ledger=ledger,
         defer=defer,
         regular=_Regular(files, positions),
-        unchanged_stamps=storage.unchanged_stamps,
+        unchanged_stamps=StoredStamps(storage).unchanged_stamps,
         last_known=plan.last_known,
         positions=positions,
         stamp_of=check.stamp_of,
@@ -553,13 +554,14 @@ class _StoreCheck:
             marker is not None
             and recorded is not None
             and recorded.startswith(marker + ":")
-            and storage.content_proof() == recorded
+            and StoredStamps(storage).content_proof() == recorded
         )
         if held:
             storage.trust_stored_rows()
         else:
             storage.check_stored_rows()
-            cache.compare_stamps(storage.iter_ingested_at() if stamps is None else stamps.items())
+            stored = StoredStamps(storage)
+            cache.compare_stamps(stored.iter_ingested_at() if stamps is None else stamps.items())
         return cls(
             storage,
             cache,
@@ -576,7 +578,7 @@ class _StoreCheck:
             return None
         if self.held and not transactions:
             return self.proof if self.storage.change_marker() == self.marker else None
-        proof = self.storage.content_proof()
+        proof = StoredStamps(self.storage).content_proof()
         if proof is None:
             return None
         before, after = self.marker.split(":"), proof.split(":")

@@ -97,7 +97,6 @@ _INSERT: Final[str] = (
     f"VALUES ({', '.join('?' for _ in _COLUMN_NAMES)})"
 )
 _SELECT_ALL: Final[str] = f"SELECT {', '.join(_COLUMN_NAMES)} FROM jobs"
-_INGESTED_AT: Final[int] = _COLUMN_NAMES.index("ingested_at")
 #: Ids per ``IN (...)`` list, well under SQLite's limit on bound parameters.
 _IN_CHUNK: Final[int] = 500
 #: Month digests (:meth:`FabricStorage.digests_by_start_month`) are sums modulo 2**128.
@@ -295,63 +294,10 @@ class FabricStorage:
 
         For a caller that has proof the file is byte for byte one whose rows
         were all checked: incremental ingest, when the database gives the
-        :meth:`content_proof` its cache recorded right after a run that
+        proof (``StoredStamps.content_proof``) its cache recorded right after a run that
         checked every row and wrote only rows it had built.
         """
         self._rows_checked = True
-
-    def load_ingested_at(self) -> dict[str, str]:
-        """Each stored job's ``ingested_at`` as stored (ISO 8601 text), by ``job_id``.
-
-        Read without decoding the rows. Incremental ingest compares it with
-        what its cache recorded, so a cache entry is trusted only while the
-        database still holds the very row that entry wrote.
-        """
-        conn = self._connection()
-        try:
-            return dict(conn.execute("SELECT job_id, ingested_at FROM jobs").fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise _read_error(self.path, exc) from exc
-
-    def iter_ingested_at(self) -> Iterator[tuple[str, str]]:
-        """Each stored job's ``(job_id, ingested_at)``, streamed in ``job_id`` order.
-
-        :meth:`load_ingested_at` without the dictionary: the ingest cache
-        copies it into its own file when it must compare every stamp.
-        """
-        conn = self._connection()
-        try:
-            yield from conn.execute("SELECT job_id, ingested_at FROM jobs ORDER BY job_id")
-        except sqlite3.DatabaseError as exc:
-            raise _read_error(self.path, exc) from exc
-
-    def unchanged_stamps(self, jobs: Sequence[IngestedJob]) -> dict[str, str]:
-        """Of these jobs, those already stored with exactly this content: id -> stored ``ingested_at``.
-
-        Every column is compared except ``ingested_at`` (when Fabric read the
-        file): storing such a job again would change nothing but that stamp.
-        Incremental ingest uses it so that reading a file again (``--full``,
-        a cache deleted) never rewrites a job whose content is the same.
-        """
-        conn = self._connection()
-        wanted = {job.job_id: encode_job(job) for job in jobs}
-        same: dict[str, str] = {}
-        ids = list(wanted)
-        try:
-            for start in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[start : start + _IN_CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                for row in conn.execute(f"{_SELECT_ALL} WHERE job_id IN ({marks})", chunk):
-                    mine = wanted[row[0]]
-                    if all(
-                        a == b
-                        for i, (a, b) in enumerate(zip(row, mine, strict=True))
-                        if i != _INGESTED_AT
-                    ):
-                        same[row[0]] = row[_INGESTED_AT]
-        except sqlite3.DatabaseError as exc:
-            raise _read_error(self.path, exc) from exc
-        return same
 
     def change_marker(self, *, digest: bool = False) -> str | None:
         """What changes whenever the database file is written or replaced.
@@ -360,7 +306,7 @@ class FabricStorage:
         file change counter (bytes 24-27 of the header): it goes up by one
         with every write transaction in rollback-journal mode, and a file put
         in its place has another inode or mtime. With ``digest``, the file's
-        SHA-256 is appended (see :meth:`content_proof`). ``None`` when it
+        SHA-256 is appended (see ``StoredStamps.content_proof``). ``None`` when it
         cannot tell: the file cannot be read, or a ``-wal`` file beside it
         holds writes the main file does not show. Read from the file itself.
         """
@@ -380,18 +326,6 @@ class FabricStorage:
         counter = int.from_bytes(header[24:28], "big")
         marker = f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{counter}"
         return f"{marker}:{hashed}" if digest else marker
-
-    def content_proof(self) -> str | None:
-        """The change marker and the SHA-256 of the file's bytes, as one string.
-
-        Taken under a read lock, so no write lands while the file is hashed:
-        equal proofs mean the same bytes (no write, no file put in its place,
-        no bit flipped on the disk since). ``None`` when it cannot tell (see
-        :meth:`change_marker`). The file is opened once and closed last:
-        closing another descriptor of it would drop SQLite's lock.
-        """
-        with self.read_transaction():
-            return self.change_marker(digest=True)
 
     @contextlib.contextmanager
     def read_transaction(self) -> Iterator[None]:
@@ -540,6 +474,16 @@ class FabricStorage:
             jobs.sort(key=job_order_key)
         return jobs
 
+    def stream_rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """:meth:`read_rows` one row at a time, for answers too large to hold at once.
+
+        :raises StorageError: the statement cannot be run now.
+        """
+        try:
+            yield from self._connection().execute(sql, params)
+        except sqlite3.Error as exc:
+            raise _read_error(self.path, exc) from exc
+
     def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one read-only statement the package built (a count, groups,
         distinct values), as SQLite returns them: undecoded, unchecked.
@@ -549,17 +493,6 @@ class FabricStorage:
         try:
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise _read_error(self.path, exc) from exc
-
-    def data_version(self) -> int:
-        """SQLite's ``PRAGMA data_version``: changes when another connection commits.
-
-        Lets a long-running reader (``fabric-nb watch``) reuse what it read
-        while nobody else has written.
-        """
-        try:
-            return int(self._connection().execute("PRAGMA data_version").fetchone()[0])
-        except sqlite3.DatabaseError as exc:
             raise _read_error(self.path, exc) from exc
 
     def backup_into(self, destination: str | os.PathLike[str]) -> None:

@@ -41,6 +41,7 @@ from ._scan import (
     ScanResult,
     scan_paths,
 )
+from ._stored_stamps import StoredStamps
 from .bulk import DEFAULT_BATCH_SIZE, IngestReport, Warn, ingest_scan
 from .persistence import FabricPersistence
 
@@ -151,9 +152,10 @@ def watch_paths(
             _report_gone(scan, gone, say)
             stability.observe(scan.files)
             ready = ScannedFiles(f for f in scan.files if stability.ready(f))
-            version = persistence.storage.data_version()  # changes when another process commits
+            stored = StoredStamps(persistence.storage)
+            version = stored.data_version()  # changes when another process commits
             if version != stamps_version:
-                stamps_version, stamps = version, persistence.storage.load_ingested_at()
+                stamps_version, stamps = version, stored.load_ingested_at()
             cache.refresh()
             report = ingest_scan(
                 ScanResult(files=ready, other=(), missing=(), empty=(), started_ns=scan.started_ns),

@@ -25,6 +25,7 @@ from support import RunCli, make_result, sha256_of, start_cli, write_result
 from fabric_nb import create_persistence
 from fabric_nb._ingest_cache import CACHE_SUFFIX, IngestCache, Record, cache_path_for
 from fabric_nb._scan import scan_paths
+from fabric_nb._stored_stamps import StoredStamps
 from fabric_nb.bulk import ingest_paths, ingest_scan
 
 HOUR_NS = 3_600 * 10**9
@@ -550,7 +551,7 @@ def test_records_written_by_a_watch_pass_do_not_ride_on_an_older_marker(
             scan_paths([folder]),
             persistence,
             cache=cache,
-            stamps=persistence.storage.load_ingested_at(),
+            stamps=StoredStamps(persistence.storage).load_ingested_at(),
         )
     restore_in_place(db_path, raw, mtime)
 

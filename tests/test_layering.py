@@ -27,7 +27,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "_packed schema _regular_files filters samples _scan",
         "_schema_shape _rows ingestion",
         "storage",
-        "persistence _ingest_cache",
+        "persistence _ingest_cache _stored_stamps",
         "index storage_report backup",
         "queries bulk _export_staging",
         "frames watch _stored_queries excel display _dataset_update",
