@@ -65,7 +65,8 @@ import msgspec
 from ._collector import collector_paused
 from ._regular_files import file_kind
 from ._scan import FileStat, ScannedFiles
-from .storage import BUSY_TIMEOUT_SECONDS, SQLITE_SIDE_SUFFIXES
+from ._sqlite import SQLITE_SIDE_SUFFIXES, create_owner_only, in_transaction
+from .storage import BUSY_TIMEOUT_SECONDS
 
 __all__ = [
     "CACHE_SUFFIX",
@@ -391,7 +392,7 @@ class IngestCache:
         try:
             for statement in _STAMPS_SCHEMA:
                 conn.execute(statement)
-            _in_transaction(conn, load, lock=False)
+            in_transaction(conn, load, lock=False)
             self._stamps = True
         except sqlite3.Error as exc:
             self._off(f"cannot write it: {exc}")
@@ -427,7 +428,7 @@ class IngestCache:
                 return everything  # a first run: nothing to compare
             # One transaction: the scan's rows, and one view of the records.
             work = self._recorded if full else self._compare
-            return _in_transaction(conn, lambda conn: work(conn, files), lock=False)
+            return in_transaction(conn, lambda conn: work(conn, files), lock=False)
         except sqlite3.Error as exc:
             if _is_damage(exc):
                 self._rebuild(exc)
@@ -590,12 +591,10 @@ class IngestCache:
     def _transaction(self, work: Callable[[sqlite3.Connection], object]) -> None:
         conn = self._conn
         assert conn is not None
-        _in_transaction(conn, work)
+        in_transaction(conn, work)
 
     def _connect(self) -> sqlite3.Connection:
-        if not self.path.exists():
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
-            os.close(fd)
+        create_owner_only(self.path)
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         try:
             conn.execute("PRAGMA synchronous = NORMAL")  # disposable: see the module docstring
@@ -606,11 +605,11 @@ class IngestCache:
                 conn.execute("PRAGMA user_version").fetchone()[0],
             )
             if (app, layout) == (0, 0):
-                _in_transaction(conn, _create)
+                in_transaction(conn, _create)
                 app, layout = _APPLICATION_ID, _LAYOUT
             if (app, layout) == (_APPLICATION_ID, _LOG_LAYOUT):
                 with collector_paused():
-                    _in_transaction(conn, _convert_log)
+                    in_transaction(conn, _convert_log)
                 layout = _LAYOUT
             if (app, layout) != (_APPLICATION_ID, _LAYOUT):
                 raise _Damaged(f"application_id {app}, layout {layout}: not this cache's")
@@ -902,27 +901,6 @@ class RunLedger:
             self.cache.record_rows(rows, winners=winners, written=written, proof=proof)
         else:
             self.cache.record_rows(rows)
-
-
-def _in_transaction(
-    conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], _T], *, lock: bool = True
-) -> _T:
-    """Run ``work`` in one transaction: committed whole, or rolled back and re-raised.
-
-    :param lock: take the write lock at the start (``BEGIN IMMEDIATE``); a
-        transaction that only reads the cache and writes its temporary
-        tables takes none.
-    """
-    conn.execute("BEGIN IMMEDIATE" if lock else "BEGIN")
-    try:
-        result = work(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
-    return result
 
 
 def _not_regular(path: Path) -> str | None:

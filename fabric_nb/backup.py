@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Final
 
 from ._ingest_cache import CACHE_SUFFIX
+from ._sqlite import SQLITE_SIDE_SUFFIXES
 from .errors import BackupExistsError, BackupNameError, BackupWriteError, StorageError
 from .persistence import create_persistence
-from .storage import SQLITE_SIDE_SUFFIXES, expand_user
+from .storage import expand_user
 
 __all__ = [
     "BackupResult",

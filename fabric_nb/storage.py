@@ -33,6 +33,7 @@ from ._regular_files import file_kind, open_regular_file
 from ._rows import decode_job, decode_job_fields, encode_job, stored_instant
 from ._safe_text import short_repr
 from ._schema_shape import schema_differences
+from ._sqlite import SQLITE_SIDE_SUFFIXES, create_owner_only, in_transaction, rollback
 from .errors import (
     BackupWriteError,
     InterruptedWrite,
@@ -77,9 +78,6 @@ BUSY_TIMEOUT_SECONDS: Final[float] = 60.0
 #: can still be stored.
 MAX_STORED_VALUE_BYTES: Final[int] = 64 * 1024 * 1024
 
-#: What SQLite adds to a database's name for the files it keeps beside it: the
-#: rollback journal, and a WAL file and its shared memory.
-SQLITE_SIDE_SUFFIXES: Final[tuple[str, ...]] = ("-journal", "-wal", "-shm")
 #: A second name of :class:`~fabric_nb.errors.BackupWriteError`, for code
 #: written against it.
 BackupDestinationError = BackupWriteError
@@ -340,12 +338,12 @@ class FabricStorage:
             conn.execute("BEGIN")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the lock
         except sqlite3.DatabaseError as exc:
-            _rollback(conn)
+            rollback(conn)
             raise _read_error(self.path, exc) from exc
         try:
             yield
         finally:
-            _rollback(conn)  # a read transaction: ending it changes nothing
+            rollback(conn)  # a read transaction: ending it changes nothing
 
     def rowids_by_start_month(
         self,
@@ -594,7 +592,7 @@ class FabricStorage:
                 # COMMIT has returned: then the transaction is over and the jobs
                 # are stored, and whoever reports the interrupt must say so.
                 committed = began and not conn.in_transaction
-                _rollback(conn)
+                rollback(conn)
                 raise
         except KeyboardInterrupt as exc:
             raise InterruptedWrite(committed, len(jobs)) from exc
@@ -705,20 +703,18 @@ class FabricStorage:
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
         """Create the schema in an empty file; another process may race us to it."""
+
+        def create(conn: sqlite3.Connection) -> None:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            empty = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+            if version == 0 and empty:
+                conn.execute(TABLE_STATEMENT)
+                for statement in INDEX_STATEMENTS:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {STORAGE_SCHEMA_VERSION}")
+
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                empty = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
-                if version == 0 and empty:
-                    conn.execute(TABLE_STATEMENT)
-                    for statement in INDEX_STATEMENTS:
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {STORAGE_SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
+            in_transaction(conn, create)
         except sqlite3.Error as exc:
             raise StorageError(f"Cannot initialise storage {self.path}: {exc}") from exc
         self._check_version(conn)
@@ -891,13 +887,6 @@ class _TooBusy(Exception):
     """A backup restarted too often: copy the rest in one step."""
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
-    """Roll back if SQLite has not already done so; the original error matters more."""
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-
-
 #: The spec's symptom, verbatim: every failed write starts with it (operators alert on it).
 _PERSIST_FAILED: Final[str] = "Failed to persist job"
 
@@ -1019,10 +1008,6 @@ def _create_private(path: Path) -> None:
         for folder in reversed(missing):
             folder.mkdir(mode=0o700, exist_ok=True)
             os.chmod(folder, 0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
+        create_owner_only(path)
     except OSError as exc:
         raise StorageError(f"Cannot create storage {path}: {exc.strerror or exc}") from exc
-    os.close(fd)
-    os.chmod(path, 0o600)

@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fabric_nb"
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "errors _collector _safe_text _slots _export_formats",
+        "errors _collector _safe_text _slots _export_formats _sqlite",
         "models",
         "_packed schema _regular_files filters samples _scan",
         "_schema_shape _rows ingestion",
