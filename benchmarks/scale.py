@@ -15,28 +15,51 @@ engine's answer is checked equal to fabric_nb's.
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-PANDAS = """
+SQL = """
 import json, resource, sys, time
 t0 = time.perf_counter()
 from fabric_nb import open_fabric
 with open_fabric(sys.argv[1]) as fabric:
     table = fabric.status_counts(by="engine_used")["count"]
     answer = {f"{e}|{s}": int(n) for (e, s), n in table.items() if n}
-    mid = time.perf_counter()
-    jobs_mb = fabric.jobs().memory_usage(deep=True).sum() / 1e6
-    outputs_mb = fabric.outputs().memory_usage(deep=True).sum() / 1e6
-print(json.dumps({"seconds": mid - t0, "answer": answer, "jobs_mb": jobs_mb,
-    "outputs_mb": outputs_mb,
+print(json.dumps({"seconds": time.perf_counter() - t0, "answer": answer,
     "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+PANDAS = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+import pandas as pd
+from fabric_nb import open_fabric
+with open_fabric(sys.argv[1]) as fabric:
+    jobs = fabric.jobs()
+    table = jobs.groupby(["engine_used", "final_status"], dropna=False, observed=True).size()
+    answer = {f"{'<NA>' if pd.isna(e) else e}|{s}": int(n) for (e, s), n in table.items() if n}
+    seconds = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    jobs_mb = jobs.memory_usage(deep=True).sum() / 1e6
+    outputs_mb = fabric.outputs().memory_usage(deep=True).sum() / 1e6
+print(json.dumps({"seconds": seconds, "answer": answer, "rss_mb": rss, "jobs_mb": jobs_mb,
+    "outputs_mb": outputs_mb}))
+"""
+
+EXPORT = """
+import json, sys, time
+from fabric_nb.export import export_history
+t0 = time.perf_counter()
+export_history(sys.argv[1], sys.argv[2], update=True)
+first = time.perf_counter() - t0
+t0 = time.perf_counter()
+again = export_history(sys.argv[1], sys.argv[2], update=True)
+print(json.dumps({"first": first, "again": time.perf_counter() - t0,
+    "changed": len(again.changed or ())}))
 """
 
 DUCKDB = """
@@ -83,21 +106,15 @@ def run(code: str, *args: str) -> dict[str, Any]:
 
 
 def main(store: Path, small: Path | None) -> None:
-    from fabric_nb.export import export_history
-
+    """Measure and print; every engine runs in a child started from this small process."""
     work = Path(tempfile.mkdtemp(prefix="fabric-scale-"))
     try:
-        started = time.perf_counter()
-        export_history(store, work / "dataset", update=True)
-        export_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        again = export_history(store, work / "dataset", update=True)
-        update_seconds = time.perf_counter() - started
+        export = run(EXPORT, str(store), str(work / "dataset"))
         size = sum(p.stat().st_size for p in (work / "dataset").rglob("*.parquet")) / 1e6
-
         rows = {}
         for name, code, target in (
-            ("pandas (open_fabric + status_counts)", PANDAS, store),
+            ("fabric_nb: open_fabric + status_counts (SQL)", SQL, store),
+            ("pandas: open_fabric + jobs() + groupby", PANDAS, store),
             ("DuckDB on the dataset", DUCKDB, work / "dataset"),
             ("Dask, LocalCluster of 2 workers, on the dataset", DASK, work / "dataset"),
         ):
@@ -118,14 +135,14 @@ def main(store: Path, small: Path | None) -> None:
                     f"cluster start {row['cluster_seconds']:.1f} s)"
                 )
             print(f"| {name} | {row['seconds']:.1f} s | {row['rss_mb']:.0f} MB{extra} |")
-        pandas_row = rows["pandas (open_fabric + status_counts)"]
+        frames = rows["pandas: open_fabric + jobs() + groupby"]
         print(
-            f"frames at {jobs:,} jobs: jobs {pandas_row['jobs_mb']:.0f} MB, "
-            f"outputs {pandas_row['outputs_mb']:.0f} MB"
+            f"frames at {jobs:,} jobs: jobs {frames['jobs_mb']:.0f} MB, "
+            f"outputs {frames['outputs_mb']:.0f} MB"
         )
         print(
-            f"export --update, first run {export_seconds:.1f} s; "
-            f"again with nothing changed {update_seconds:.1f} s ({len(again.changed or ())} changed)"
+            f"export --update, first run {export['first']:.1f} s; "
+            f"again with nothing changed {export['again']:.1f} s ({export['changed']} changed)"
         )
         if small is not None:
             small_row = run(PANDAS, str(small))
@@ -133,7 +150,6 @@ def main(store: Path, small: Path | None) -> None:
                 f"frames at 100k: jobs {small_row['jobs_mb']:.0f} MB, "
                 f"outputs {small_row['outputs_mb']:.0f} MB, peak RSS {small_row['rss_mb']:.0f} MB"
             )
-        print(f"this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
