@@ -30,7 +30,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -130,14 +130,11 @@ def update_dataset(
             parts.clear()
             manifest["stamp"] = stamp
         _write_manifest(target, manifest)
-        changed: list[str] = []
-        files: list[Path] = []
+        updater = _Updater(target, months_of, month_tables, partition)
         counts: dict[str, tuple[int, int]] = {}
         for name, storage in sources.items():
             known = parts.setdefault(name, {})
-            _update_history(
-                target, name, storage, known, months_of, month_tables, partition, changed, files
-            )
+            updater.history(name, storage, known)
             counts[name] = (
                 sum(part["jobs"] for part in known.values()),
                 sum(part["outputs"] for part in known.values()),
@@ -147,7 +144,9 @@ def update_dataset(
         raise ExportError(f"cannot update {target}: {exc.strerror or exc}") from exc
     finally:
         os.close(lock)
-    return DatasetUpdate(counts=counts, changed=tuple(sorted(changed)), files=tuple(sorted(files)))
+    return DatasetUpdate(
+        counts=counts, changed=tuple(sorted(updater.changed)), files=tuple(sorted(updater.files))
+    )
 
 
 def _prepare(target: Path) -> bool:
@@ -174,80 +173,73 @@ def _prepare(target: Path) -> bool:
     return False
 
 
-def _update_history(
-    target: Path,
-    name: str,
-    storage: FabricStorage,
-    known: dict[str, dict[str, Any]],
-    months_of: Callable[[FabricStorage], dict[int, tuple[list[int], str]]],
-    month_tables: MonthTables,
-    partition: Callable[[int], str],
-    changed: list[str],
-    files: list[Path],
-) -> None:
-    """Rewrite the months of one history whose digest changed, as one committed state.
+@dataclass
+class _Updater:
+    """One update's writer: what it reads each month with, and what it wrote so far."""
 
-    Without a lock first, so writers are not held up; when a commit landed
-    meanwhile (the change marker moved), once more under the read lock.
-    """
-    before = storage.change_marker()
-    _apply(target, name, storage, known, months_of, month_tables, partition, changed, files)
-    if before is not None and storage.change_marker() == before:
-        return
-    with storage.read_transaction():
-        _apply(target, name, storage, known, months_of, month_tables, partition, changed, files)
+    target: Path
+    months_of: Callable[[FabricStorage], dict[int, tuple[list[int], str]]]
+    month_tables: MonthTables
+    partition: Callable[[int], str]
+    changed: set[str] = field(default_factory=set)
+    files: set[Path] = field(default_factory=set)
 
+    def history(self, name: str, storage: FabricStorage, known: dict[str, dict[str, Any]]) -> None:
+        """Rewrite the months of one history whose digest changed, as one committed state.
 
-def _apply(
-    target: Path,
-    name: str,
-    storage: FabricStorage,
-    known: dict[str, dict[str, Any]],
-    months_of: Callable[[FabricStorage], dict[int, tuple[list[int], str]]],
-    month_tables: MonthTables,
-    partition: Callable[[int], str],
-    changed: list[str],
-    files: list[Path],
-) -> None:
-    months = {partition(month): value for month, value in months_of(storage).items()}
-    prefix = Path(f"history={name}") if name else Path()
-    stale = [key for key in known if key not in months]
-    fresh = [
-        key for key, (_, digest) in months.items() if known.get(key, {}).get("digest") != digest
-    ]
-    if not stale and not fresh:
-        return
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
-    lock = hold(staging)
-    try:
-        for key in stale:
-            for table in _TABLES:
-                _remove_partition(target / table / prefix / key, staging)
-            del known[key]
-            changed.append((prefix / key).as_posix())
-        for key in fresh:
-            rowids, digest = months[key]
-            tables = month_tables(storage, rowids)
-            for table, data in tables.items():
-                place = target / table / prefix / key
-                if data.num_rows:
-                    written = staging / table / prefix / key
-                    written.mkdir(parents=True)
-                    pq.write_table(data, written / "part-0.parquet")
-                    owner_only(staging)
-                    _put_partition(written, place)
-                    files.append(Path(table) / prefix / key / "part-0.parquet")
-                else:
-                    _remove_partition(place, staging)
-            known[key] = {
-                "digest": digest,
-                "jobs": tables["jobs"].num_rows,
-                "outputs": tables["outputs"].num_rows,
-            }
-            changed.append((prefix / key).as_posix())
-    finally:
-        os.close(lock)
-        shutil.rmtree(staging, ignore_errors=True)
+        Without a lock first, so writers are not held up; when a commit landed
+        meanwhile (the change marker moved), once more under the read lock.
+        """
+        before = storage.change_marker()
+        self._apply(name, storage, known)
+        if before is not None and storage.change_marker() == before:
+            return
+        with storage.read_transaction():
+            self._apply(name, storage, known)
+
+    def _apply(self, name: str, storage: FabricStorage, known: dict[str, dict[str, Any]]) -> None:
+        target, partition, changed, files = self.target, self.partition, self.changed, self.files
+        months = {partition(month): value for month, value in self.months_of(storage).items()}
+        prefix = Path(f"history={name}") if name else Path()
+        stale = [key for key in known if key not in months]
+        fresh = [
+            key for key, (_, digest) in months.items() if known.get(key, {}).get("digest") != digest
+        ]
+        if not stale and not fresh:
+            return
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
+        lock = hold(staging)
+        try:
+            for key in stale:
+                for table in _TABLES:
+                    _remove_partition(target / table / prefix / key, staging)
+                    files.discard(Path(table) / prefix / key / "part-0.parquet")
+                del known[key]
+                changed.add((prefix / key).as_posix())
+            for key in fresh:
+                rowids, digest = months[key]
+                tables = self.month_tables(storage, rowids)
+                for table, data in tables.items():
+                    place = target / table / prefix / key
+                    if data.num_rows:
+                        written = staging / table / prefix / key
+                        written.mkdir(parents=True)
+                        pq.write_table(data, written / "part-0.parquet")
+                        owner_only(staging)
+                        _put_partition(written, place)
+                        files.add(Path(table) / prefix / key / "part-0.parquet")
+                    else:
+                        _remove_partition(place, staging)
+                        files.discard(Path(table) / prefix / key / "part-0.parquet")
+                known[key] = {
+                    "digest": digest,
+                    "jobs": tables["jobs"].num_rows,
+                    "outputs": tables["outputs"].num_rows,
+                }
+                changed.add((prefix / key).as_posix())
+        finally:
+            os.close(lock)
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _put_partition(written: Path, place: Path) -> None:

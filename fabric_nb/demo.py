@@ -24,9 +24,9 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from .bulk import IngestReport, ingest_files
 from .errors import MissingExtraError
@@ -107,16 +107,13 @@ def open_example_history(*, n_jobs: int = SAMPLE_JOBS, seed: int = SAMPLE_SEED) 
     real = os.environ.get(FABRIC_DB_ENV)
     if real:
         return open_fabric(real)
-    folder = Path(tempfile.mkdtemp(prefix="fabric-sample-"))
-    try:
+
+    def build(folder: Path) -> FabricHistory:
         db_path = folder / "fabric.db"
         build_sample_database(db_path, folder / "results", n_jobs=n_jobs, seed=seed)
-        history = open_fabric(db_path)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    weakref.finalize(history, shutil.rmtree, folder, ignore_errors=True)
-    return history
+        return open_fabric(db_path)
+
+    return _kept_in_temporary_folder("fabric-sample-", build)
 
 
 # -- several machines ------------------------------------------------------------------
@@ -185,15 +182,32 @@ def open_example_histories(
     real = os.environ.get(FABRIC_DBS_ENV)
     if real:
         return open_fabric(real.split(os.pathsep))
-    folder = Path(tempfile.mkdtemp(prefix="fabric-machines-"))
+
+    def build(folder: Path) -> Histories:
+        return open_fabric(
+            build_sample_histories(folder, machines=machines, n_jobs=n_jobs, seed=seed)
+        )
+
+    return _kept_in_temporary_folder("fabric-machines-", build)
+
+
+_Opened = TypeVar("_Opened")
+
+
+def _kept_in_temporary_folder(prefix: str, build: Callable[[Path], _Opened]) -> _Opened:
+    """``build`` an object in a new temporary folder that lives as long as the object.
+
+    The folder is removed when the object is garbage-collected or the
+    interpreter exits, and at once when ``build`` fails.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        databases = build_sample_histories(folder, machines=machines, n_jobs=n_jobs, seed=seed)
-        histories = open_fabric(databases)
+        opened = build(folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    weakref.finalize(histories, shutil.rmtree, folder, ignore_errors=True)
-    return histories
+    weakref.finalize(opened, shutil.rmtree, folder, ignore_errors=True)
+    return opened
 
 
 #: What reading the dataset past one machine needs (the ``fleet`` extra).
