@@ -8,8 +8,11 @@ partition was written from (:meth:`FabricStorage.digests_by_start_month`),
 and the fabric_nb version and Arrow schemas that wrote it. An update reads
 every selected row's stored values (not decoding them), and writes only the
 months whose digest differs, the months that appeared, and removes the
-months that no longer hold a selected job. After it, the dataset is byte
-for byte what a new export with the same arguments would write.
+months that no longer hold a selected job (a month folder on disk that
+the manifest does not know, as an interrupted update leaves it, counts as
+one). After it, the dataset is byte for byte what a new export with the same
+arguments would write. A symbolic link among the dataset's folders is
+refused: an update never writes or removes where a link points.
 
 Each partition changes in one step a reader cannot see half-done: a new
 ``part-0.parquet`` replaces the old one by ``rename``; a new month's folder
@@ -201,7 +204,9 @@ class _Updater:
         target, partition, changed, files = self.target, self.partition, self.changed, self.files
         months = {partition(month): value for month, value in self.months_of(storage).items()}
         prefix = Path(f"history={name}") if name else Path()
-        stale = [key for key in known if key not in months]
+        # What is on disk counts too: a month an interrupted update wrote before
+        # the manifest said so, or one the manifest forgot (another version's).
+        stale = sorted((set(known) | _partitions_on_disk(target, prefix)) - set(months))
         fresh = [
             key for key, (_, digest) in months.items() if known.get(key, {}).get("digest") != digest
         ]
@@ -212,9 +217,9 @@ class _Updater:
         try:
             for key in stale:
                 for table in _TABLES:
-                    _remove_partition(target / table / prefix / key, staging)
+                    _remove_partition(target, target / table / prefix / key, staging)
                     files.discard(Path(table) / prefix / key / "part-0.parquet")
-                del known[key]
+                known.pop(key, None)
                 changed.add((prefix / key).as_posix())
             for key in fresh:
                 rowids, digest = months[key]
@@ -226,10 +231,10 @@ class _Updater:
                         written.mkdir(parents=True)
                         pq.write_table(data, written / "part-0.parquet")
                         owner_only(staging)
-                        _put_partition(written, place)
+                        _put_partition(target, written, place)
                         files.add(Path(table) / prefix / key / "part-0.parquet")
                     else:
-                        _remove_partition(place, staging)
+                        _remove_partition(target, place, staging)
                         files.discard(Path(table) / prefix / key / "part-0.parquet")
                 known[key] = {
                     "digest": digest,
@@ -242,8 +247,44 @@ class _Updater:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _put_partition(written: Path, place: Path) -> None:
+def _partitions_on_disk(target: Path, prefix: Path) -> set[str]:
+    """The month folders of one history in either table, as they are on disk."""
+    found: set[str] = set()
+    for table in _TABLES:
+        folder = target / table / prefix
+        _refuse_links(target, folder)
+        if not folder.is_dir():
+            continue
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_symlink():
+                    _refuse_links(target, Path(entry.path))
+                if entry.is_dir(follow_symlinks=False):
+                    found.add(entry.name)
+    return found
+
+
+def _refuse_links(target: Path, place: Path) -> None:
+    """Refuse a symbolic link on the way from ``target`` down to ``place``: an update
+    writes and removes only inside folders of its own, never where a link points.
+
+    :raises ExportError: one of those folders is a symbolic link.
+    """
+    path = target
+    for part in place.relative_to(target).parts:
+        path = path / part
+        if path.is_symlink():
+            raise ExportError(
+                f"{path} is a symbolic link: an update writes only in folders of its own; "
+                "export into a new folder"
+            )
+
+
+def _put_partition(target: Path, written: Path, place: Path) -> None:
     """Put the partition folder ``written`` at ``place`` in one step readers cannot split."""
+    _refuse_links(target, place)
     if place.is_dir():
         os.replace(written / "part-0.parquet", place / "part-0.parquet")
         return
@@ -253,9 +294,10 @@ def _put_partition(written: Path, place: Path) -> None:
     os.rename(written, place)
 
 
-def _remove_partition(place: Path, staging: Path) -> None:
+def _remove_partition(target: Path, place: Path, staging: Path) -> None:
     """Take the partition folder ``place`` out of the dataset in one step, then delete it."""
-    if not place.is_dir() or place.is_symlink():
+    _refuse_links(target, place)
+    if not place.is_dir():
         return
     gone = Path(tempfile.mkdtemp(prefix="removed-", dir=staging))
     os.rename(place, gone / "partition")

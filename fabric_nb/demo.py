@@ -181,7 +181,7 @@ def open_example_histories(
 
     real = os.environ.get(FABRIC_DBS_ENV)
     if real:
-        return open_fabric(real.split(os.pathsep))
+        return open_fabric([part for part in real.split(os.pathsep) if part])
 
     def build(folder: Path) -> Histories:
         return open_fabric(

@@ -9,6 +9,7 @@ sequences of changes (hypothesis); the failure modes on real folders; a kill
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -171,6 +172,56 @@ def test_another_fabric_nb_version_rewrites_everything(tmp_path: Path) -> None:
     assert done.changed == ("started_month=2026-01", "started_month=2026-02")
 
 
+def test_a_month_on_disk_the_manifest_does_not_know_is_taken_out(tmp_path: Path) -> None:
+    """As an update killed after writing a month and before the manifest said so leaves it."""
+    db = build_store(tmp_path / "fabric.db", [job("a", 1), job("b", 40)])
+    dataset = tmp_path / "dataset"
+    export_history(db, dataset, update=True)
+    for table in ("jobs", "outputs"):
+        orphan = dataset / table / "started_month=2025-06"
+        orphan.mkdir()
+        shutil.copy(dataset / table / "started_month=2026-01" / "part-0.parquet", orphan)
+    done = export_history(db, dataset, update=True)
+    assert done.changed == ("started_month=2025-06",)
+    export_history(db, tmp_path / "fresh")
+    assert tree(dataset) == tree(tmp_path / "fresh")
+
+
+def test_another_version_s_months_left_without_jobs_are_taken_out(tmp_path: Path) -> None:
+    import json
+
+    db = build_store(tmp_path / "fabric.db", [job("a", 1), job("b", 40)])
+    dataset = tmp_path / "dataset"
+    export_history(db, dataset, update=True)
+    manifest = dataset / MANIFEST_NAME
+    data = json.loads(manifest.read_text())
+    data["stamp"] = "written by another version"
+    manifest.write_text(json.dumps(data))
+    build_store(db, [job("b", 2)])  # February is empty now
+    done = export_history(db, dataset, update=True)
+    assert done.changed == ("started_month=2026-01", "started_month=2026-02")
+    export_history(db, tmp_path / "fresh")
+    assert tree(dataset) == tree(tmp_path / "fresh")
+
+
+@pytest.mark.parametrize("linked", ["jobs", "jobs/started_month=2026-01"])
+def test_a_symbolic_link_inside_the_dataset_is_refused_and_nothing_is_written_through_it(
+    tmp_path: Path, linked: str
+) -> None:
+    db = build_store(tmp_path / "fabric.db", [job("a", 1)])
+    dataset = tmp_path / "dataset"
+    export_history(db, dataset, update=True)
+    elsewhere = tmp_path / "elsewhere"
+    (dataset / linked).rename(elsewhere)
+    (dataset / linked).symlink_to(elsewhere, target_is_directory=True)
+    before = {p.relative_to(elsewhere): p.read_bytes() for p in elsewhere.rglob("*") if p.is_file()}
+    build_store(db, [job("a", 1, "FAILED")])
+    with pytest.raises(ExportError, match="is a symbolic link"):
+        export_history(db, dataset, update=True)
+    after = {p.relative_to(elsewhere): p.read_bytes() for p in elsewhere.rglob("*") if p.is_file()}
+    assert after == before
+
+
 # -- refusals -----------------------------------------------------------------------------
 
 
@@ -278,8 +329,14 @@ def test_an_update_killed_midway_leaves_whole_partitions_and_the_next_one_repair
     child.send_signal(signal.SIGKILL)
     assert child.wait(timeout=60) == -signal.SIGKILL
     assert child.stdout.read() == ""  # killed before it finished
-    for part in dataset.rglob("part-0.parquet"):
-        pq.read_table(part)  # every visible partition is a whole file
+    visible = [
+        part
+        for part in dataset.rglob("part-0.parquet")
+        if not any(name.startswith(".") for name in part.relative_to(dataset).parts)
+    ]
+    assert visible
+    for part in visible:
+        pq.read_table(part)  # every partition a reader sees is a whole file
     export_history(db, dataset, update=True)
     export_history(db, tmp_path / "fresh")
     assert tree(dataset) == tree(tmp_path / "fresh")
