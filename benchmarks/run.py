@@ -490,6 +490,19 @@ def ensure_history_stores(workdir: Path, n: int, parts: int = HISTORY_PARTS) -> 
     return stores
 
 
+def run_probe(script: str, *args: str) -> dict[str, Any]:
+    """Run ``benchmarks/SCRIPT ARGS...`` in a fresh process; the JSON object it prints."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH_DIR / script), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 def bench_histories(store: Path, stores: list[Path], n: int, repeats: int) -> Measurement:
     """Figure 16: open_fabric of several histories against one of the same size, fresh processes.
 
@@ -500,15 +513,7 @@ def bench_histories(store: Path, stores: list[Path], n: int, repeats: int) -> Me
     m = Measurement("histories", n)
 
     def probe(paths: list[Path]) -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, str(BENCH_DIR / "open_probe.py"), *map(str, paths)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=3600,
-        )
-        result: dict[str, Any] = json.loads(done.stdout)
-        return result
+        return run_probe("open_probe.py", *map(str, paths))
 
     probe([store, *stores])  # the files into the page cache, untimed
     jobs: dict[str, set[int]] = {"several": set(), "one": set()}
@@ -538,15 +543,7 @@ def bench_reads(store: Path, n: int, repeats: int) -> dict[str, Measurement]:
     out: dict[str, Measurement] = {}
 
     def probe(side: str, question: str) -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, str(BENCH_DIR / "read_probe.py"), side, str(store), question],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=3600,
-        )
-        result: dict[str, Any] = json.loads(done.stdout)
-        return result
+        return run_probe("read_probe.py", side, str(store), question)
 
     probe("floor", "counts")  # the file into the page cache, untimed
     for question, key in (("filtered", "read_filtered"), ("counts", "read_counts")):
