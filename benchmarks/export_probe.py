@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 import pyarrow.parquet  # noqa: F401  (imported before the first reading, by both sides)
 import raw
-from memory_probe import _high_water_mark
+from probing import high_water_mark
 
 from fabric_nb.export import export_history
 
@@ -38,7 +38,7 @@ def measure(side: str, store: str, outdir: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
-        "peak_growth": _high_water_mark() - before,
+        "peak_growth": high_water_mark() - before,
         "jobs": counts[0],
         "outputs": counts[1],
     }

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import pandas as pd  # noqa: F401  (imported before the first reading, by both sides)
 import psutil
-from memory_probe import _high_water_mark
+from probing import high_water_mark
 
 from fabric_nb import open_fabric
 
@@ -56,7 +56,7 @@ def measure(side: str, store: str, question: str) -> dict[str, Any]:
     started = time.perf_counter()
     rows = _ask(store, question) if side == "fabric" else _floor(store)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "peak_growth": _high_water_mark() - before, "rows": rows}
+    return {"seconds": seconds, "peak_growth": high_water_mark() - before, "rows": rows}
 
 
 if __name__ == "__main__":

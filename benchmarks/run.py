@@ -70,6 +70,8 @@ from figures import (
     short,
     verdicts,
 )
+from generating import generated_batches
+from probing import timed
 
 import fabric_nb.samples as samples
 from fabric_nb import FabricIndex, FabricQueries, create_persistence
@@ -164,9 +166,10 @@ def ensure_built_store(
 ) -> Path:
     """A store of ``n`` jobs at :data:`EXPORT_JOBS_PER_DAY`, built once and reused.
 
-    Built without result files: generated results go through the project's
-    own codec (``parse_execution_result``, what ingest runs on every file),
-    then ``persist_ingested_jobs``, so the rows are the ones ingest stores
+    Built without result files: generated results (made by a second process,
+    :mod:`generating`) go through the project's own codec
+    (``parse_execution_result``, what ingest runs on every file), then
+    ``persist_ingested_jobs``, so the rows are the ones ingest stores
     (``ingested_at`` aside). A marker records the parameters and the
     generator's and codec's source hashes.
     """
@@ -196,10 +199,9 @@ def ensure_built_store(
     print(f"  building a {n:,}-job store over {days} days at {store} ...", flush=True)
     with create_persistence(store) as persistence:
         batch = []
-        docs = samples.generate_results(n, seed=seed, days=days, clips_per_job=CLIPS_PER_JOB)
-        for doc in docs:
-            batch.append(parse_execution_result(doc))
-            if len(batch) == 5_000:
+        for docs in generated_batches(n, seed=seed, days=days, clips_per_job=CLIPS_PER_JOB):
+            batch.extend(map(parse_execution_result, docs))
+            if len(batch) >= 5_000:
                 persistence.persist_ingested_jobs(batch)
                 batch = []
         persistence.persist_ingested_jobs(batch)
@@ -238,24 +240,6 @@ class Profiler:
         profile.dump_stats(path)
         print(f"  profile of {name}: {path}")
         pstats.Stats(str(path), stream=sys.stdout).sort_stats("tottime").print_stats(12)
-
-
-def timed(call: Callable[[], Any]) -> float:
-    """Seconds one call takes, including one full garbage collection at its end.
-
-    Garbage from before is collected first (untimed). The collection at the
-    end is timed, for Fabric and baseline alike, so work the collector
-    deferred (a load that pauses it leaves its objects for the next pass) is
-    charged to the run that caused it. The result is dropped afterwards.
-    """
-    gc.collect()
-    started = time.perf_counter()
-    result = call()
-    gc.collect()
-    elapsed = time.perf_counter() - started
-    del result
-    gc.collect()
-    return elapsed
 
 
 def alternate(
@@ -362,70 +346,55 @@ def bench_add_job(store: Path, tmp: Path, n: int, commits: int) -> Measurement:
 
 def bench_read_side(
     store: Path, n: int, repeats: int, profiler: Profiler
-) -> tuple[Measurement, Measurement, Measurement]:
-    """Figures 3, 4 and 5, on one store; 4 and 5 start from an opened history."""
-    opened: list[Any] = []  # the history the last startup opened, kept for figures 4 and 5
+) -> tuple[Measurement, Measurement, Measurement, Measurement]:
+    """Figures 3 to 6, each run in a fresh process that opens the store, as a notebook does.
 
-    def release() -> None:
-        for persistence, _ in opened:
-            persistence.close()
-        opened.clear()
-        gc.collect()
-
-    def startup() -> None:
-        persistence = create_persistence(store)
-        persistence.open()
-        opened.append((persistence, FabricIndex(persistence)))
-
-    m3 = alternate(Measurement("startup", n), startup, lambda: raw.startup(store), repeats, release)
+    One probe (:mod:`startup_probe`) per run and side times the startup, reads
+    the RSS it added, then times both frames; Fabric and the raw baselines
+    alternate which goes first. A long-lived process that has loaded and
+    dropped several histories carries their heap into every later figure; a
+    fresh process per run is what an analyst's notebook starts from.
+    """
+    m3, m4, m5 = (Measurement(key, n) for key in ("startup", "jobs_frame", "outputs_frame"))
+    m6 = Measurement("memory", n)
+    size = store.stat().st_size
+    peaks, counts = [], set()
+    for run in range(repeats):
+        sides = ("fabric", "raw") if run % 2 == 0 else ("raw", "fabric")
+        probes = {side: run_probe("startup_probe.py", side, str(store)) for side in sides}
+        counts.add((probes["fabric"]["jobs"], probes["fabric"]["outputs"]))
+        counts.add((probes["raw"]["jobs"], probes["raw"]["outputs"]))
+        for m in (m3, m4, m5):
+            m.fabric.append(probes["fabric"][m.key])
+            m.raw.append(probes["raw"][m.key])
+        m6.fabric.append(float(probes["fabric"]["growth"]))
+        m6.raw.append(float(size))
+        peaks.append(probes["fabric"]["peak_growth"])
+    if len(counts) != 1:
+        raise BaselineMismatch(f"Fabric and the raw baselines read other histories: {counts}")
+    ((_, outputs),) = counts
+    m5.note = f"{outputs:,} outputs"
+    m6.note = (
+        f"peak growth during the load {statistics.median(peaks) / size:.2f}x the file; "
+        f"file {size / 1e6:.1f} MB"
+    )
     if profiler.folder is not None:
-        release()
-        profiler.run(f"n{n}-3-startup", startup)
-    persistence, index = opened[0]
+        profile_read_side(store, n, profiler)
+    return m3, m4, m5, m6
+
+
+def profile_read_side(store: Path, n: int, profiler: Profiler) -> None:
+    """``--profile``: Fabric's side of figures 3, 4 and 5, in this process."""
+    persistence = create_persistence(store)
+    persistence.open()
+    opened: list[FabricIndex] = []
     try:
-        queries = FabricQueries(index)
-        m4 = alternate(
-            Measurement("jobs_frame", n),
-            lambda: jobs_frame(queries.get_all_jobs()),
-            lambda: raw.jobs_frame(store),
-            repeats,
-        )
+        profiler.run(f"n{n}-3-startup", lambda: opened.append(FabricIndex(persistence)))
+        queries = FabricQueries(opened[0])
         profiler.run(f"n{n}-4-jobs_frame", lambda: jobs_frame(queries.get_all_jobs()))
-        decoded = [raw.decoded_outputs(store)]  # dropped before the profile below
-        m5 = alternate(
-            Measurement("outputs_frame", n),
-            lambda: outputs_frame(queries.get_all_jobs()),
-            lambda: raw.outputs_frame(decoded[0]),
-            repeats,
-        )
-        m5.note = f"{len(decoded[0]):,} outputs"
-        decoded.clear()
         profiler.run(f"n{n}-5-outputs_frame", lambda: outputs_frame(queries.get_all_jobs()))
     finally:
         persistence.close()
-        opened.clear()
-    return m3, m4, m5
-
-
-def bench_memory(store: Path, n: int, repeats: int) -> Measurement:
-    """Figure 6: RSS growth of an opened index, each run in a fresh process, vs the file size."""
-    m = Measurement("memory", n)
-    size = store.stat().st_size
-    peaks = []
-    for _ in range(repeats):
-        done = subprocess.run(
-            [sys.executable, str(BENCH_DIR / "memory_probe.py"), str(store)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=3600,
-        )
-        probe = json.loads(done.stdout)
-        m.fabric.append(float(probe["growth"]))
-        m.raw.append(float(size))
-        peaks.append(probe["peak_growth"])
-    m.note = f"peak growth during the load {statistics.median(peaks) / size:.2f}x the file"
-    return m
 
 
 def bench_export(store: Path, tmp: Path, n: int, repeats: int) -> tuple[Measurement, Measurement]:
@@ -837,12 +806,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             data = data_dirs[n] = ensure_data(workdir, n)
             by_key["ingest"], store = bench_ingest(data, tmp, n, args.repeats, profiler)
-        by_key["startup"], by_key["jobs_frame"], by_key["outputs_frame"] = bench_read_side(
-            store, n, args.repeats, profiler
-        )
+        read_side = bench_read_side(store, n, args.repeats, profiler)
+        for m in read_side:
+            by_key[m.key] = m
         by_key["add_job"] = bench_add_job(store, tmp, n, args.commits)
-        by_key["memory"] = bench_memory(store, n, min(args.repeats, 3))
-        by_key["memory"].note += f"; file {store.stat().st_size / 1e6:.1f} MB"
         if n >= READ_MIN_SIZE:
             by_key.update(bench_reads(store, n, min(args.repeats, 3)))
         if n == HISTORIES_SIZE:
