@@ -412,15 +412,8 @@ def bench_export(store: Path, tmp: Path, n: int, repeats: int) -> tuple[Measurem
     def probe(side: str) -> dict[str, Any]:
         out = tmp / f"export-{side}-{n}"
         shutil.rmtree(out, ignore_errors=True)
-        done = subprocess.run(
-            [sys.executable, str(BENCH_DIR / "export_probe.py"), side, str(store), str(out)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=3600,
-        )
+        result = run_probe("export_probe.py", side, str(store), str(out))
         shutil.rmtree(out, ignore_errors=True)
-        result: dict[str, Any] = json.loads(done.stdout)
         return result
 
     for run in range(repeats):
@@ -648,14 +641,7 @@ def bench_incremental(
         folder = news / f"run{run:02d}"
         write_new_files(folder, run)
         folders.append(folder)
-        done = subprocess.run(
-            [sys.executable, str(BENCH_DIR / "ingest_probe.py"), str(store), *map(str, folders)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=3600,
-        )
-        probe = json.loads(done.stdout)
+        probe = run_probe("ingest_probe.py", str(store), *map(str, folders))
         if f"ingested:       {NEW_FILES} " not in probe["stdout"]:
             raise RuntimeError(f"the cron run did not store the {NEW_FILES} new files")
         memory.fabric.append(float(probe["peak_rss"]))
