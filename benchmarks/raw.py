@@ -164,9 +164,9 @@ def jobs_frame(db: Path) -> pd.DataFrame:
         conn.close()
 
 
-def decoded_outputs(db: Path) -> list[dict[str, Any]]:
-    """Every stored output as the dict ``json.loads`` gives (the input of figure 5's baseline)."""
-    return [item for outputs in startup(db) for item in outputs]
+def decoded_outputs(loaded: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every output of what :func:`startup` loaded, as one list (the input of figure 5's baseline)."""
+    return [item for outputs in loaded for item in outputs]
 
 
 def outputs_frame(items: list[dict[str, Any]]) -> pd.DataFrame:

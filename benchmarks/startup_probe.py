@@ -70,7 +70,7 @@ def measure(side: str, store: str) -> dict[str, Any]:
         jobs, outputs_count = loaded.count_jobs(), rows[0]
         persistence.close()
     else:
-        decoded = [item for job_outputs in loaded for item in job_outputs]
+        decoded = raw.decoded_outputs(loaded)
         jobs = len(loaded)
         del loaded
         frames = {
