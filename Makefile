@@ -121,7 +121,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 bench-1m: $(STAMP)
-	$(PY) benchmarks/run.py --built-stores --sizes 100k,1M --repeats 3
+	$(PY) benchmarks/run.py --built-stores --sizes 100k,1M
 
 # mypy reads its settings (files = fabric_nb) from pyproject.toml.
 lint: $(STAMP)
